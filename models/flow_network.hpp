@@ -1,0 +1,47 @@
+// Flow-level network model: flows that share a link share its bandwidth
+// max-min fairly; rates are recomputed when a flow starts or ends, only over
+// the flows connected to it through shared links.
+//
+// Contract with the engine (SimGrid style): the engine calls start_flow and
+// advance_to; it asks next_completion_ns() and wakes the model then. The model
+// never touches the event queue. A flow's latency is not modelled here: the
+// engine delays start_flow by the route's latency.
+//
+// Exactness: a flow whose rate never changes completes at
+// start + transfer_time_ns(bytes, rate), the same expression the fast path uses.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "models/topology.hpp"
+
+namespace ringsim {
+
+using FlowId = std::int64_t;
+
+// ceil(bytes / bytes_per_s) in ns; the one formula both engines use.
+TimeNs transfer_time_ns(double bytes, double bytes_per_s);
+
+class FlowNetwork {
+ public:
+  explicit FlowNetwork(const Topology& topo);
+  // Starts a flow at `now_ns` on `route` carrying `bytes`; returns its id.
+  FlowId start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag);
+  // Earliest completion among active flows, kTimeNever if none.
+  TimeNs next_completion_ns() const;
+  // Moves to `now_ns` (>= last time) and returns the tags of flows that
+  // completed at or before it, in (completion time, flow id) order.
+  std::vector<std::uint64_t> advance_to(TimeNs now_ns);
+  std::size_t active_flows() const;
+  double flow_rate(FlowId) const;  // bytes/s now; for tests
+
+ private:
+  struct Flow;
+  const Topology& topo_;
+  std::vector<Flow> flows_;                         // by id; finished ones stay
+  std::vector<std::vector<FlowId>> flows_on_link_;  // active flows per link
+  TimeNs now_ns_ = 0;
+  void recompute_rates(FlowId seed);
+};
+
+}  // namespace ringsim

@@ -1,0 +1,88 @@
+// Device profiles: what a virtual device can do, from a datasheet or from a
+// calibration run on a real card (tools/calibrate writes them).
+//
+// A profile is YAML (models/profiles/*.yaml are shipped):
+//   name: h100-sxm
+//   card: NVIDIA H100 80GB HBM3        # card measured, or the datasheet's card
+//   source: measured                   # measured | datasheet
+//   calibration: {date: 2026-11-26, driver: 580.159.04, cuda: "13.0", tool: ringsim-calibrate}
+//   memory: "80 GiB"                   # capacity
+//   hbm_bandwidth: "3.35 TB/s"
+//   copy_bandwidth: "2.99 TB/s"        # measured device-to-device copy (optional)
+//   tflops: {bf16: 989, fp16: 989, fp32: 67}   # or one number for every dtype
+//   launch_overhead: "4 us"            # per kernel launch (optional, default 0)
+//   reserved_memory: "1 GiB"           # context + framework (optional, default 0)
+//   attention:                         # measured blocks (optional)
+//     - {dtype: bf16, head_dim: 128, q_heads: 32, kv_heads: 32, mask: full,
+//        q_tokens: 4096, kv_tokens: 4096, seconds: 0.000398, tflops: 345.1}
+//   merge:                             # measured merges of a block into the accumulator
+//     - {q_tokens: 4096, q_heads: 32, head_dim: 128, seconds: 0.00002}
+#pragma once
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string_view>
+#include <string>
+#include <vector>
+
+#include "models/input_error.hpp"
+
+namespace YAML { class Node; }
+
+namespace ringsim {
+
+enum class DType { kBf16, kFp16, kFp32 };
+int dtype_bytes(DType);
+const char* dtype_name(DType);
+std::optional<DType> parse_dtype(std::string_view);
+
+// Which part of a q x kv block is computed.
+//   kFull: every pair; kCausalDiagonal: query i sees keys j <= i (half the
+//   pairs); kZigzagDiagonal: the 2c x 2c block of a zigzag rank against its own
+//   chunks (c x c diagonal, c x c full, c x c diagonal, c x c masked: half).
+//   A fully masked block costs nothing and is never asked for.
+enum class MaskKind { kFull, kCausalDiagonal, kZigzagDiagonal };
+const char* mask_name(MaskKind);
+std::optional<MaskKind> parse_mask(std::string_view);
+
+struct AttentionSample {  // one measured block
+  DType dtype;
+  int head_dim, q_heads, kv_heads;
+  MaskKind mask;
+  long long q_tokens, kv_tokens;
+  double seconds;
+};
+
+struct MergeSample {  // one measured merge
+  long long q_tokens;
+  int q_heads, head_dim;
+  double seconds;
+};
+
+struct DeviceProfile {
+  std::string name;        // "h100-sxm"
+  std::string card;        // "NVIDIA H100 80GB HBM3"
+  bool measured = false;   // source: measured (true) or datasheet (false)
+  std::map<std::string, std::string> calibration;  // date, driver, cuda, tool
+  double memory_bytes = 0;
+  double hbm_bytes_per_s = 0;
+  double copy_bytes_per_s = 0;       // 0 when not measured
+  std::map<DType, double> flops_per_s;  // dense rate per dtype
+  double launch_overhead_s = 0;
+  double reserved_memory_bytes = 0;
+  std::vector<AttentionSample> attention;
+  std::vector<MergeSample> merge;
+  std::string origin;      // file it came from, or "inline"
+};
+
+// A shipped name ("h100-sxm", "gtx-1080"), a path to a YAML file, looked up
+// relative to `base_dir` first. Throws InputError naming file, line and key.
+DeviceProfile load_profile(const std::string& name_or_path, const std::string& base_dir);
+// From an inline map (a scenario's cluster.device); `where` names the file.
+DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where);
+// Directory the shipped profiles are read from (set at build time, overridable
+// with RINGSIM_PROFILE_DIR).
+std::string shipped_profile_dir();
+std::vector<std::string> shipped_profile_names();
+
+}  // namespace ringsim

@@ -1,0 +1,61 @@
+// Cluster topology as a Boost.Graph: GPUs in nodes of gpus_per_node joined by
+// an intra-node switch (NVSwitch), and a per-GPU NIC into one non-blocking
+// inter-node switch. Every edge is one direction of one link, with its own
+// bandwidth and latency.
+//
+//   gpu g --(intra bw, intra latency)--> nvswitch(node)  --(intra bw, 0)--> gpu h
+//   gpu g --(inter bw, inter latency)--> ib switch       --(inter bw, 0)--> gpu h
+//
+// so a route's latency is the link latency the scenario gives, and its
+// bandwidth the smaller of its links'. Routes are shortest paths by latency
+// (Dijkstra, ties by fewer hops). Because every node is wired alike, a route
+// depends only on (src % gpus_per_node, dst % gpus_per_node, same node?): it
+// is computed by Dijkstra once per such class and re-targeted by symmetry,
+// which keeps 262,144-GPU rings cheap.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "models/units.hpp"
+
+namespace ringsim {
+
+struct LinkSpec {
+  double bytes_per_s = 0;
+  TimeNs latency_ns = 0;
+};
+
+struct ClusterSpec {
+  long long gpus = 0;         // GPUs in the ring (the last node may be partial)
+  int gpus_per_node = 8;
+  LinkSpec intra_node;        // per GPU port into the node's switch, each direction
+  LinkSpec inter_node;        // per GPU NIC into the cluster switch, each direction
+};
+
+using LinkId = std::int64_t;  // dense id of one direction of one link
+
+struct Route {
+  std::vector<LinkId> links;  // in order
+  TimeNs latency_ns = 0;      // sum over links
+  double bytes_per_s = 0;     // min over links (rate of a flow alone on it)
+};
+
+class Topology {
+ public:
+  explicit Topology(const ClusterSpec& spec);
+  ~Topology();
+  Topology(Topology&&) noexcept;
+  const ClusterSpec& spec() const { return spec_; }
+  std::int64_t link_count() const;
+  double link_bytes_per_s(LinkId) const;
+  // Route src -> dst (src != dst); deterministic.
+  Route route(long long src_gpu, long long dst_gpu) const;
+
+ private:
+  struct Impl;  // holds the Boost adjacency_list and the per-class route cache
+  ClusterSpec spec_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ringsim
