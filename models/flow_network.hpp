@@ -11,6 +11,8 @@
 // start + transfer_time_ns(bytes, rate), the same expression the fast path uses.
 #pragma once
 #include <cstdint>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "models/topology.hpp"
@@ -36,12 +38,25 @@ class FlowNetwork {
   double flow_rate(FlowId) const;  // bytes/s now; for tests
 
  private:
-  struct Flow;
+  struct Flow {
+    std::uint64_t tag = 0;
+    std::vector<LinkId> links;
+    double remaining_bytes = 0;  // as of last_ns, floored at 0
+    double rate = 0;             // bytes/s since last_ns
+    TimeNs last_ns = 0;
+    TimeNs done_ns = 0;          // projected: last_ns + transfer_time_ns(remaining_bytes, rate)
+    bool active = false;
+  };
   const Topology& topo_;
   std::vector<Flow> flows_;                         // by id; finished ones stay
   std::vector<std::vector<FlowId>> flows_on_link_;  // active flows per link
+  std::set<std::pair<TimeNs, FlowId>> completions_; // (done_ns, id) of active flows
+  std::size_t active_ = 0;
   TimeNs now_ns_ = 0;
-  void recompute_rates(FlowId seed);
+  // Max-min rates for the flows connected (through shared links) to `seeds`,
+  // at time now_ns; flows whose rate is unchanged are left untouched.
+  void recompute_rates(const std::vector<FlowId>& seeds, TimeNs now_ns);
+  std::vector<FlowId> component(const std::vector<FlowId>& seeds) const;
 };
 
 }  // namespace ringsim

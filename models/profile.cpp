@@ -1,1 +1,296 @@
-// stub: being written
+// Device profiles: YAML reading and validation (format in profile.hpp).
+// Every error is an InputError naming file, 1-based line and key path
+// ("cluster.device.tflops", "attention[3].seconds").
+#include "models/profile.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <initializer_list>
+
+#include "models/units.hpp"
+
+#ifndef RINGSIM_PROFILE_DIR
+#define RINGSIM_PROFILE_DIR "models/profiles"
+#endif
+
+namespace ringsim {
+
+int dtype_bytes(DType t) { return t == DType::kFp32 ? 4 : 2; }
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::kBf16: return "bf16";
+    case DType::kFp16: return "fp16";
+    case DType::kFp32: return "fp32";
+  }
+  return "?";
+}
+
+std::optional<DType> parse_dtype(std::string_view s) {
+  for (DType t : {DType::kBf16, DType::kFp16, DType::kFp32}) {
+    if (s == dtype_name(t)) return t;
+  }
+  return std::nullopt;
+}
+
+const char* mask_name(MaskKind m) {
+  switch (m) {
+    case MaskKind::kFull: return "full";
+    case MaskKind::kCausalDiagonal: return "causal";
+    case MaskKind::kZigzagDiagonal: return "zigzag_diagonal";
+  }
+  return "?";
+}
+
+std::optional<MaskKind> parse_mask(std::string_view s) {
+  for (MaskKind m : {MaskKind::kFull, MaskKind::kCausalDiagonal, MaskKind::kZigzagDiagonal}) {
+    if (s == mask_name(m)) return m;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+int line_of(const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return m.line >= 0 ? m.line + 1 : 0;
+}
+
+// Reads one YAML map, tracking the file and the key path for errors.
+class Reader {
+ public:
+  Reader(const YAML::Node& map, std::string file, std::string path)
+      : map_(map), file_(std::move(file)), path_(std::move(path)) {}
+
+  std::string key(std::string_view k) const { return path_.empty() ? std::string(k) : fmt::format("{}.{}", path_, k); }
+  [[noreturn]] void fail(const YAML::Node& at, std::string_view k, const std::string& msg) const {
+    throw InputError(file_, line_of(at), key(k), msg);
+  }
+  const std::string& file() const { return file_; }
+
+  void require_map(std::initializer_list<std::string_view> allowed) const {
+    if (!map_.IsMap()) throw InputError(file_, line_of(map_), path_, "expected a map");
+    for (const auto& kv : map_) {
+      const std::string k = kv.first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+        fail(kv.first, k, fmt::format("unknown key; expected one of: {}", fmt::join(allowed, ", ")));
+      }
+    }
+  }
+  bool has(std::string_view k) const { return static_cast<bool>(map_[std::string(k)]); }
+  YAML::Node get(std::string_view k) const {
+    YAML::Node n = map_[std::string(k)];
+    if (!n) throw InputError(file_, line_of(map_), key(k), "missing required key");
+    return n;
+  }
+  std::string scalar(std::string_view k) const {
+    const YAML::Node n = get(k);
+    if (!n.IsScalar()) fail(n, k, "expected a string");
+    return n.Scalar();
+  }
+  // A quantity as a bare number (base units) or a string with a unit.
+  double quantity(std::string_view k, Dimension dim, bool positive) const {
+    const YAML::Node n = get(k);
+    if (!n.IsScalar()) fail(n, k, "expected a number or a string with a unit");
+    double v = 0;
+    try {
+      v = parse_quantity(n.Scalar(), dim);
+    } catch (const QuantityError& e) {
+      fail(n, k, e.what());
+    }
+    if (positive && !(v > 0)) fail(n, k, fmt::format("must be positive, got \"{}\"", n.Scalar()));
+    return v;
+  }
+  long long positive_int(std::string_view k, long long max) const {
+    const YAML::Node n = get(k);
+    long long v = 0;
+    if (!n.IsScalar() || !YAML::convert<long long>::decode(n, v)) fail(n, k, fmt::format("expected an integer, got \"{}\"", n.Scalar()));
+    if (v <= 0 || v > max) fail(n, k, fmt::format("must be between 1 and {}, got {}", max, v));
+    return v;
+  }
+  template <typename T, typename Parse>
+  T choice(std::string_view k, Parse parse, std::string_view expected) const {
+    const std::string s = scalar(k);
+    const auto v = parse(s);
+    if (!v) fail(get(k), k, fmt::format("expected {}, got \"{}\"", expected, s));
+    return *v;
+  }
+
+ private:
+  YAML::Node map_;
+  std::string file_, path_;
+};
+
+constexpr long long kMaxHeads = 1 << 20;
+constexpr long long kMaxTokens = 1LL << 50;
+
+double tflops_value(const Reader& r, const YAML::Node& n, const std::string& k) {
+  if (!n.IsScalar()) r.fail(n, k, "expected a rate in TFLOP/s or a string such as \"989 TFLOP/s\"");
+  double v = 0;
+  try {
+    v = parse_quantity(n.Scalar(), Dimension::kFlopsPerSecond);
+    // A bare number under `tflops` is in TFLOP/s, the unit the key names.
+    if (n.Scalar().find_first_of("Ff") == std::string::npos) v *= 1e12;
+  } catch (const QuantityError& e) {
+    r.fail(n, k, e.what());
+  }
+  if (!(v > 0)) r.fail(n, k, fmt::format("must be positive, got \"{}\"", n.Scalar()));
+  return v;
+}
+
+void read_tflops(const Reader& r, DeviceProfile& p) {
+  const YAML::Node n = r.get("tflops");
+  if (n.IsScalar()) {
+    const double v = tflops_value(r, n, "tflops");
+    for (DType t : {DType::kBf16, DType::kFp16, DType::kFp32}) p.flops_per_s[t] = v;
+    return;
+  }
+  if (!n.IsMap()) r.fail(n, "tflops", "expected a number or a map {bf16, fp16, fp32}");
+  for (const auto& kv : n) {
+    const std::string k = kv.first.Scalar();
+    const auto t = parse_dtype(k);
+    if (!t) r.fail(kv.first, "tflops." + k, "unknown dtype; expected bf16, fp16 or fp32");
+    p.flops_per_s[*t] = tflops_value(r, kv.second, "tflops." + k);
+  }
+  if (p.flops_per_s.empty()) r.fail(n, "tflops", "needs at least one dtype");
+}
+
+void read_calibration(const Reader& r, DeviceProfile& p) {
+  const YAML::Node n = r.get("calibration");
+  if (!n.IsMap()) r.fail(n, "calibration", "expected a map of strings");
+  for (const auto& kv : n) {
+    const std::string k = kv.first.Scalar();
+    if (!kv.second.IsScalar()) r.fail(kv.second, "calibration." + k, "expected a string");
+    p.calibration[k] = kv.second.Scalar();
+  }
+}
+
+YAML::Node sequence(const Reader& r, std::string_view k) {
+  const YAML::Node n = r.get(k);
+  if (!n.IsSequence()) r.fail(n, k, "expected a list");
+  return n;
+}
+
+AttentionSample read_attention(const Reader& s) {
+  s.require_map({"dtype", "head_dim", "q_heads", "kv_heads", "mask", "q_tokens", "kv_tokens", "seconds", "tflops"});
+  AttentionSample a{};
+  a.dtype = s.choice<DType>("dtype", parse_dtype, "bf16, fp16 or fp32");
+  a.mask = s.choice<MaskKind>("mask", parse_mask, "full, causal or zigzag_diagonal");
+  a.head_dim = static_cast<int>(s.positive_int("head_dim", kMaxHeads));
+  a.q_heads = static_cast<int>(s.positive_int("q_heads", kMaxHeads));
+  a.kv_heads = static_cast<int>(s.positive_int("kv_heads", kMaxHeads));
+  a.q_tokens = s.positive_int("q_tokens", kMaxTokens);
+  a.kv_tokens = s.positive_int("kv_tokens", kMaxTokens);
+  a.seconds = s.quantity("seconds", Dimension::kSeconds, true);
+  return a;  // `tflops` is derived, written for readers; ignored here
+}
+
+MergeSample read_merge(const Reader& s) {
+  s.require_map({"q_tokens", "q_heads", "head_dim", "seconds"});
+  MergeSample m{};
+  m.q_tokens = s.positive_int("q_tokens", kMaxTokens);
+  m.q_heads = static_cast<int>(s.positive_int("q_heads", kMaxHeads));
+  m.head_dim = static_cast<int>(s.positive_int("head_dim", kMaxHeads));
+  m.seconds = s.quantity("seconds", Dimension::kSeconds, true);
+  return m;
+}
+
+template <typename T, typename Read>
+void read_samples(const Reader& r, const std::string& prefix, std::string_view k, Read read, std::vector<T>& out) {
+  const YAML::Node list = sequence(r, k);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string path = fmt::format("{}{}[{}]", prefix.empty() ? "" : prefix + ".", k, i);
+    out.push_back(read(Reader(list[i], r.file(), path)));
+  }
+}
+
+void read_optional(const Reader& r, const std::string& prefix, DeviceProfile& p) {
+  if (r.has("card")) p.card = r.scalar("card");
+  if (r.has("source")) {
+    const std::string s = r.scalar("source");
+    if (s != "measured" && s != "datasheet") r.fail(r.get("source"), "source", fmt::format("expected measured or datasheet, got \"{}\"", s));
+    p.measured = s == "measured";
+  }
+  if (r.has("calibration")) read_calibration(r, p);
+  if (r.has("copy_bandwidth")) p.copy_bytes_per_s = r.quantity("copy_bandwidth", Dimension::kBytesPerSecond, true);
+  if (r.has("launch_overhead")) p.launch_overhead_s = r.quantity("launch_overhead", Dimension::kSeconds, false);
+  if (r.has("reserved_memory")) p.reserved_memory_bytes = r.quantity("reserved_memory", Dimension::kBytes, false);
+  if (r.has("attention")) read_samples(r, prefix, "attention", read_attention, p.attention);
+  if (r.has("merge")) read_samples(r, prefix, "merge", read_merge, p.merge);
+}
+
+bool looks_like_name(const std::string& s) {
+  const fs::path p(s);
+  return s.find('/') == std::string::npos && p.extension() != ".yaml" && p.extension() != ".yml";
+}
+
+}  // namespace
+
+DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where, const std::string& key_prefix) {
+  const Reader r(node, where, key_prefix);
+  r.require_map({"name", "card", "source", "calibration", "memory", "hbm_bandwidth", "copy_bandwidth", "tflops",
+                 "launch_overhead", "reserved_memory", "attention", "merge"});
+  DeviceProfile p;
+  p.name = r.scalar("name");
+  if (p.name.empty()) r.fail(r.get("name"), "name", "must not be empty");
+  p.memory_bytes = r.quantity("memory", Dimension::kBytes, true);
+  p.hbm_bytes_per_s = r.quantity("hbm_bandwidth", Dimension::kBytesPerSecond, true);
+  read_tflops(r, p);
+  read_optional(r, key_prefix, p);
+  if (p.reserved_memory_bytes >= p.memory_bytes) {
+    r.fail(r.get("reserved_memory"), "reserved_memory", "must be less than memory");
+  }
+  p.origin = key_prefix.empty() ? where : "inline";
+  return p;
+}
+
+std::string shipped_profile_dir() {
+  const char* env = std::getenv("RINGSIM_PROFILE_DIR");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string(RINGSIM_PROFILE_DIR);
+}
+
+std::vector<std::string> shipped_profile_names() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(shipped_profile_dir(), ec)) {
+    if (e.path().extension() == ".yaml") names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+DeviceProfile load_profile(const std::string& name_or_path, const std::string& base_dir) {
+  std::error_code ec;
+  std::vector<fs::path> candidates;
+  if (looks_like_name(name_or_path)) candidates.push_back(fs::path(shipped_profile_dir()) / (name_or_path + ".yaml"));
+  const fs::path given(name_or_path);
+  if (given.is_relative() && !base_dir.empty()) candidates.push_back(fs::path(base_dir) / given);
+  candidates.push_back(given);
+  const auto found = std::find_if(candidates.begin(), candidates.end(),
+                                  [&](const fs::path& c) { return fs::is_regular_file(c, ec); });
+  if (found == candidates.end()) {
+    if (looks_like_name(name_or_path)) {
+      throw InputError(name_or_path, 0, "", fmt::format("unknown device profile \"{}\"; shipped profiles: {} (in {})",
+                                                        name_or_path, fmt::join(shipped_profile_names(), ", "),
+                                                        shipped_profile_dir()));
+    }
+    throw InputError(name_or_path, 0, "", "profile file not found");
+  }
+  const std::string file = found->string();
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(file);
+  } catch (const YAML::Exception& e) {
+    throw InputError(file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", e.msg);
+  }
+  return profile_from_yaml(root, file);
+}
+
+}  // namespace ringsim

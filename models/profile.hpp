@@ -78,8 +78,10 @@ struct DeviceProfile {
 // A shipped name ("h100-sxm", "gtx-1080"), a path to a YAML file, looked up
 // relative to `base_dir` first. Throws InputError naming file, line and key.
 DeviceProfile load_profile(const std::string& name_or_path, const std::string& base_dir);
-// From an inline map (a scenario's cluster.device); `where` names the file.
-DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where);
+// From an inline map (a scenario's cluster.device); `where` names the file and
+// `key_prefix` ("cluster.device") is put before every key an error names.
+DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where,
+                                const std::string& key_prefix = "");
 // Directory the shipped profiles are read from (set at build time, overridable
 // with RINGSIM_PROFILE_DIR).
 std::string shipped_profile_dir();

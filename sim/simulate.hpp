@@ -38,6 +38,7 @@ struct PointResult {
   std::uint64_t events = 0;                 // events processed (or graph nodes evaluated)
   std::uint64_t device_steps = 0;           // ring_size^2 always
   double wall_seconds = 0;
+  int threads = 1;                          // threads the mode used
   std::vector<TimeNs> finish_ns;            // per device when asked for (kRecurrence: all)
 };
 

@@ -1,0 +1,8 @@
+// fp16 instantiations of the fused kernel (see chunk_attention_fused.cuh).
+#include "kernels/attention/chunk_attention_fused_launch.cuh"
+
+namespace ringsim::kernels {
+Status launch_fused_attention_fp16(const ChunkAttentionArgs& a, FusedTile tile, cudaStream_t s) {
+  return fused::launch_typed<__half>(a, tile, s);
+}
+}  // namespace ringsim::kernels

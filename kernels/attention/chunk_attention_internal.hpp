@@ -1,0 +1,34 @@
+// Internal interface between the dispatcher (chunk_attention.cu), the fused
+// kernel (chunk_attention_fused*.cu), the cuBLAS path and the benchmark.
+#pragma once
+#include <cuda_runtime.h>
+
+#include "kernels/attention/chunk_attention.hpp"
+
+namespace ringsim::kernels {
+
+// Checks the arguments and fills default (0) strides and scale.
+Status resolve_args(const ChunkAttentionArgs& in, ChunkAttentionArgs* out);
+
+// Fused kernel tilings (FusedTraits): 0 = the dispatcher's choice.
+// kN64/kN128: 8 warps x one m16 tile (Q in registers), 128 query rows, 64/128
+// keys per stage; kW4M2N64: 4 warps x two m16 tiles, 2 CTAs per SM;
+// kW8M2N64: 8 warps x two m16 tiles (256 query rows), 1 CTA per SM;
+// kW4M2N32: as kW4M2N64 with 32 keys per stage (fewer registers);
+// *OneBarrier: one barrier per key block (FusedTraits::kOneBarrier);
+// *Lazy: rescale only when a row max grew by > 2^8 (FusedTraits::kLazyRescale).
+enum class FusedTile {
+  kAuto = 0, kN64 = 1, kN128 = 2, kW4M2N64 = 3, kW8M2N64 = 4, kW4M2N32 = 5,
+  kW4M2N64OneBarrier = 6, kW4M2N32OneBarrier = 7, kW4M2N64Lazy = 8, kW4M2N64OneBarrierLazy = 9
+};
+const char* fused_tile_name(FusedTile);
+Status launch_fused_attention(const ChunkAttentionArgs& resolved, FusedTile, cudaStream_t);
+// Per-dtype instantiations (one translation unit each, so they compile in parallel).
+Status launch_fused_attention_bf16(const ChunkAttentionArgs& resolved, FusedTile, cudaStream_t);
+Status launch_fused_attention_fp16(const ChunkAttentionArgs& resolved, FusedTile, cudaStream_t);
+
+Status launch_cublas_attention(const ChunkAttentionArgs& resolved, void* workspace,
+                               std::size_t workspace_bytes, cublasContext* cublas,
+                               cudaStream_t);
+
+}  // namespace ringsim::kernels

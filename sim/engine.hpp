@@ -1,0 +1,81 @@
+// The plain discrete-event engine (mode kEvent). Virtual devices run programs
+// of operations (COMPUTE, SEND, RECV, WAIT_ALL, ALLOC, FREE) produced lazily
+// by a Program, one at a time, so no program is ever materialised. Transfers
+// are rendezvous: a SEND and the matching RECV (same src, dst, tag) start a
+// transfer when both are posted; it waits the route latency (an event), then
+// its bytes flow through models/flow_network; the engine wakes the network
+// at next_completion_ns() (stale wakes are dropped by an epoch). Memory
+// allocations and frees are events on each device's DeviceMemory.
+//
+// Models never touch the queue: the engine asks them and schedules.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "models/flow_network.hpp"
+#include "models/memory_model.hpp"
+#include "models/topology.hpp"
+#include "sim/event_queue.hpp"
+
+namespace ringsim {
+
+struct Op {
+  enum Kind : std::uint8_t { kCompute, kSend, kRecv, kWaitAll, kAlloc, kFree, kDone };
+  Kind kind = kDone;
+  Buffer buffer = Buffer::kReserved;  // kAlloc, kFree
+  long long peer = 0;                 // kSend: destination, kRecv: source
+  std::uint64_t tag = 0;              // kSend/kRecv: matched with the same tag
+  TimeNs duration_ns = 0;             // kCompute
+  double bytes = 0;                   // kSend
+  long long label = 0;                // shown in traces (the ring step)
+};
+
+// Where a device is in its program; the Program owns the meaning.
+struct ProgramCursor {
+  long long step = 0;
+  int phase = 0;
+};
+
+class Program {
+ public:
+  virtual ~Program() = default;
+  // Next operation of `device`, advancing its cursor. After kDone it is not
+  // called again for that device.
+  virtual Op next(long long device, ProgramCursor& cursor) const = 0;
+  // Buffer sizes for memory accounting (every device alike); null: none.
+  virtual const BufferSizes* buffer_sizes() const { return nullptr; }
+};
+
+struct EngineOptions {
+  std::vector<std::string>* event_log = nullptr;  // one line per event
+  std::ostream* chrome_trace = nullptr;           // "ph":"X" slices, comma-separated
+  // Called every so many completed WAIT_ALLs with (done, total_waits).
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
+  std::uint64_t total_waits = 0;
+};
+
+struct EngineResult {
+  std::vector<TimeNs> finish_ns;   // per device: time of its kDone
+  std::vector<TimeNs> compute_ns;  // per device: sum of its compute durations
+  long long peak_device = 0;       // device with the largest memory peak (lowest index)
+  double peak_bytes = 0;
+  unsigned peak_set = 0;
+  std::uint64_t events = 0;        // events popped (stale network wakes included)
+};
+
+class Engine {
+ public:
+  Engine(const Topology& topo, const Program& program, long long devices, EngineOptions options);
+  ~Engine();
+  EngineResult run();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ringsim

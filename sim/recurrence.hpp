@@ -1,0 +1,55 @@
+// Exact fast paths (modes kRecurrence and kFolded): the ring's event graph
+// evaluated step by step over arrays instead of through an event queue.
+//
+// With S[d] the start of device d's step s, c(d,s) its compute and tx[d] the
+// time of transfer d -> d+1 alone on its links (latency + bytes/rate):
+//   x[d]  = max(S[d], S[d+1]) + tx[d]              rendezvous, then transfer
+//   S'[d] = max(S[d] + c(d,s), x[d], x[d-1])       compute, send, recv all done
+//   F[d]  = S[d] + c(d,P-1)                        last step: no transfers
+// which is what the event engine computes when no two ring transfers share a
+// link (then each flow runs alone at its route's rate; ring_links checks it).
+//
+// Folding (kFolded): if tx and every device's cost sequence are p-periodic in
+// d for some p | P, then S is p-periodic at every step (induction: S = 0 at
+// step 0 is periodic, and the map above commutes with a shift by p when its
+// inputs are p-periodic; the recurrence is a function, so its unique solution
+// equals its own shift). The ring of p devices, run for the same P steps with
+// indices mod p, therefore yields exactly the same numbers in O(p * P).
+//
+// Cost: O(n * P) time, 3 arrays of n int64 memory; the inner loop is
+// branch-free (causal steps are split into the two d-ranges of equal cost)
+// and vectorised (an AVX2 clone is picked at run time on x86-64).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "sim/ring_program.hpp"
+
+namespace ringsim {
+
+struct RecurrenceResult {
+  std::vector<TimeNs> finish_ns;  // n devices evaluated
+  TimeNs makespan_ns = 0;
+  long long slowest_device = 0;   // max finish, lowest index on ties
+  std::uint64_t nodes = 0;        // graph nodes evaluated (steps + transfers)
+  int threads = 1;
+};
+
+// Smallest p dividing ring_size such that tx and the costs are p-periodic;
+// ring_size when there is none.
+long long fold_period(const RingCosts&, const std::vector<TimeNs>& tx_ns, long long ring_size);
+
+// Throws TimeOverflow when (P+1) * (max c + max tx) does not fit in int64,
+// the bound on every time the recurrence forms.
+void check_recurrence_fits(const RingCosts&, const std::vector<TimeNs>& tx_ns, long long ring_size);
+
+// Runs ring_size steps on the first `devices` devices (devices == ring_size,
+// or a fold period). tx_ns holds at least `devices` entries (empty if P == 1).
+// threads: 0 = hardware concurrency; fewer are used on small rings.
+// progress(device-steps done, total), called every few hundred steps.
+RecurrenceResult run_recurrence(const RingCosts&, const std::vector<TimeNs>& tx_ns, long long devices,
+                                long long ring_size, int threads,
+                                const std::function<void(std::uint64_t, std::uint64_t)>& progress);
+
+}  // namespace ringsim

@@ -1,0 +1,289 @@
+// GPU tests of the chunk kernels (suite 'gpu', needs a CUDA device): every
+// variant against the fp64 reference on fresh random inputs, outputs poisoned
+// with NaN before each run, every CUDA call checked; the GPU merge against the
+// reference merge; a GPU zigzag ring equal to full causal attention.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "kernels/attention/chunk_attention_internal.hpp"
+#include "kernels/common/host_tensor.hpp"
+#include "tests/kernels/ring_cpu.hpp"
+
+using namespace ringsim::kernels;
+using namespace ringsim::kernels::test;
+
+namespace {
+
+#define REQUIRE_CUDA(call) REQUIRE_MESSAGE((call) == cudaSuccess, #call)
+#define REQUIRE_OK(expr)                          \
+  do {                                            \
+    const Status s_ = (expr);                     \
+    REQUIRE_MESSAGE(s_.ok(), describe(s_));       \
+  } while (0)
+
+template <typename T>
+struct DeviceArray {
+  T* ptr = nullptr;
+  std::size_t n = 0;
+  explicit DeviceArray(std::size_t count) : n(count) {
+    REQUIRE_CUDA(cudaMalloc(&ptr, std::max<std::size_t>(n, 1) * sizeof(T)));
+  }
+  ~DeviceArray() { cudaFree(ptr); }
+  void upload(const std::vector<T>& h) { REQUIRE_CUDA(cudaMemcpy(ptr, h.data(), n * sizeof(T), cudaMemcpyHostToDevice)); }
+  std::vector<T> download() const {
+    std::vector<T> h(n);
+    REQUIRE_CUDA(cudaMemcpy(h.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost));
+    return h;
+  }
+  void poison() { REQUIRE_CUDA(cudaMemset(ptr, 0xff, n * sizeof(T))); }  // NaN for floats
+};
+
+struct Handle {
+  cublasHandle_t h = nullptr;
+  Handle() { REQUIRE(cublasCreate(&h) == CUBLAS_STATUS_SUCCESS); }
+  ~Handle() { cublasDestroy(h); }
+};
+
+struct Errors {
+  double rel = 0, lse = 0;
+  bool finite = true;
+};
+
+// ||out - ref|| / ||ref|| over O; max |LSE - ref| (matching -inf counts as 0).
+Errors compare(const std::vector<float>& o, const std::vector<double>& ro,
+               const std::vector<float>& lse, const std::vector<double>& rlse) {
+  Errors e;
+  double diff = 0, norm = 0;
+  for (std::size_t i = 0; i < o.size(); ++i) {
+    e.finite &= std::isfinite(o[i]);
+    diff += (o[i] - ro[i]) * (o[i] - ro[i]);
+    norm += ro[i] * ro[i];
+  }
+  e.rel = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
+  for (std::size_t i = 0; i < lse.size(); ++i) {
+    if (std::isinf(rlse[i]) && lse[i] == -INFINITY) continue;
+    if (std::isnan(lse[i])) e.finite = false;
+    e.lse = std::max(e.lse, std::fabs(lse[i] - rlse[i]));
+  }
+  return e;
+}
+
+double tolerance(Dtype d) { return d == Dtype::kBf16 ? 1e-2 : 2e-3; }
+
+struct Case {
+  Dtype dtype;
+  int head_dim, q_heads, kv_heads;
+  long long q, kv;
+  Mask mask;
+};
+
+// Runs one block on the GPU with `variant`/`tile` and checks it against fp64.
+void check_case(const Case& c, AttentionVariant variant, FusedTile tile, cublasHandle_t cublas,
+                std::mt19937_64& rng) {
+  const auto hq = random_exact(c.q * c.q_heads * c.head_dim, c.dtype, rng);
+  const auto hk = random_exact(c.kv * c.kv_heads * c.head_dim, c.dtype, rng);
+  const auto hv = random_exact(c.kv * c.kv_heads * c.head_dim, c.dtype, rng);
+  DeviceArray<uint16_t> q(hq.size()), k(hk.size()), v(hv.size());
+  q.upload(to_bits(hq, c.dtype));
+  k.upload(to_bits(hk, c.dtype));
+  v.upload(to_bits(hv, c.dtype));
+  DeviceArray<float> o(hq.size()), lse(c.q * c.q_heads);
+  o.poison();
+  lse.poison();
+  ChunkAttentionArgs a{c.dtype, c.mask, c.head_dim, c.q_heads, c.kv_heads, c.q, c.kv,
+                       q.ptr, k.ptr, v.ptr, o.ptr, lse.ptr};
+  if (variant == AttentionVariant::kCublas) {
+    DeviceArray<unsigned char> ws(chunk_attention_workspace_bytes(a, variant));
+    REQUIRE_OK(chunk_attention_forward(a, variant, ws.ptr, ws.n, cublas, nullptr));
+    REQUIRE_CUDA(cudaDeviceSynchronize());
+  } else {
+    ChunkAttentionArgs r;
+    REQUIRE_OK(resolve_args(a, &r));
+    REQUIRE_OK(launch_fused_attention(r, tile, nullptr));
+  }
+  REQUIRE_CUDA(cudaDeviceSynchronize());
+  std::vector<double> ro(hq.size()), rlse(c.q * c.q_heads);
+  attention_forward_cpu({c.q_heads, c.kv_heads, c.head_dim, c.q, c.kv, c.mask}, hq.data(),
+                        hk.data(), hv.data(), ro.data(), rlse.data());
+  const Errors e = compare(o.download(), ro, lse.download(), rlse);
+  CAPTURE(e.rel);
+  CAPTURE(e.lse);
+  CHECK(e.finite);
+  CHECK(e.rel < tolerance(c.dtype));
+  CHECK(e.lse < 1e-3);
+}
+
+}  // namespace
+
+TEST_CASE("kernels::chunk_attention: every variant matches the fp64 reference on every mask, dtype, head_dim and GQA ratio") {
+  Handle cublas;
+  std::mt19937_64 rng(7);
+  struct V { AttentionVariant kind; FusedTile tile; };
+  const V variants[] = {{AttentionVariant::kFused, FusedTile::kN64},
+                        {AttentionVariant::kFused, FusedTile::kN128},
+                        {AttentionVariant::kFused, FusedTile::kW4M2N64},
+                        {AttentionVariant::kFused, FusedTile::kW8M2N64},
+                        {AttentionVariant::kFused, FusedTile::kW4M2N32},
+                        {AttentionVariant::kFused, FusedTile::kW4M2N64OneBarrier},
+                        {AttentionVariant::kFused, FusedTile::kW4M2N32OneBarrier},
+                        {AttentionVariant::kFused, FusedTile::kW4M2N64Lazy},
+                        {AttentionVariant::kFused, FusedTile::kW4M2N64OneBarrierLazy},
+                        {AttentionVariant::kCublas, FusedTile::kAuto}};
+  const std::pair<long long, long long> full_sizes[] = {{128, 128}, {200, 333}, {1, 77}, {513, 64}};
+  const long long diag_sizes[] = {2, 128, 300};
+  int seed = 0;
+  for (const V& var : variants)
+    for (Dtype dt : {Dtype::kBf16, Dtype::kFp16})
+      for (int d : {64, 128})
+        for (int group : {1, 4}) {
+          std::vector<Case> cases;
+          for (auto [q, kv] : full_sizes) cases.push_back({dt, d, 4, 4 / group, q, kv, Mask::kFull});
+          for (long long n : diag_sizes) {
+            cases.push_back({dt, d, 4, 4 / group, n, n, Mask::kCausal});
+            cases.push_back({dt, d, 4, 4 / group, n + n % 2, n + n % 2, Mask::kZigzag});
+          }
+          for (const Case& c : cases) {
+            ++seed;
+            CAPTURE(seed);
+            CAPTURE(variant_name(var.kind));
+            CAPTURE(fused_tile_name(var.tile));
+            CAPTURE(dtype_name(dt));
+            CAPTURE(d);
+            CAPTURE(group);
+            CAPTURE(c.q);
+            CAPTURE(c.kv);
+            CAPTURE(mask_name(c.mask));
+            check_case(c, var.kind, var.tile, cublas.h, rng);
+          }
+        }
+}
+
+TEST_CASE("kernels::attention_merge: the GPU merge matches the reference merge, -inf rows included") {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> dist;
+  for (int seed = 0; seed < 6; ++seed) {
+    CAPTURE(seed);
+    const long long tokens = 37 + seed * 50;
+    const int heads = 3, d = seed % 2 ? 128 : 64;
+    std::vector<float> acc_o(tokens * heads * d), o(acc_o.size()), acc_lse(tokens * heads), lse(acc_lse.size());
+    for (auto& x : acc_o) x = float(dist(rng));
+    for (auto& x : o) x = float(dist(rng));
+    for (auto& x : acc_lse) x = rng() % 4 == 0 ? -INFINITY : float(dist(rng));
+    for (auto& x : lse) x = rng() % 4 == 0 ? -INFINITY : float(dist(rng));
+    std::vector<double> ref_o(acc_o.begin(), acc_o.end()), ref_lse(acc_lse.begin(), acc_lse.end());
+    const std::vector<double> blk_o(o.begin(), o.end()), blk_lse(lse.begin(), lse.end());
+    attention_merge_cpu(tokens, heads, d, ref_o.data(), ref_lse.data(), tokens, blk_o.data(),
+                        blk_lse.data(), tokens);
+    DeviceArray<float> g_acc_o(acc_o.size()), g_o(o.size()), g_acc_lse(acc_lse.size()), g_lse(lse.size());
+    g_acc_o.upload(acc_o);
+    g_o.upload(o);
+    g_acc_lse.upload(acc_lse);
+    g_lse.upload(lse);
+    REQUIRE_OK(attention_merge({tokens, heads, d, g_acc_o.ptr, g_acc_lse.ptr, g_o.ptr, g_lse.ptr}, nullptr));
+    REQUIRE_CUDA(cudaDeviceSynchronize());
+    const auto out_o = g_acc_o.download(), out_lse = g_acc_lse.download();
+    double worst = 0;
+    for (std::size_t i = 0; i < out_o.size(); ++i) worst = std::max(worst, std::fabs(out_o[i] - ref_o[i]));
+    for (std::size_t i = 0; i < out_lse.size(); ++i) {
+      if (std::isinf(ref_lse[i])) CHECK(out_lse[i] == -INFINITY);
+      else worst = std::max(worst, std::fabs(out_lse[i] - ref_lse[i]));
+    }
+    CHECK(worst < 1e-5);
+  }
+}
+
+TEST_CASE("kernels::chunk_attention: a GPU ring of blocks and merges equals full attention (zigzag and contiguous, causal)") {
+  Handle cublas;
+  for (int seed = 0; seed < 4; ++seed) {
+    CAPTURE(seed);
+    std::mt19937_64 rng(500 + seed);
+    const Layout layout = seed % 2 ? Layout::kZigzag : Layout::kContiguous;
+    const AttentionVariant variant = seed < 2 ? AttentionVariant::kFused : AttentionVariant::kCublas;
+    const Dtype dt = Dtype::kBf16;
+    const int ranks = 3;
+    const long long c = 96;  // 2c = 192: not a multiple of the 128-row tile
+    Sequence seq{4, 2, 128, (layout == Layout::kZigzag ? 2 : 1) * ranks * c, {}, {}, {}};
+    seq.q = random_exact(seq.tokens * seq.q_heads * seq.head_dim, dt, rng);
+    seq.k = random_exact(seq.tokens * seq.kv_heads * seq.head_dim, dt, rng);
+    seq.v = random_exact(seq.tokens * seq.kv_heads * seq.head_dim, dt, rng);
+    std::vector<double> full_o(seq.q.size()), full_lse(seq.q_heads * seq.tokens);
+    attention_forward_cpu({seq.q_heads, seq.kv_heads, seq.head_dim, seq.tokens, seq.tokens, Mask::kCausal},
+                          seq.q.data(), seq.k.data(), seq.v.data(), full_o.data(), full_lse.data());
+    const long long qw = seq.q_heads * seq.head_dim, kw = seq.kv_heads * seq.head_dim;
+    for (int r = 0; r < ranks; ++r) {
+      CAPTURE(r);
+      const auto mine = rank_tokens(layout, r, ranks, c);
+      const long long rows = static_cast<long long>(mine.size());
+      DeviceArray<uint16_t> q(rows * qw), k(rows * kw), v(rows * kw);
+      q.upload(to_bits(gather(seq.q, mine, qw), dt));
+      DeviceArray<float> acc_o(rows * qw), acc_lse(rows * seq.q_heads), o(rows * qw), lse(rows * seq.q_heads);
+      REQUIRE_CUDA(cudaMemset(acc_o.ptr, 0, acc_o.n * sizeof(float)));
+      REQUIRE_CUDA(cudaMemcpy(acc_lse.ptr, std::vector<float>(acc_lse.n, -INFINITY).data(),
+                              acc_lse.n * sizeof(float), cudaMemcpyHostToDevice));
+      for (int step = 0; step < ranks; ++step) {
+        const int s = (r - step + ranks) % ranks;
+        const BlockPlan b = plan_block(layout, true, r, s, c);
+        if (b.skip) continue;
+        const auto theirs = rank_tokens(layout, s, ranks, c);
+        k.upload(to_bits(gather(seq.k, theirs, kw), dt));
+        v.upload(to_bits(gather(seq.v, theirs, kw), dt));
+        o.poison();
+        lse.poison();
+        // Sub-views: q rows from b.q_begin, kv rows from b.kv_begin, outputs at
+        // the same rows of full-size buffers (LSE head stride = rows).
+        ChunkAttentionArgs a{dt, b.mask, seq.head_dim, seq.q_heads, seq.kv_heads, b.q_count, b.kv_count,
+                             q.ptr + b.q_begin * qw, k.ptr + b.kv_begin * kw, v.ptr + b.kv_begin * kw,
+                             o.ptr + b.q_begin * qw, lse.ptr + b.q_begin, qw, kw, qw, rows};
+        DeviceArray<unsigned char> ws(chunk_attention_workspace_bytes(a, variant));
+        REQUIRE_OK(chunk_attention_forward(a, variant, ws.ptr, ws.n, cublas.h, nullptr));
+        MergeArgs m{b.q_count, seq.q_heads, seq.head_dim, acc_o.ptr + b.q_begin * qw,
+                    acc_lse.ptr + b.q_begin, o.ptr + b.q_begin * qw, lse.ptr + b.q_begin, qw, qw, rows, rows};
+        REQUIRE_OK(attention_merge(m, nullptr));
+        REQUIRE_CUDA(cudaDeviceSynchronize());
+      }
+      std::vector<double> ref_o = gather(full_o, mine, qw), ref_lse(rows * seq.q_heads);
+      for (int h = 0; h < seq.q_heads; ++h)
+        for (long long i = 0; i < rows; ++i) ref_lse[h * rows + i] = full_lse[h * seq.tokens + mine[i]];
+      const Errors e = compare(acc_o.download(), ref_o, acc_lse.download(), ref_lse);
+      CAPTURE(e.rel);
+      CAPTURE(e.lse);
+      CHECK(e.finite);
+      CHECK(e.rel < tolerance(dt));
+      CHECK(e.lse < 1e-3);
+    }
+  }
+}
+
+TEST_CASE("kernels::chunk_attention: bad arguments are refused with a status, not a crash") {
+  DeviceArray<uint16_t> t(64 * 4 * 128);
+  DeviceArray<float> o(64 * 4 * 128), lse(64 * 4);
+  ChunkAttentionArgs a{Dtype::kBf16, Mask::kFull, 128, 4, 4, 64, 64, t.ptr, t.ptr, t.ptr, o.ptr, lse.ptr};
+  auto code = [&](ChunkAttentionArgs x, AttentionVariant v = AttentionVariant::kFused) {
+    return chunk_attention_forward(x, v, nullptr, 0, nullptr, nullptr).code;
+  };
+  CHECK(code(a) == StatusCode::kOk);
+  auto bad = a;
+  bad.head_dim = 96;
+  CHECK(code(bad) == StatusCode::kInvalidArgument);
+  bad = a;
+  bad.kv_heads = 3;
+  CHECK(code(bad) == StatusCode::kInvalidArgument);
+  bad = a;
+  bad.mask = Mask::kCausal;
+  bad.kv_tokens = 32;
+  CHECK(code(bad) == StatusCode::kInvalidArgument);
+  bad = a;
+  bad.q = t.ptr + 1;  // misaligned
+  CHECK(code(bad) == StatusCode::kInvalidArgument);
+  Handle cublas;
+  CHECK(chunk_attention_forward(a, AttentionVariant::kCublas, nullptr, 0, cublas.h, nullptr).code ==
+        StatusCode::kWorkspaceTooSmall);
+  REQUIRE_CUDA(cudaDeviceSynchronize());
+}

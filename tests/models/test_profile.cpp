@@ -1,0 +1,183 @@
+// tests/models: device profiles (shipped files, YAML validation, errors).
+#include <doctest/doctest.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "models/profile.hpp"
+
+using namespace ringsim;
+
+namespace {
+
+const char* kMinimal =
+    "name: test\n"
+    "memory: \"16 GiB\"\n"
+    "hbm_bandwidth: \"1 TB/s\"\n"
+    "tflops: 100\n";
+
+InputError error_of(const std::string& yaml, const std::string& prefix = "") {
+  try {
+    profile_from_yaml(YAML::Load(yaml), "p.yaml", prefix);
+  } catch (const InputError& e) {
+    return e;
+  }
+  FAIL("no InputError for:\n" << yaml);
+  return InputError("", 0, "", "");
+}
+
+}  // namespace
+
+TEST_CASE("models::profile: dtype and mask names round-trip") {
+  for (DType t : {DType::kBf16, DType::kFp16, DType::kFp32}) CHECK(parse_dtype(dtype_name(t)) == t);
+  for (MaskKind m : {MaskKind::kFull, MaskKind::kCausalDiagonal, MaskKind::kZigzagDiagonal}) {
+    CHECK(parse_mask(mask_name(m)) == m);
+  }
+  CHECK(dtype_bytes(DType::kBf16) == 2);
+  CHECK(dtype_bytes(DType::kFp32) == 4);
+  CHECK_FALSE(parse_dtype("fp8"));
+  CHECK_FALSE(parse_mask("diagonal"));
+}
+
+TEST_CASE("models::profile: every shipped profile loads and is sane") {
+  const auto names = shipped_profile_names();
+  REQUIRE(names.size() >= 3);
+  for (const std::string& name : names) {
+    CAPTURE(name);
+    const DeviceProfile p = load_profile(name, "");
+    CHECK(p.memory_bytes > p.reserved_memory_bytes);
+    CHECK(p.hbm_bytes_per_s > 0);
+    CHECK_FALSE(p.flops_per_s.empty());
+    CHECK(p.origin.find(name + ".yaml") != std::string::npos);
+  }
+}
+
+TEST_CASE("models::profile: the H100 datasheet profile carries the datasheet figures") {
+  const DeviceProfile p = load_profile("h100-sxm-datasheet", "");
+  CHECK(p.name == "h100-sxm-datasheet");
+  CHECK_FALSE(p.measured);
+  CHECK(p.memory_bytes == 80.0 * 1073741824.0);
+  CHECK(p.hbm_bytes_per_s == doctest::Approx(3.35e12));
+  CHECK(p.flops_per_s.at(DType::kBf16) == doctest::Approx(989.4e12));
+  CHECK(p.flops_per_s.at(DType::kFp32) == doctest::Approx(66.9e12));
+  CHECK(p.launch_overhead_s == 4e-6);
+  CHECK(p.reserved_memory_bytes == 1073741824.0);
+}
+
+TEST_CASE("models::profile: the GTX 1080 has no bf16 rate and a 1/64 fp16 rate") {
+  const DeviceProfile p = load_profile("gtx-1080", "");
+  CHECK(p.flops_per_s.count(DType::kBf16) == 0);
+  CHECK(p.flops_per_s.at(DType::kFp16) == doctest::Approx(8.873e12 / 64).epsilon(0.001));
+  CHECK(p.hbm_bytes_per_s == 320e9);
+}
+
+TEST_CASE("models::profile: unknown names list the shipped profiles; paths resolve against base_dir") {
+  try {
+    load_profile("a100-nonexistent", "");
+    FAIL("no throw");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("h100-sxm") != std::string::npos);
+    CHECK(std::string(e.what()).find("gtx-1080") != std::string::npos);
+  }
+  CHECK_THROWS_AS(load_profile("missing/dir/p.yaml", ""), InputError);
+
+  const auto dir = std::filesystem::temp_directory_path() / "ringsim-test-profile";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "mine.yaml") << kMinimal;
+  const DeviceProfile p = load_profile("mine.yaml", dir.string());
+  CHECK(p.name == "test");
+  CHECK(p.flops_per_s.at(DType::kFp16) == 100e12);
+
+  std::ofstream(dir / "broken.yaml") << "name: x\nmemory: [1, 2\n";
+  CHECK_THROWS_AS(load_profile("broken.yaml", dir.string()), InputError);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("models::profile: quantities may be bare numbers or strings with units") {
+  const DeviceProfile p = profile_from_yaml(YAML::Load(
+      "name: x\nmemory: 1000\nhbm_bandwidth: 2e12\ntflops: {bf16: \"500 TFLOP/s\", fp32: 50}\n"
+      "launch_overhead: 0.000003\nsource: measured\ncalibration: {date: 2026-11-26, cuda: \"13.0\"}\n"
+      "attention:\n  - {dtype: bf16, head_dim: 128, q_heads: 8, kv_heads: 8, mask: causal,\n"
+      "     q_tokens: 1024, kv_tokens: 2048, seconds: \"100 us\", tflops: 1.0}\n"
+      "merge:\n  - {q_tokens: 1024, q_heads: 8, head_dim: 128, seconds: 0.00001}\n"),
+      "p.yaml");
+  CHECK(p.memory_bytes == 1000);
+  CHECK(p.hbm_bytes_per_s == 2e12);
+  CHECK(p.flops_per_s.at(DType::kBf16) == 500e12);
+  CHECK(p.flops_per_s.at(DType::kFp32) == 50e12);
+  CHECK(p.flops_per_s.count(DType::kFp16) == 0);
+  CHECK(p.measured);
+  CHECK(p.calibration.at("date") == "2026-11-26");
+  REQUIRE(p.attention.size() == 1);
+  CHECK(p.attention[0].mask == MaskKind::kCausalDiagonal);
+  CHECK(p.attention[0].seconds == 100e-6);
+  REQUIRE(p.merge.size() == 1);
+  CHECK(p.merge[0].q_heads == 8);
+}
+
+TEST_CASE("models::profile: bad inputs name the line and key") {
+  struct Case {
+    std::string yaml;
+    int line;
+    std::string key;
+  };
+  const std::string m = kMinimal;
+  const Case cases[] = {
+      {m + "colour: red\n", 5, "colour"},
+      {"name: x\nhbm_bandwidth: 1\ntflops: 1\n", 1, "memory"},
+      {"name: x\nmemory: \"8 GiB/s\"\nhbm_bandwidth: 1\ntflops: 1\n", 2, "memory"},
+      {"name: x\nmemory: -8\nhbm_bandwidth: 1\ntflops: 1\n", 2, "memory"},
+      {"name: x\nmemory: 0\nhbm_bandwidth: 1\ntflops: 1\n", 2, "memory"},
+      {"name: x\nmemory: 8\nhbm_bandwidth: \"50 GB\"\ntflops: 1\n", 3, "hbm_bandwidth"},
+      {"name: x\nmemory: 8\nhbm_bandwidth: 1\ntflops: {bf16: 1, fp8: 2}\n", 4, "tflops.fp8"},
+      {"name: x\nmemory: 8\nhbm_bandwidth: 1\ntflops: [1, 2]\n", 4, "tflops"},
+      {"name: x\nmemory: 8\nhbm_bandwidth: 1\ntflops: {fp16: 0}\n", 4, "tflops.fp16"},
+      {m + "source: guessed\n", 5, "source"},
+      {m + "launch_overhead: \"4 GB\"\n", 5, "launch_overhead"},
+      {m + "reserved_memory: \"32 GiB\"\n", 5, "reserved_memory"},
+      {m + "calibration: [a]\n", 5, "calibration"},
+      {m + "attention: {a: 1}\n", 5, "attention"},
+      {m + "attention:\n  - {dtype: bf16, head_dim: 128, q_heads: 8, kv_heads: 8, mask: full,\n"
+           "     q_tokens: 1024, kv_tokens: 1024, seconds: 0.001}\n"
+           "  - {dtype: bf16, head_dim: 128, q_heads: 8, kv_heads: 8, mask: full,\n"
+           "     q_tokens: 1024, kv_tokens: 1024}\n",
+       8, "attention[1].seconds"},
+      {m + "attention:\n  - {dtype: bf16, head_dim: 128, q_heads: 8, kv_heads: 8, mask: sideways,\n"
+           "     q_tokens: 1024, kv_tokens: 1024, seconds: 0.001}\n",
+       6, "attention[0].mask"},
+      {m + "attention:\n  - {dtype: bf16, head_dim: 12.5, q_heads: 8, kv_heads: 8, mask: full,\n"
+           "     q_tokens: 1024, kv_tokens: 1024, seconds: 0.001}\n",
+       6, "attention[0].head_dim"},
+      {m + "attention:\n  - {dtype: bf16, head_dim: 128, q_heads: 8, kv_heads: 8, mask: full,\n"
+           "     q_tokens: 0, kv_tokens: 1024, seconds: 0.001}\n",
+       7, "attention[0].q_tokens"},
+      {m + "attention:\n  - {dtype: bf16, head_dim: 128, q_heads: 8, kv_heads: 8, mask: full, bogus: 1,\n"
+           "     q_tokens: 1, kv_tokens: 1024, seconds: 0.001}\n",
+       6, "attention[0].bogus"},
+      {m + "merge:\n  - {q_tokens: 1024, q_heads: 8, head_dim: 128, seconds: \"-1 us\"}\n", 6, "merge[0].seconds"},
+      {"- just\n- a list\n", 1, ""},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.yaml);
+    const InputError e = error_of(c.yaml);
+    CHECK(e.file == "p.yaml");
+    CHECK(e.line == c.line);
+    CHECK(e.key == c.key);
+  }
+}
+
+TEST_CASE("models::profile: an inline device map reports keys under its prefix") {
+  const InputError e = error_of("name: x\nmemory: 8\nhbm_bandwidth: 1\ntflops: \"fast\"\n", "cluster.device");
+  CHECK(e.key == "cluster.device.tflops");
+  CHECK(e.line == 4);
+  const InputError e2 = error_of(std::string(kMinimal) +
+                                     "attention:\n  - {dtype: bf16, head_dim: 128, q_heads: 8, kv_heads: 8, mask: full,\n"
+                                     "     q_tokens: 1024, kv_tokens: 1024, seconds: nope}\n",
+                                 "cluster.device");
+  CHECK(e2.key == "cluster.device.attention[0].seconds");
+  const DeviceProfile p = profile_from_yaml(YAML::Load(kMinimal), "s.yaml", "cluster.device");
+  CHECK(p.origin == "inline");
+}

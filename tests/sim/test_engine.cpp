@@ -1,0 +1,179 @@
+// sim::Engine: rendezvous, shared links, determinism, compute and memory of
+// the ring program.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "models/flow_network.hpp"
+#include "sim/engine.hpp"
+#include "sim/ring_program.hpp"
+#include "sim/simulate.hpp"
+#include "sim_fixtures.hpp"
+
+using namespace ringsim;
+
+namespace {
+
+// A fixed list of operations per device (tests only: small programs).
+class ScriptProgram : public Program {
+ public:
+  explicit ScriptProgram(std::vector<std::vector<Op>> ops) : ops_(std::move(ops)) {}
+  Op next(long long d, ProgramCursor& c) const override {
+    const auto& list = ops_[static_cast<std::size_t>(d)];
+    return c.phase < static_cast<int>(list.size()) ? list[c.phase++] : Op{};
+  }
+
+ private:
+  std::vector<std::vector<Op>> ops_;
+};
+
+Op send(long long to, std::uint64_t tag, double bytes) {
+  Op op;
+  op.kind = Op::kSend;
+  op.peer = to;
+  op.tag = tag;
+  op.bytes = bytes;
+  return op;
+}
+Op recv(long long from, std::uint64_t tag) {
+  Op op;
+  op.kind = Op::kRecv;
+  op.peer = from;
+  op.tag = tag;
+  return op;
+}
+Op wait_all() {
+  Op op;
+  op.kind = Op::kWaitAll;
+  return op;
+}
+Op compute(TimeNs ns) {
+  Op op;
+  op.kind = Op::kCompute;
+  op.duration_ns = ns;
+  return op;
+}
+
+ClusterSpec one_node(long long gpus) {
+  return ClusterSpec{gpus, 8, LinkSpec{1e9, 1000}, LinkSpec{1e8, 5000}};
+}
+
+std::vector<TimeNs> device_compute(const Scenario& s) {
+  const Point& pt = s.points[0];
+  Topology topo(cluster_for(s, pt));
+  ComputeModel model(s.profile, s.shape);
+  RingCosts costs = ring_costs(model, ring_blocks(s, pt.tokens, pt.ring_size));
+  BufferSizes sizes = buffer_sizes(s.shape, pt.chunk_tokens(), pt.chunk_tokens(), 0);
+  RingProgram program(pt.ring_size, costs, ring_transfer_bytes(s.shape, pt.tokens, pt.ring_size), sizes);
+  return Engine(topo, program, pt.ring_size, {}).run().compute_ns;
+}
+
+}  // namespace
+
+TEST_CASE("sim::Engine: a transfer starts when both sides have posted") {
+  Topology topo(one_node(2));
+  const double bytes = 1e6;  // 1 ms at 1 GB/s
+  ScriptProgram prog({{send(1, 0, bytes), wait_all()}, {compute(5000), wait_all(), recv(0, 0), wait_all()}});
+  EngineResult r = Engine(topo, prog, 2, {}).run();
+  CHECK(r.finish_ns[1] == 5000 + 1000 + transfer_time_ns(bytes, 1e9));
+  CHECK(r.finish_ns[0] == r.finish_ns[1]);
+}
+
+TEST_CASE("sim::Engine: a shared link halves each flow's rate") {
+  Topology topo(one_node(3));
+  const double bytes = 1e6;
+  // Device 0 sends to 1 and 2 at once: both flows leave through 0's one port.
+  ScriptProgram shared({{send(1, 0, bytes), send(2, 0, bytes), wait_all()},
+                        {recv(0, 0), wait_all()},
+                        {recv(0, 0), wait_all()}});
+  EngineResult r = Engine(topo, shared, 3, {}).run();
+  CHECK(r.finish_ns[1] == 1000 + transfer_time_ns(bytes, 0.5e9));
+  CHECK(r.finish_ns[2] == r.finish_ns[1]);
+  // Two flows on disjoint links (0->1, 2->0) keep the full rate.
+  ScriptProgram disjoint({{send(1, 0, bytes), recv(2, 0), wait_all()},
+                          {recv(0, 0), wait_all()},
+                          {send(0, 0, bytes), wait_all()}});
+  EngineResult d = Engine(topo, disjoint, 3, {}).run();
+  CHECK(d.finish_ns[0] == 1000 + transfer_time_ns(bytes, 1e9));
+  CHECK(d.finish_ns[1] == d.finish_ns[0]);
+}
+
+TEST_CASE("sim::Engine: the same input gives the same event log") {
+  for (int variant = 0; variant < 3; ++variant) {
+    CAPTURE(variant);
+    Scenario s = test::ring_scenario(16 * 2048, 16, variant != 0,
+                                     variant == 2 ? Layout::kZigzag : Layout::kContiguous, 4);
+    std::vector<std::string> log1, log2;
+    std::ostringstream trace1, trace2;
+    SimOptions o;
+    o.mode = Mode::kEvent;
+    o.record_events = true;
+    o.event_log = &log1;
+    o.chrome_trace = &trace1;
+    PointResult r1 = simulate_point(s, s.points[0], o);
+    o.event_log = &log2;
+    o.chrome_trace = &trace2;
+    PointResult r2 = simulate_point(s, s.points[0], o);
+    CHECK(log1.size() == r1.events);
+    CHECK(log1 == log2);
+    CHECK(trace1.str() == trace2.str());
+    CHECK(trace1.str().find("\"ph\":\"X\"") != std::string::npos);
+    CHECK(r1.makespan_ns == r2.makespan_ns);
+  }
+}
+
+TEST_CASE("sim::RingProgram: causal contiguous computes about half of non-causal") {
+  const long long ring = 16, tokens = ring * 16384;  // large blocks: compute-bound
+  auto total = [](const std::vector<TimeNs>& v) {
+    double t = 0;
+    for (TimeNs x : v) t += static_cast<double>(x);
+    return t;
+  };
+  double full = total(device_compute(test::ring_scenario(tokens, ring, false, Layout::kContiguous, 8)));
+  double causal = total(device_compute(test::ring_scenario(tokens, ring, true, Layout::kContiguous, 8)));
+  double zigzag = total(device_compute(test::ring_scenario(tokens, ring, true, Layout::kZigzag, 8)));
+  CHECK(causal / full > 0.45);
+  CHECK(causal / full < 0.6);
+  CHECK(zigzag / full > 0.45);
+  CHECK(zigzag / full < 0.6);
+}
+
+TEST_CASE("sim::RingProgram: zigzag balances compute across devices, contiguous does not") {
+  const long long ring = 16, tokens = ring * 16384;
+  auto spread = [](const std::vector<TimeNs>& v) {
+    auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    return static_cast<double>(*hi) / static_cast<double>(*lo);
+  };
+  CHECK(spread(device_compute(test::ring_scenario(tokens, ring, true, Layout::kZigzag, 8))) < 1.05);
+  CHECK(spread(device_compute(test::ring_scenario(tokens, ring, true, Layout::kContiguous, 8))) > 4.0);
+}
+
+TEST_CASE("sim::simulate_point: memory peak is every buffer of buffer_sizes") {
+  for (long long ring : {1LL, 2LL, 5LL}) {
+    CAPTURE(ring);
+    Scenario s = test::ring_scenario(ring * 8192, ring, true, Layout::kZigzag, 8);
+    BufferSizes sizes = buffer_sizes(s.shape, 8192, 8192, s.profile.reserved_memory_bytes);
+    double expected = 0;
+    for (int b = 0; b < static_cast<int>(Buffer::kCount); ++b) {
+      bool recv = b == static_cast<int>(Buffer::kRecvKv0) || b == static_cast<int>(Buffer::kRecvKv1);
+      if (ring > 1 || !recv) expected += sizes.bytes[b];
+    }
+    for (Mode mode : {Mode::kEvent, Mode::kRecurrence, Mode::kFolded}) {
+      const std::string mode_str = mode_name(mode);
+      CAPTURE(mode_str);
+      SimOptions o;
+      o.mode = mode;
+      PointResult r = simulate_point(s, s.points[0], o);
+      CHECK(r.memory.peak_bytes == doctest::Approx(expected).epsilon(1e-12));
+      CHECK(r.memory.capacity_bytes == s.profile.memory_bytes);
+      CHECK(r.memory.fits);
+    }
+    s.profile.memory_bytes = expected / 2;
+    SimOptions o;
+    o.mode = Mode::kEvent;
+    CHECK_FALSE(simulate_point(s, s.points[0], o).memory.fits);
+  }
+}

@@ -1,0 +1,99 @@
+// `ringsim report`: the simulated sweep joined with a claims CSV, with
+// --device overrides; bad claims files name file, line and column.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "tests/tools/tool_fixtures.hpp"
+
+using ringsim::test::cli;
+using ringsim::test::kTiny;
+using ringsim::test::TempDir;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::size_t count(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+const char* const kClaims =
+    "# claims for the tiny scenario\n"
+    "tokens,ring_size,chunk_tokens,claimed_seconds,claimed_tokens_per_second,claimed_memory_gb_per_device\n"
+    "4096,1,4096,0.5,8192,0.06\n"
+    "8192,4,2048,2.0,4096,0.03\n"
+    "999,1,999,1.0,999,0.01\n";
+
+}  // namespace
+
+TEST_CASE("ringsim report: claims join by (tokens, ring_size), with a column per profile") {
+  TempDir dir;
+  std::string scenario = dir.write("tiny.yaml", kTiny);
+  dir.write("seed-claims.csv", kClaims);  // the default: next to the scenario
+  SUBCASE("json") {
+    auto r = cli({"report", scenario, "--device", "gtx-1080", "--format", "json", "--quiet"});
+    REQUIRE(r.rc == 0);
+    CHECK(count(r.out, "\"label\": \"claimed\"") == 2);  // rows 4096/1 and 8192/4
+    CHECK(count(r.out, "\"claimed\": null") == 2);
+    CHECK(count(r.out, "\"profile\": \"h100-sxm\"") == 1 + 4);
+    CHECK(count(r.out, "\"profile\": \"gtx-1080\"") == 1 + 4);
+    CHECK(count(r.out, "\"ratio_to_claimed\": null") == 2 * 2);
+    CHECK(count(r.out, "\"label\": \"estimated\"") == 2 * 4 + 2);  // every cell, and each profile in the header
+  }
+  SUBCASE("table") {
+    auto r = cli({"report", scenario, "--device", "gtx-1080", "--quiet"});
+    REQUIRE(r.rc == 0);
+    for (const char* part : {"[claimed]", "h100-sxm [estimated]", "gtx-1080 [estimated]", "sim/claim",
+                             "claims with no point in the scenario: line 5 (tokens 999, ring 1)", "labels: claimed ="})
+      CHECK_MESSAGE(contains(r.out, part), part);
+  }
+  SUBCASE("csv to a file") {
+    std::string out = dir.file("report.csv");
+    auto r = cli({"report", scenario, "--claims", dir.file("seed-claims.csv"), "--format", "csv", "--out", out, "--quiet"});
+    REQUIRE(r.rc == 0);
+    CHECK(std::filesystem::exists(out));
+    CHECK_FALSE(std::filesystem::exists(out + ".partial"));
+  }
+}
+
+TEST_CASE("ringsim report: bad claims files and devices exit 2 naming file, line and column") {
+  TempDir dir;
+  std::string scenario = dir.write("tiny.yaml", kTiny);
+  struct Case { const char* csv; const char* where; };
+  const Case cases[] = {
+      {"tokens,claimed_seconds\n4096,1\n", ":1: ring_size: missing column"},
+      {"tokens,ring_size,claimed_seconds\n4096,1,fast\n", ":2: claimed_seconds: expected a positive number"},
+      {"tokens,ring_size,claimed_seconds\n4096,1.5,1\n", ":2: ring_size: expected a positive integer"},
+      {"tokens,ring_size,claimed_seconds\n4096,1,1\n4096,1,2\n", ":3: a second claim"},
+      {"tokens,ring_size,claimed_seconds\n4096,1\n", ":2: 2 cells"},
+      {"# only a comment\n", ":1: empty claims file"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.csv);
+    std::string claims = dir.write("claims.csv", c.csv);
+    std::string out = dir.file("r.txt");
+    auto r = cli({"report", scenario, "--claims", claims, "--out", out, "--quiet"});
+    CHECK(r.rc == 2);
+    CHECK(contains(r.err, "error: " + claims + c.where));
+    CHECK_FALSE(std::filesystem::exists(out));
+  }
+  dir.write("seed-claims.csv", kClaims);
+  auto bf16 = cli({"report", dir.write("bf16.yaml", ringsim::test::replace_line(kTiny, 2,
+                   "model: {q_heads: 4, kv_heads: 2, head_dim: 64, dtype: bf16}")), "--device", "gtx-1080", "--quiet"});
+  CHECK(bf16.rc == 2);
+  CHECK(contains(bf16.err, "no bf16 rate"));
+  auto unknown = cli({"report", scenario, "--device", "no-such-card", "--quiet"});
+  CHECK(unknown.rc == 2);
+  CHECK(contains(unknown.err, "error: --device: no-such-card:"));
+}
+
+TEST_CASE("ringsim report: the seed scenario matches all 16 seed claims") {
+  auto r = cli({"report", ringsim::test::scenario_dir() + "/seed-billion-token.yaml", "--format", "csv", "--quiet"});
+  REQUIRE(r.rc == 0);
+  CHECK(count(r.out, ",estimated,") == 16);
+  CHECK_FALSE(contains(r.out, "claims with no point"));
+  CHECK(contains(r.out, "\n1073741824,262144,4096,8186.4,"));
+}

@@ -1,0 +1,89 @@
+// Claims CSV loader; see claims.hpp.
+#include "tools/ringsim/claims.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <fmt/format.h>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "models/input_error.hpp"
+
+namespace ringsim::cli {
+
+namespace {
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> cells;
+  std::stringstream in(line);
+  std::string cell;
+  while (std::getline(in, cell, ',')) {
+    auto b = cell.find_first_not_of(" \t\r"), e = cell.find_last_not_of(" \t\r");
+    cells.push_back(b == std::string::npos ? "" : cell.substr(b, e - b + 1));
+  }
+  if (!line.empty() && line.back() == ',') cells.emplace_back();
+  return cells;
+}
+
+double parse_number(const std::string& text, const std::string& file, int line, const std::string& column,
+                    bool integral) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v) || v <= 0 ||
+      (integral && (std::floor(v) != v || v > 9e15)))
+    throw InputError(file, line, column,
+                     fmt::format("expected a positive {}, got '{}'", integral ? "integer" : "number", text));
+  return v;
+}
+
+}  // namespace
+
+std::vector<Claim> load_claims(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, 0, "", "cannot read the claims file");
+  std::vector<std::string> header;
+  std::map<std::string, std::size_t> column;
+  std::vector<Claim> claims;
+  std::set<std::pair<long long, long long>> keys;
+  std::string text;
+  for (int line = 1; std::getline(in, text); ++line) {
+    if (text.find_first_not_of(" \t\r") == std::string::npos || text[0] == '#') continue;
+    std::vector<std::string> cells = split_csv(text);
+    if (header.empty()) {
+      header = cells;
+      for (std::size_t i = 0; i < header.size(); ++i) column[header[i]] = i;
+      for (const char* need : {"tokens", "ring_size", "claimed_seconds"})
+        if (!column.count(need)) throw InputError(path, line, need, "missing column in the header");
+      continue;
+    }
+    if (cells.size() != header.size())
+      throw InputError(path, line, "", fmt::format("{} cells, the header has {}", cells.size(), header.size()));
+    auto cell = [&](const char* name) -> std::optional<std::string> {
+      auto it = column.find(name);
+      if (it == column.end() || cells[it->second].empty()) return std::nullopt;
+      return cells[it->second];
+    };
+    auto required = [&](const char* name, bool integral) {
+      auto value = cell(name);
+      if (!value) throw InputError(path, line, name, "empty cell");
+      return parse_number(*value, path, line, name, integral);
+    };
+    Claim c;
+    c.line = line;
+    c.tokens = static_cast<long long>(required("tokens", true));
+    c.ring_size = static_cast<long long>(required("ring_size", true));
+    c.seconds = required("claimed_seconds", false);
+    if (auto gb = cell("claimed_memory_gb_per_device"))
+      c.memory_bytes = parse_number(*gb, path, line, "claimed_memory_gb_per_device", false) * 1e9;
+    if (!keys.insert({c.tokens, c.ring_size}).second)
+      throw InputError(path, line, "", fmt::format("a second claim for tokens {}, ring_size {}", c.tokens, c.ring_size));
+    claims.push_back(c);
+  }
+  if (header.empty()) throw InputError(path, 1, "", "empty claims file (expected a header line)");
+  return claims;
+}
+
+}  // namespace ringsim::cli

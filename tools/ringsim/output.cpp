@@ -1,0 +1,209 @@
+// Result writers for `ringsim run`; see output.hpp.
+#include "tools/ringsim/output.hpp"
+
+#include <cmath>
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+namespace ringsim::cli {
+
+const char* const kLabelMeanings =
+    "simulated = event model fed by a calibrated profile; estimated = compute from a roofline "
+    "(datasheet rates) or a closed form; measured = timed on a real machine";
+
+PointFigures figures_of(const PointResult& r) {
+  PointFigures f;
+  f.seconds = to_seconds(r.makespan_ns);
+  f.tokens_per_second = f.seconds > 0 ? static_cast<double>(r.point.tokens) / f.seconds : NAN;
+  f.compute_seconds = to_seconds(r.slowest_compute_ns);
+  f.exposed_comm_seconds = to_seconds(r.slowest_exposed_comm_ns);
+  double busy = f.compute_seconds + f.exposed_comm_seconds;
+  f.exposed_comm_fraction = busy > 0 ? f.exposed_comm_seconds / busy : 0;
+  f.label = label_of(r.compute_source);
+  return f;
+}
+
+std::string model_line(const Scenario& s) {
+  return fmt::format("{} q heads / {} kv heads, head_dim {}, {}, {}", s.shape.q_heads, s.shape.kv_heads,
+                     s.shape.head_dim, dtype_name(s.shape.dtype),
+                     s.causal ? fmt::format("causal, {} layout", layout_name(s.layout)) : "non-causal");
+}
+
+std::string profile_line(const Scenario& s) {
+  const DeviceProfile& p = s.profile;
+  std::string source = p.measured ? fmt::format("measured on {}", p.card) : fmt::format("datasheet of {}", p.card);
+  return fmt::format("{} ({}; {})", p.name, source, p.origin);
+}
+
+std::string network_line(const Scenario& s) {
+  return fmt::format("{} GPUs/node, intra {} {}, inter {} {}", s.gpus_per_node,
+                     format_rate(s.intra_node.bytes_per_s), format_seconds(to_seconds(s.intra_node.latency_ns)),
+                     format_rate(s.inter_node.bytes_per_s), format_seconds(to_seconds(s.inter_node.latency_ns)));
+}
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += fmt::format("\\{}", c);
+    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+    else out += c;
+  }
+  return out + "\"";
+}
+
+std::string json_number(double value) { return std::isfinite(value) ? fmt::format("{}", value) : "null"; }
+
+namespace {
+
+// 6.63 M, 909 k: token rates at a glance (CSV and JSON keep full precision).
+std::string format_count(double v) {
+  if (!std::isfinite(v)) return "-";
+  const char* prefixes[] = {"", " k", " M", " G", " T", " P"};
+  int i = 0;
+  for (; std::fabs(v) >= 1000 && i < 5; ++i) v /= 1000;
+  return fmt::format("{:.3g}{}", v, prefixes[i]);
+}
+
+// Which source the first point's compute comes from: the header states it;
+// each row repeats its own label.
+CostSource probe_source(const Scenario& s, const ComputeModel& model) {
+  const Point& p = s.points.front();
+  return model.block_cost({p.chunk_tokens(), p.chunk_tokens(), MaskKind::kFull, true}).source;
+}
+
+class TableWriter : public ResultWriter {
+ public:
+  TableWriter(std::ostream& out, const Scenario& s) : out_(out), s_(s), model_(s.profile, s.shape) {}
+  void begin() override {
+    fmt::print(out_, "ringsim {} — simulated forward pass of pass-KV ring attention\n", kVersion);
+    fmt::print(out_, "scenario: {} ({})\nmodel:    {}\n", s_.name, s_.path, model_line(s_));
+    fmt::print(out_, "profile:  {} — compute {}\n", profile_line(s_), model_.describe(probe_source(s_, model_)));
+    fmt::print(out_, "network:  {}\nlabels:   {}\n", network_line(s_), kLabelMeanings);
+    fmt::print(out_, "columns:  time, tokens/s, compute and exposed comm (of the slowest device) carry the row's "
+                     "label; mem/device is estimated (memory model buffers); wall is measured (simulator run time)\n\n");
+    fmt::print(out_, "{:>14} {:>7} {:>11}  {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<10} {:>12} {:>9}\n",
+               "tokens", "ring", "chunk", "label", "time", "tokens/s", "mem/device", "fits", "compute",
+               "exposed comm (%)", "mode", "events", "wall");
+    out_.flush();
+  }
+  void point(const PointResult& r) override {
+    PointFigures f = figures_of(r);
+    fmt::print(out_, "{:>14} {:>7} {:>11}  {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<10} {:>12} {:>9}\n",
+               r.point.tokens, r.point.ring_size, r.point.chunk_tokens(), f.label, format_seconds(f.seconds),
+               format_count(f.tokens_per_second),
+               format_bytes(r.memory.peak_bytes), r.memory.fits ? "yes" : "NO", format_seconds(f.compute_seconds),
+               fmt::format("{} ({:.1f}%)", format_seconds(f.exposed_comm_seconds), 100 * f.exposed_comm_fraction),
+               mode_name(r.mode), r.events, format_seconds(r.wall_seconds));
+    if (!r.memory.fits)
+      fmt::print(out_, "{:>14}   does not fit in {} [estimated]: {}\n", "^", format_bytes(r.memory.capacity_bytes),
+                 r.memory.reason);
+    out_.flush();
+  }
+  void end() override { out_.flush(); }
+
+ private:
+  std::ostream& out_;
+  const Scenario& s_;
+  ComputeModel model_;
+};
+
+class CsvWriter : public ResultWriter {
+ public:
+  CsvWriter(std::ostream& out, const Scenario& s) : out_(out), s_(s), model_(s.profile, s.shape) {}
+  void begin() override {
+    fmt::print(out_, "# ringsim {} — simulated forward pass of pass-KV ring attention\n", kVersion);
+    fmt::print(out_, "# scenario: {} ({}); model: {}\n", s_.name, s_.path, model_line(s_));
+    fmt::print(out_, "# profile: {}; network: {}\n", profile_line(s_), network_line(s_));
+    fmt::print(out_, "# labels: {}; memory figures are estimated; wall_seconds is measured\n", kLabelMeanings);
+    out_ << "tokens,ring_size,chunk_tokens,label,simulated_seconds,tokens_per_second,peak_memory_bytes_per_device,"
+            "memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,exposed_comm_seconds,"
+            "exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,wall_seconds\n";
+    out_.flush();
+  }
+  void point(const PointResult& r) override {
+    PointFigures f = figures_of(r);
+    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.point.tokens, r.point.ring_size,
+               r.point.chunk_tokens(), f.label, f.seconds, json_number(f.tokens_per_second), r.memory.peak_bytes,
+               r.memory.capacity_bytes, r.memory.fits ? "true" : "false", quote(r.memory.reason), f.compute_seconds,
+               f.exposed_comm_seconds, f.exposed_comm_fraction, r.slowest_device,
+               quote(model_.describe(r.compute_source)), mode_name(r.mode), r.events, r.device_steps, r.wall_seconds);
+    out_.flush();
+  }
+  void end() override { out_.flush(); }
+
+ private:
+  static std::string quote(const std::string& text) {
+    std::string out = "\"";
+    for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+  }
+  std::ostream& out_;
+  const Scenario& s_;
+  ComputeModel model_;
+};
+
+// Streams {"header": {...}, "points": [ ... ]}: a run stopped early leaves a
+// file without the closing "]}".
+class JsonWriter : public ResultWriter {
+ public:
+  JsonWriter(std::ostream& out, const Scenario& s, Mode mode) : out_(out), s_(s), mode_(mode), model_(s.profile, s.shape) {}
+  void begin() override {
+    const DeviceProfile& p = s_.profile;
+    fmt::print(out_, "{{\"header\": {{\"ringsim_version\": {}, \"what\": {}, \"scenario\": {}, \"scenario_file\": {},\n",
+               json_string(kVersion), json_string("simulated forward pass of pass-KV ring attention"),
+               json_string(s_.name), json_string(s_.path));
+    fmt::print(out_, "  \"model\": {}, \"profile\": {}, \"card\": {}, \"profile_source\": {}, \"profile_file\": {},\n",
+               json_string(model_line(s_)), json_string(p.name), json_string(p.card),
+               json_string(p.measured ? "measured" : "datasheet"), json_string(p.origin));
+    fmt::print(out_, "  \"network\": {}, \"requested_mode\": {},\n", json_string(network_line(s_)),
+               json_string(mode_name(mode_)));
+    fmt::print(out_, "  \"labels\": {{\"simulated\": {}, \"estimated\": {}, \"measured\": {}}},\n",
+               json_string("event model fed by a calibrated profile"),
+               json_string("compute from a roofline (datasheet rates) or a closed form"),
+               json_string("timed on a real machine (here: wall_seconds, the simulator's own run time)"));
+    fmt::print(out_, "  \"notes\": {}}},\n\"points\": [\n",
+               json_string("time figures carry each point's label; memory figures are estimated (memory model)"));
+    out_.flush();
+  }
+  void point(const PointResult& r) override {
+    PointFigures f = figures_of(r);
+    fmt::print(out_, "{}  {{\"tokens\": {}, \"ring_size\": {}, \"chunk_tokens\": {}, \"label\": {}, ",
+               first_ ? "" : ",\n", r.point.tokens, r.point.ring_size, r.point.chunk_tokens(), json_string(f.label));
+    fmt::print(out_, "\"simulated_seconds\": {}, \"tokens_per_second\": {}, \"peak_memory_bytes_per_device\": {}, ",
+               json_number(f.seconds), json_number(f.tokens_per_second), json_number(r.memory.peak_bytes));
+    fmt::print(out_, "\"memory_capacity_bytes\": {}, \"fits_in_memory\": {}, \"memory_reason\": {}, ",
+               json_number(r.memory.capacity_bytes), r.memory.fits ? "true" : "false",
+               r.memory.fits ? "null" : json_string(r.memory.reason));
+    fmt::print(out_, "\"compute_seconds\": {}, \"exposed_comm_seconds\": {}, \"exposed_comm_fraction\": {}, ",
+               json_number(f.compute_seconds), json_number(f.exposed_comm_seconds), json_number(f.exposed_comm_fraction));
+    fmt::print(out_, "\"slowest_device\": {}, \"compute_source\": {}, \"mode\": {}, \"events\": {}, "
+                     "\"device_steps\": {}, \"wall_seconds\": {}}}",
+               r.slowest_device, json_string(model_.describe(r.compute_source)), json_string(mode_name(r.mode)),
+               r.events, r.device_steps, json_number(r.wall_seconds));
+    first_ = false;
+    out_.flush();
+  }
+  void end() override {
+    out_ << "\n]}\n";
+    out_.flush();
+  }
+
+ private:
+  std::ostream& out_;
+  const Scenario& s_;
+  Mode mode_;
+  ComputeModel model_;
+  bool first_ = true;
+};
+
+}  // namespace
+
+std::unique_ptr<ResultWriter> make_writer(Format format, std::ostream& out, const Scenario& s, Mode mode) {
+  switch (format) {
+    case Format::kCsv: return std::make_unique<CsvWriter>(out, s);
+    case Format::kJson: return std::make_unique<JsonWriter>(out, s, mode);
+    default: return std::make_unique<TableWriter>(out, s);
+  }
+}
+
+}  // namespace ringsim::cli

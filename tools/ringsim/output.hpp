@@ -1,0 +1,43 @@
+// Result writers for `ringsim run`: table, CSV and JSON, each streamed one
+// point at a time (flushed as it finishes) so long sweeps show results early.
+// Every figure carries its label: time-like figures the row's label
+// (simulated / estimated), memory estimated (the memory model's buffer
+// sizes), wall measured (this machine's simulator run time).
+#pragma once
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "tools/ringsim/cli_common.hpp"
+
+namespace ringsim::cli {
+
+// Figures derived from one point's result; the single place they are computed.
+struct PointFigures {
+  double seconds = 0, tokens_per_second = 0;
+  double compute_seconds = 0, exposed_comm_seconds = 0, exposed_comm_fraction = 0;
+  const char* label = "estimated";
+};
+PointFigures figures_of(const PointResult& r);
+
+// Header facts shared by run and report.
+std::string model_line(const Scenario& s);    // "32 q heads / 8 kv heads, head_dim 128, bf16, causal, zigzag"
+std::string profile_line(const Scenario& s);  // "h100-sxm (NVIDIA H100 ..., datasheet, FILE)"
+std::string network_line(const Scenario& s);  // "8 GPUs/node, intra 450 GB/s 2 us, inter 50 GB/s 5 us"
+extern const char* const kLabelMeanings;      // one line: what each label means
+
+// JSON pieces (no JSON library is among the dependencies; output is flat).
+std::string json_string(std::string_view text);
+std::string json_number(double value);  // null for NaN / inf
+
+class ResultWriter {
+ public:
+  virtual ~ResultWriter() = default;
+  virtual void begin() = 0;
+  virtual void point(const PointResult& r) = 0;  // writes and flushes
+  virtual void end() = 0;
+};
+
+std::unique_ptr<ResultWriter> make_writer(Format format, std::ostream& out, const Scenario& s, Mode mode);
+
+}  // namespace ringsim::cli

@@ -1,0 +1,219 @@
+// `ringsim report SCENARIO`: the scenario's sweep simulated on its own
+// profile and on each --device override, joined with a claims CSV by
+// (tokens, ring_size). Claimed figures are labelled `claimed`: stated by
+// someone else, not reproduced here.
+#include <filesystem>
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <memory>
+#include <set>
+
+#include "tools/ringsim/claims.hpp"
+#include "tools/ringsim/cli_common.hpp"
+#include "tools/ringsim/output.hpp"
+#include "tools/ringsim/progress.hpp"
+
+namespace ringsim::cli {
+
+namespace {
+
+struct Variant {
+  Scenario scenario;
+  std::vector<PointResult> results;  // by point
+  std::string label;                 // "simulated", "estimated", or "mixed" over the points
+};
+
+Scenario with_device(const Scenario& base, const std::string& name) {
+  Scenario v = base;
+  try {
+    v.profile = load_profile(name, ".");
+  } catch (const InputError& e) {
+    if (e.line > 0) throw;
+    throw InputError("--device", 0, name, e.what());
+  }
+  if (!v.profile.flops_per_s.count(v.shape.dtype))
+    throw InputError(v.profile.origin, 0, "tflops",
+                     fmt::format("profile '{}' has no {} rate, which {} needs", v.profile.name,
+                                 dtype_name(v.shape.dtype), base.path));
+  for (const Point& p : v.points) check_point(v, p, fmt::format("--device {}", name), 0);
+  return v;
+}
+
+void simulate_all(std::vector<Variant>& variants, Progress& progress) {
+  for (Variant& v : variants) {
+    std::set<std::string> labels;
+    for (const Point& p : v.scenario.points) {
+      SimOptions options;
+      options.progress = progress.callback();
+      v.results.push_back(simulate_point(v.scenario, p, options));
+      labels.insert(label_of(v.results.back().compute_source));
+      progress.point_done(v.results.back().device_steps);
+    }
+    v.label = labels.size() == 1 ? *labels.begin() : "mixed";
+  }
+}
+
+const Claim* find_claim(const std::vector<Claim>& claims, const Point& p) {
+  for (const Claim& c : claims)
+    if (c.tokens == p.tokens && c.ring_size == p.ring_size) return &c;
+  return nullptr;
+}
+
+std::string gb(double bytes) { return bytes < 0 ? "-" : fmt::format("{:.3g} GB", bytes / 1e9); }
+
+struct Report {
+  const std::vector<Variant>& variants;
+  const std::vector<Claim>& claims;
+  const std::string& claims_path;
+  std::ostream& out;
+  const Scenario& base() const { return variants.front().scenario; }
+
+  void header(const char* prefix) const {
+    const Scenario& s = base();
+    fmt::print(out, "{}ringsim {} — report: simulated ring attention sweep vs claimed results\n", prefix, kVersion);
+    fmt::print(out, "{}scenario: {} ({}); model: {}\n", prefix, s.name, s.path, model_line(s));
+    fmt::print(out, "{}network: {}\n{}claims: {} ({} rows)\n", prefix, network_line(s), prefix, claims_path, claims.size());
+    for (const Variant& v : variants) {
+      ComputeModel model(v.scenario.profile, v.scenario.shape);
+      fmt::print(out, "{}profile: {} — compute {}\n", prefix, profile_line(v.scenario),
+                 model.describe(v.label == "simulated" ? CostSource::kCalibrated : CostSource::kEstimated));
+    }
+    fmt::print(out, "{}labels: claimed = stated in the claims file, not reproduced; {}\n", prefix, kLabelMeanings);
+    fmt::print(out, "{}memory: claimed in GB as given (1 GB = 1e9 bytes); simulated peak per device is estimated "
+                    "(memory model)\n", prefix);
+  }
+
+  void table() const {
+    header("");
+    std::string cols = fmt::format("\n{:>11} {:>7} {:>6} {:>12}", "tokens", "ring", "chunk", "claimed s");
+    for (const Variant& v : variants)
+      cols += fmt::format(" {:>22} {:>9}", fmt::format("{} [{}]", v.scenario.profile.name, v.label), "ratio");
+    cols += fmt::format(" {:>11}", "claimed mem");
+    for (const Variant& v : variants) cols += fmt::format(" {:>18} {:>4}", v.scenario.profile.name + " mem", "fits");
+    fmt::print(out, "{}\n{:>11} {:>7} {:>6} {:>12}", cols, "", "", "", "[claimed]");
+    for (std::size_t i = 0; i < variants.size(); ++i) fmt::print(out, " {:>22} {:>9}", "", "sim/claim");
+    fmt::print(out, " {:>11}", "[claimed]");
+    for (std::size_t i = 0; i < variants.size(); ++i) fmt::print(out, " {:>18} {:>4}", "[estimated]", "");
+    out << '\n';
+    const auto& points = base().points;
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      const Point& p = points[i];
+      const Claim* c = find_claim(claims, p);
+      fmt::print(out, "{:>11} {:>7} {:>6} {:>12}", p.tokens, p.ring_size, p.chunk_tokens(),
+                 c ? format_seconds(c->seconds) : "-");
+      for (const Variant& v : variants) {
+        PointFigures f = figures_of(v.results[i]);
+        std::string cell = format_seconds(f.seconds) + (v.label == "mixed" ? fmt::format(" {:.3}", f.label) : "");
+        fmt::print(out, " {:>22} {:>9}", cell, c ? fmt::format("{:.3g}", f.seconds / c->seconds) : "-");
+      }
+      fmt::print(out, " {:>11}", gb(c ? c->memory_bytes : -1));
+      for (const Variant& v : variants)
+        fmt::print(out, " {:>18} {:>4}", gb(v.results[i].memory.peak_bytes), v.results[i].memory.fits ? "yes" : "NO");
+      out << '\n';
+    }
+    unmatched("\nclaims with no point in the scenario: ");
+  }
+
+  void unmatched(const char* prefix) const {
+    std::vector<std::string> rows;
+    for (const Claim& c : claims) {
+      bool found = false;
+      for (const Point& p : base().points) found = found || (p.tokens == c.tokens && p.ring_size == c.ring_size);
+      if (!found) rows.push_back(fmt::format("line {} (tokens {}, ring {})", c.line, c.tokens, c.ring_size));
+    }
+    if (!rows.empty()) fmt::print(out, "{}{}\n", prefix, fmt::join(rows, "; "));
+  }
+
+  void csv() const {
+    header("# ");
+    unmatched("# claims with no point in the scenario: ");
+    out << "tokens,ring_size,chunk_tokens,claimed_seconds,claimed_memory_bytes_per_device";
+    for (const Variant& v : variants) {
+      const std::string& n = v.scenario.profile.name;
+      fmt::print(out, ",{0}_seconds,{0}_label,{0}_ratio_to_claimed,{0}_peak_memory_bytes_per_device,{0}_fits_in_memory", n);
+    }
+    out << '\n';
+    const auto& points = base().points;
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      const Claim* c = find_claim(claims, points[i]);
+      fmt::print(out, "{},{},{},{},{}", points[i].tokens, points[i].ring_size, points[i].chunk_tokens(),
+                 c ? fmt::format("{}", c->seconds) : "", c && c->memory_bytes >= 0 ? fmt::format("{}", c->memory_bytes) : "");
+      for (const Variant& v : variants) {
+        PointFigures f = figures_of(v.results[i]);
+        fmt::print(out, ",{},{},{},{},{}", f.seconds, f.label, c ? fmt::format("{}", f.seconds / c->seconds) : "",
+                   v.results[i].memory.peak_bytes, v.results[i].memory.fits ? "true" : "false");
+      }
+      out << '\n';
+    }
+  }
+
+  void json() const {
+    const Scenario& s = base();
+    fmt::print(out, "{{\"header\": {{\"ringsim_version\": {}, \"what\": {}, \"scenario\": {}, \"scenario_file\": {}, "
+                    "\"model\": {}, \"network\": {}, \"claims_file\": {},\n  \"profiles\": [",
+               json_string(kVersion), json_string("simulated ring attention sweep vs claimed results"),
+               json_string(s.name), json_string(s.path), json_string(model_line(s)), json_string(network_line(s)),
+               json_string(claims_path));
+    for (std::size_t k = 0; k < variants.size(); ++k)
+      fmt::print(out, "{}{{\"profile\": {}, \"card\": {}, \"label\": {}}}", k ? ", " : "",
+                 json_string(variants[k].scenario.profile.name), json_string(variants[k].scenario.profile.card),
+                 json_string(variants[k].label));
+    fmt::print(out, "],\n  \"labels\": {{\"claimed\": {}, \"simulated\": {}, \"estimated\": {}}}}},\n\"rows\": [\n",
+               json_string("stated in the claims file, not reproduced"),
+               json_string("event model fed by a calibrated profile"),
+               json_string("compute from a roofline (datasheet rates) or a closed form"));
+    const auto& points = s.points;
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      const Claim* c = find_claim(claims, points[i]);
+      fmt::print(out, "{}  {{\"tokens\": {}, \"ring_size\": {}, \"chunk_tokens\": {}, \"claimed\": ", i ? ",\n" : "",
+                 points[i].tokens, points[i].ring_size, points[i].chunk_tokens());
+      if (c) fmt::print(out, "{{\"label\": \"claimed\", \"seconds\": {}, \"memory_bytes_per_device\": {}}}",
+                        json_number(c->seconds), c->memory_bytes >= 0 ? json_number(c->memory_bytes) : "null");
+      else out << "null";
+      out << ", \"results\": [";
+      for (std::size_t k = 0; k < variants.size(); ++k) {
+        const PointResult& r = variants[k].results[i];
+        PointFigures f = figures_of(r);
+        fmt::print(out, "{}{{\"profile\": {}, \"label\": {}, \"seconds\": {}, \"ratio_to_claimed\": {}, "
+                        "\"peak_memory_bytes_per_device\": {}, \"fits_in_memory\": {}, \"memory_reason\": {}}}",
+                   k ? ", " : "", json_string(variants[k].scenario.profile.name), json_string(f.label),
+                   json_number(f.seconds), c ? json_number(f.seconds / c->seconds) : "null",
+                   json_number(r.memory.peak_bytes), r.memory.fits ? "true" : "false",
+                   r.memory.fits ? "null" : json_string(r.memory.reason));
+      }
+      out << "]}";
+    }
+    out << "\n]}\n";
+  }
+};
+
+}  // namespace
+
+int report_command(const std::vector<std::string>& args, Io io) {
+  Args a = parse_args(args, 1, {{"--claims"}, {"--device"}, {"--format"}, {"--out"}, {"--quiet", false}});
+  if (a.positional.size() != 1) throw UsageError("report needs exactly one SCENARIO file");
+  Format format = parse_format(a.last("--format"));
+  std::vector<Variant> variants;
+  variants.push_back({load_scenario(a.positional[0]), {}, ""});
+  std::string claims_path = a.last("--claims").value_or(
+      (std::filesystem::path(a.positional[0]).parent_path() / "seed-claims.csv").string());
+  std::vector<Claim> claims = load_claims(claims_path);
+  for (const std::string& device : a.all("--device")) variants.push_back({with_device(variants[0].scenario, device), {}, ""});
+
+  std::unique_ptr<OutputFile> out_file;
+  if (auto path = a.last("--out")) out_file = std::make_unique<OutputFile>(*path);
+  std::uint64_t steps = 0;
+  for (const Point& p : variants[0].scenario.points) steps += static_cast<std::uint64_t>(p.ring_size) * p.ring_size;
+  Progress progress(io.err, !a.has("--quiet"), io.err_is_tty, steps * variants.size(),
+                    variants[0].scenario.points.size() * variants.size());
+  simulate_all(variants, progress);
+  progress.finish();
+  Report report{variants, claims, claims_path, out_file ? out_file->stream() : io.out};
+  if (format == Format::kCsv) report.csv();
+  else if (format == Format::kJson) report.json();
+  else report.table();
+  if (out_file) out_file->commit();
+  return 0;
+}
+
+}  // namespace ringsim::cli

@@ -1,0 +1,159 @@
+// ringsim-simbench: how fast the simulator itself runs on this CPU.
+//
+// For rings of 1K..262K devices (chunk 4096 tokens, 8 heads, head_dim 64,
+// fp16, an inline H100-like datasheet profile, 8 GPUs per node) it runs the
+// non-causal ring with the exact recurrence and with folding, and the causal
+// contiguous ring with the exact recurrence (and the plain event engine up
+// to 4K devices), and prints device-steps per
+// second (wall clock, setup included), per thread, and the process's peak RSS.
+//
+//   ringsim-simbench [--max-ring N] [--threads N] [--help]
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "sim/simulate.hpp"
+
+using namespace ringsim;
+
+namespace {
+
+constexpr long long kChunkTokens = 4096;
+constexpr long long kMaxEventRing = 4096;  // the plain engine: ~1e6-1e7 events/s
+constexpr long long kRings[] = {1024, 4096, 16384, 65536, 262144};
+
+DeviceProfile h100_datasheet() {
+  DeviceProfile p;
+  p.name = "h100-datasheet-inline";
+  p.card = "NVIDIA H100 SXM (datasheet)";
+  p.measured = false;
+  p.memory_bytes = 80.0 * (1ull << 30);
+  p.hbm_bytes_per_s = 3.35e12;
+  p.flops_per_s = {{DType::kBf16, 989e12}, {DType::kFp16, 989e12}, {DType::kFp32, 67e12}};
+  p.launch_overhead_s = 4e-6;
+  p.reserved_memory_bytes = 1.0 * (1ull << 30);
+  p.origin = "inline";
+  return p;
+}
+
+Scenario bench_scenario(bool causal) {
+  Scenario s;
+  s.name = causal ? "simbench-causal" : "simbench-noncausal";
+  s.path = "inline";
+  s.shape = AttentionShape{8, 8, 64, DType::kFp16};
+  s.causal = causal;
+  s.layout = Layout::kContiguous;
+  s.profile = h100_datasheet();
+  s.gpus_per_node = 8;
+  s.intra_node = LinkSpec{450e9, 2000};
+  s.inter_node = LinkSpec{50e9, 5000};
+  return s;
+}
+
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux: KiB
+}
+
+int usage(int code) {
+  fmt::print(code ? stderr : stdout,
+             "usage: ringsim-simbench [--max-ring N] [--threads N]\n"
+             "  --max-ring N  largest ring to run (default 262144; rings are 1K 4K 16K 64K 262K)\n"
+             "  --threads N   threads of the recurrence (default 0: hardware concurrency)\n");
+  return code;
+}
+
+bool parse_int(const char* text, long long& out) {
+  char* end = nullptr;
+  out = std::strtoll(text, &end, 10);
+  return end && *end == '\0' && out >= 0;
+}
+
+// The 16 (tokens, ring_size) points of scenarios/seed-billion-token.yaml
+// (non-causal, chunk 4096 from ring 8 on), here with the inline profile.
+constexpr long long kSeedPoints[][2] = {
+    {8192, 1},          {8192, 4},          {32768, 8},         {131072, 32},
+    {524288, 128},      {1048576, 256},     {2097152, 512},     {4194304, 1024},
+    {8388608, 2048},    {16777216, 4096},   {33554432, 8192},   {67108864, 16384},
+    {134217728, 32768}, {268435456, 65536}, {536870912, 131072}, {1073741824, 262144}};
+
+void run_seed_sweep(long long max_ring, int threads) {
+  fmt::print("seed sweep (points of scenarios/seed-billion-token.yaml, non-causal, mode auto)\n");
+  fmt::print("{:>7} {:>12} {:<11} {:>10} {:>18}\n", "ring", "tokens", "mode", "wall s", "makespan (sim.)");
+  double total_s = 0;
+  int points = 0;
+  for (const auto& p : kSeedPoints) {
+    if (p[1] > max_ring) break;
+    Scenario s = bench_scenario(false);
+    SimOptions o;
+    o.threads = threads;
+    PointResult r = simulate_point(s, Point{p[0], p[1]}, o);
+    total_s += r.wall_seconds;
+    ++points;
+    fmt::print("{:>7} {:>12} {:<11} {:>10.3f} {:>16.6f} s\n", p[1], p[0], mode_name(r.mode), r.wall_seconds,
+               to_seconds(r.makespan_ns));
+  }
+  fmt::print("seed sweep: {} points in {:.3f} s wall (measured), peak RSS {:.1f} MiB (process so far)\n", points,
+             total_s, peak_rss_mib());
+}
+
+void run_ring_table(long long max_ring, int threads) {
+  fmt::print("\n{:>7} {:<22} {:>11} {:>8} {:>10} {:>16} {:>16} {:>13} {:>18}\n", "ring", "attention/mode",
+             "dev-steps", "threads", "wall s", "dev-steps/s", "per thread", "peak RSS MiB",
+             "makespan (sim.)");
+  struct Case {
+    bool causal;
+    Mode mode;
+    const char* label;
+  };
+  const Case cases[] = {{false, Mode::kRecurrence, "non-causal/recurrence"},
+                        {false, Mode::kFolded, "non-causal/folded"},
+                        {true, Mode::kRecurrence, "causal/recurrence"},
+                        {true, Mode::kEvent, "causal/event"}};
+  for (long long ring : kRings) {
+    if (ring > max_ring) break;
+    for (const Case& c : cases) {
+      if (c.mode == Mode::kEvent && ring > kMaxEventRing) continue;
+      Scenario s = bench_scenario(c.causal);
+      Point pt{ring * kChunkTokens, ring};
+      SimOptions o;
+      o.mode = c.mode;
+      o.threads = threads;
+      PointResult r = simulate_point(s, pt, o);
+      const double rate = static_cast<double>(r.device_steps) / r.wall_seconds;
+      fmt::print("{:>7} {:<22} {:>11.3e} {:>8} {:>10.3f} {:>16.3e} {:>16.3e} {:>13.1f} {:>16.6f} s\n", ring,
+                 c.label, static_cast<double>(r.device_steps), r.threads, r.wall_seconds, rate,
+                 rate / r.threads, peak_rss_mib(), to_seconds(r.makespan_ns));
+      std::fflush(stdout);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long long max_ring = 262144, threads = 0;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") return usage(0);
+    long long* target = a == "--max-ring" ? &max_ring : a == "--threads" ? &threads : nullptr;
+    if (!target || i + 1 >= argc || !parse_int(argv[i + 1], *target)) {
+      fmt::print(stderr, "ringsim-simbench: bad argument '{}'\n", a);
+      return usage(2);
+    }
+    ++i;
+  }
+  fmt::print("ringsim-simbench: measured wall-clock speed of the simulator on this CPU "
+             "(setup included); makespans are simulated with estimated compute "
+             "(roofline, datasheet profile)\n");
+  fmt::print("chunk {} tokens, 8 heads, head_dim 64, fp16, 8 GPUs/node, NVLink 450 GB/s 2 us, "
+             "IB 50 GB/s 5 us, threads requested {}\n", kChunkTokens, threads);
+  // The sweep first, so its peak RSS is its own.
+  run_seed_sweep(max_ring, static_cast<int>(threads));
+  run_ring_table(max_ring, static_cast<int>(threads));
+  return 0;
+}

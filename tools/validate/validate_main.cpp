@@ -1,0 +1,143 @@
+// `ringsim validate SCENARIO... [--repeats N] [--trace-prefix PATH]
+//                  [--format table|csv|json]`
+// Checks the simulator against real runs of the same ring on this machine's
+// GPUs. Per run: measure the links (d2d copy; NCCL and peer copy with 2
+// cards). Per point: time the block shapes it needs (fused kernel + merge)
+// into a measured profile, run the real ring (warm-up, median of repeats),
+// check its output against an fp64 reference, simulate the point (event
+// mode) with that profile and the measured links, and print measured vs
+// simulated time with the error. Exit 0: every output passed; 1: a check
+// failed or a CUDA/NCCL call failed; 2: bad input or no GPU.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tools/validate/validate.hpp"
+#include "tools/validate/validate_point.hpp"
+#include "tools/validate/validate_report.hpp"
+
+namespace ringsim {
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: ringsim validate SCENARIO... [--repeats N] [--block-repeats N]\n"
+    "                        [--trace-prefix PATH] [--format table|csv|json]\n"
+    "  Runs each scenario point as a real ring on this machine's GPUs (1 or 2),\n"
+    "  checks its output against an fp64 reference, simulates the same point with\n"
+    "  a profile calibrated here and the measured links, and prints both times.\n"
+    "  --repeats N        timed ring runs per point, median reported (default 5)\n"
+    "  --block-repeats N  timed repeats per calibrated block shape (default 10)\n"
+    "  --trace-prefix P   write P<scenario>-P<ring>-chunk<tokens>.json per point:\n"
+    "                     measured and simulated timelines (Chrome/Perfetto)\n"
+    "  --format F         table (default), csv or json\n";
+
+struct Args {
+  std::vector<std::string> scenarios;
+  validate::Options opt;
+};
+
+int positive_int(const std::string& flag, const char* text) {
+  char* end = nullptr;
+  const long v = std::strtol(text, &end, 10);
+  if (*text == '\0' || *end != '\0' || v < 1 || v > 1000000)
+    throw InputError("command line", 0, flag, fmt::format("'{}' is not a positive integer", text));
+  return static_cast<int>(v);
+}
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string w = argv[i];
+    const auto value = [&]() -> const char* {
+      if (i + 1 >= argc) throw InputError("command line", 0, w, "needs a value");
+      return argv[++i];
+    };
+    if (w == "--repeats") a.opt.repeats = positive_int(w, value());
+    else if (w == "--block-repeats") a.opt.block_repeats = positive_int(w, value());
+    else if (w == "--trace-prefix") a.opt.trace_prefix = value();
+    else if (w == "--format") {
+      a.opt.format = value();
+      if (a.opt.format != "table" && a.opt.format != "csv" && a.opt.format != "json")
+        throw InputError("command line", 0, w, "expected table, csv or json, got '" + a.opt.format + "'");
+    } else if (!w.empty() && w[0] == '-') {
+      throw InputError("command line", 0, w, "unknown option (see ringsim validate --help)");
+    } else {
+      a.scenarios.push_back(w);
+    }
+  }
+  if (a.scenarios.empty()) throw InputError("command line", 0, "", "no scenario given");
+  return a;
+}
+
+int run(const Args& a) {
+  std::vector<Scenario> scenarios;
+  int gpus_needed = 1;
+  for (const std::string& path : a.scenarios) {
+    scenarios.push_back(load_scenario(path));
+    for (const Point& pt : scenarios.back().points)
+      gpus_needed = std::max(gpus_needed, validate::ring_config(scenarios.back(), pt).gpus());
+  }
+  const int gpus_here = ring::cuda_device_count();
+  if (gpus_here == 0) {
+    std::fprintf(stderr, "ringsim validate: no CUDA GPU on this machine: nothing can be measured, "
+                         "so nothing is validated\n");
+    return 2;
+  }
+  if (gpus_needed > gpus_here) {
+    std::fprintf(stderr, "ringsim validate: the scenarios need %d GPUs (ring_size / ranks_per_gpu); "
+                         "this machine has %d\n", gpus_needed, gpus_here);
+    return 2;
+  }
+  const std::string card = ring::cuda_device_name(0);
+  ring::RingContext ctx(gpus_needed);
+  validate::Report report(a.opt.format, card, gpus_needed, ring::cuda_versions());
+  const validate::Links links = validate::measure_links(&ctx, a.opt);
+  report.links(links);
+  validate::Calibration calibration(0);
+  std::random_device rd;
+  bool all_passed = true;
+  for (const Scenario& scn : scenarios) {
+    for (const Point& pt : scn.points) {
+      calibration.ensure(validate::ring_config(scn, pt), a.opt.block_repeats);
+      const DeviceProfile profile = calibration.profile(scn.profile, card, links);
+      const std::uint64_t seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+      const validate::Outcome o =
+          validate::validate_point(scn, pt, ctx, profile, links, card, a.opt, seed);
+      report.point(o, seed);
+      all_passed = all_passed && o.passed;
+    }
+  }
+  report.finish();
+  return all_passed ? 0 : 1;
+}
+
+}  // namespace
+
+int validate_main(int argc, char** argv) {
+  try {
+    for (int i = 1; i < argc; ++i) {
+      const std::string w = argv[i];
+      if (w == "--help" || w == "-h") {
+        std::fputs(kUsage, stdout);
+        return 0;
+      }
+    }
+    return run(parse(argc, argv));
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "ringsim validate: %s\n", e.what());
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "ringsim validate: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ringsim validate: failed: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace ringsim

@@ -1,0 +1,71 @@
+// One validation point: calibrate its block shapes, run the real ring, check
+// its output, simulate it with the calibrated profile and measured links.
+// Plain C++: the CUDA work happens in kernels/ring.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "kernels/ring/block_timing.hpp"
+#include "kernels/ring/link_bench.hpp"
+#include "kernels/ring/ring_executor.hpp"
+#include "models/scenario.hpp"
+
+namespace ringsim::validate {
+
+struct Options {
+  int repeats = 5;             // timed ring runs per point (after one warm-up)
+  int block_repeats = 10;      // timed repeats per calibrated block shape
+  int link_repeats = 10;
+  int check_tokens = 16;       // sampled query tokens per point (fp64 reference)
+  int check_heads = 4;         // sampled heads per point
+  std::string trace_prefix;    // empty: no traces
+  std::string format = "table";
+};
+
+// The measured links: d2d always, the cross-card figures with 2 cards.
+struct Links {
+  ring::LinkFit d2d;
+  std::optional<ring::LinkFit> nccl_both, nccl_one, peer_both, peer_one;
+};
+Links measure_links(const ring::RingContext*, const Options&);
+
+// Ranks per card of a point (cluster.ranks_per_gpu, or the point's override).
+int point_ranks_per_gpu(const Scenario&, const Point&);
+ring::RingConfig ring_config(const Scenario&, const Point&);
+
+// Block timings at exact shapes, kept across points; becomes the profile.
+class Calibration {
+ public:
+  explicit Calibration(int device) : device_(device) {}
+  void ensure(const ring::RingConfig&, int repeats);  // times the shapes not yet timed
+  DeviceProfile profile(const DeviceProfile& base, const std::string& card, const Links&) const;
+
+ private:
+  using Key = std::tuple<int, long long, long long, int, int, int>;  // mask, q, kv, heads, dim
+  int device_;
+  std::map<Key, ring::BlockTiming> blocks_;
+};
+
+struct Outcome {
+  std::string scenario, layout;
+  Point point;
+  int ranks_per_gpu = 1, gpus = 1;
+  long long chunk_tokens = 0;
+  double measured_s = 0, measured_min_s = 0, measured_max_s = 0;  // median, spread
+  double simulated_s = 0;
+  double error_pct = 0;        // (simulated - measured) / measured
+  ring::RingCheck check;
+  bool passed = false;         // output within tolerance
+  std::string trace_path;      // written trace, if any
+};
+
+inline constexpr double kCheckTolerance = 1e-2;  // bf16 inputs, fp32 accumulation
+
+Outcome validate_point(const Scenario&, const Point&, const ring::RingContext&,
+                       const DeviceProfile& profile, const Links&, const std::string& card,
+                       const Options&, std::uint64_t seed);
+
+}  // namespace ringsim::validate
