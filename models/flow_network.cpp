@@ -29,18 +29,25 @@ FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, 
   assert(now_ns <= next_completion_ns() && "advance_to(now) must run before start_flow(now)");
   if (!(bytes >= 0)) throw std::invalid_argument(fmt::format("flow of {} bytes", bytes));
   now_ns_ = std::max(now_ns_, now_ns);
-  const FlowId id = static_cast<FlowId>(flows_.size());
-  Flow f;
+  FlowId id;
+  if (free_ids_.empty()) {
+    id = static_cast<FlowId>(flows_.size());
+    flows_.emplace_back();
+  } else {
+    id = free_ids_.back();
+    free_ids_.pop_back();
+  }
+  Flow& f = flows_[static_cast<std::size_t>(id)];
   f.tag = tag;
-  f.links = route.links;
+  f.links.assign(route.links.begin(), route.links.end());  // reuses the slot's capacity
   f.remaining_bytes = bytes;
+  f.rate = 0;
   f.last_ns = now_ns;
   f.done_ns = kTimeNever;
   f.active = true;
-  flows_.push_back(std::move(f));
   ++active_;
   if (route.links.empty()) {  // no shared resource: it runs at the route's rate
-    Flow& g = flows_.back();
+    Flow& g = f;
     g.rate = route.bytes_per_s;
     g.done_ns = checked_add_ns(now_ns, transfer_time_ns(bytes, g.rate));
     completions_.emplace(g.done_ns, id);
@@ -73,7 +80,8 @@ std::vector<std::uint64_t> FlowNetwork::advance_to(TimeNs now_ns) {
       on.erase(std::find(on.begin(), on.end(), id));
       neighbours.insert(neighbours.end(), on.begin(), on.end());
     }
-    std::vector<LinkId>().swap(f.links);  // finished flows keep no route
+    f.links.clear();  // keeps capacity for the slot's next flow
+    free_ids_.push_back(id);
     if (!neighbours.empty()) recompute_rates(neighbours, t);
   }
   now_ns_ = now_ns;

@@ -28,6 +28,8 @@ class FlowNetwork {
  public:
   explicit FlowNetwork(const Topology& topo);
   // Starts a flow at `now_ns` on `route` carrying `bytes`; returns its id.
+  // Ids of finished flows are reused, so memory grows with the flows in
+  // flight, not with all flows ever started (P^2 in a ring).
   FlowId start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag);
   // Earliest completion among active flows, kTimeNever if none.
   TimeNs next_completion_ns() const;
@@ -48,7 +50,8 @@ class FlowNetwork {
     bool active = false;
   };
   const Topology& topo_;
-  std::vector<Flow> flows_;                         // by id; finished ones stay
+  std::vector<Flow> flows_;                         // by id; finished slots are reused
+  std::vector<FlowId> free_ids_;                    // finished slots, reused last-in first-out
   std::vector<std::vector<FlowId>> flows_on_link_;  // active flows per link
   std::set<std::pair<TimeNs, FlowId>> completions_; // (done_ns, id) of active flows
   std::size_t active_ = 0;

@@ -9,6 +9,7 @@
 //   memory: "80 GiB"                   # capacity
 //   hbm_bandwidth: "3.35 TB/s"
 //   copy_bandwidth: "2.99 TB/s"        # measured device-to-device copy (optional)
+//   copy_latency: "5 us"               # its latency (optional, default 0)
 //   tflops: {bf16: 989, fp16: 989, fp32: 67}   # or one number for every dtype
 //   launch_overhead: "4 us"            # per kernel launch (optional, default 0)
 //   reserved_memory: "1 GiB"           # context + framework (optional, default 0)
@@ -66,7 +67,8 @@ struct DeviceProfile {
   std::map<std::string, std::string> calibration;  // date, driver, cuda, tool
   double memory_bytes = 0;
   double hbm_bytes_per_s = 0;
-  double copy_bytes_per_s = 0;       // 0 when not measured
+  double copy_bytes_per_s = 0;       // 0 when not measured; counts bytes read + written
+  double copy_latency_s = 0;         // of one device-to-device copy
   std::map<DType, double> flops_per_s;  // dense rate per dtype
   double launch_overhead_s = 0;
   double reserved_memory_bytes = 0;

@@ -9,10 +9,16 @@
 //   cluster:
 //     device: h100-sxm     # shipped profile name, a path, or an inline map
 //     gpus_per_node: 8
+//     ranks_per_gpu: 1     # optional: ring ranks sharing one GPU (default 1)
 //     intra_node: {bandwidth: "450 GB/s", latency: "2 us"}
 //     inter_node: {bandwidth: "50 GB/s", latency: "5 us"}
 //   sweep:                 # optional; each point overrides sequence
-//     - {tokens: 8192, ring_size: 1}
+//     - {tokens: 8192, ring_size: 1}       # may also set ranks_per_gpu
+//
+// Ranks sharing a GPU (ranks_per_gpu > 1; rank d on GPU d / ranks_per_gpu):
+// their computes queue on the GPU's one compute stream in (step, rank) order,
+// and a transfer between two of them takes the GPU's copy link (the profile's
+// copy_bandwidth / 2 of payload, since a copy reads and writes; copy_latency).
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -31,6 +37,7 @@ const char* layout_name(Layout);
 struct Point {
   long long tokens = 0;
   long long ring_size = 0;
+  long long ranks_per_gpu = 0;   // 0: the scenario's cluster.ranks_per_gpu
   long long chunk_tokens() const { return tokens / ring_size; }  // per device
 };
 
@@ -42,6 +49,7 @@ struct Scenario {
   Layout layout = Layout::kContiguous;
   DeviceProfile profile;
   int gpus_per_node = 8;
+  int ranks_per_gpu = 1;         // cluster.ranks_per_gpu; a point may override it
   LinkSpec intra_node, inter_node;
   std::vector<Point> points;     // sequence alone, or the sweep
 };
@@ -49,6 +57,9 @@ struct Scenario {
 Scenario load_scenario(const std::string& path);
 // Validates one point against the scenario (divisibility, sizes); throws InputError.
 void check_point(const Scenario&, const Point&, const std::string& where, int line);
+// The point's ranks per GPU (its own, else the scenario's).
+long long ranks_per_gpu(const Scenario&, const Point&);
+// GPUs = ring_size / ranks_per_gpu; the copy link from the profile.
 ClusterSpec cluster_for(const Scenario&, const Point&);
 
 }  // namespace ringsim

@@ -235,9 +235,12 @@ DeviceProfile read_device(const Map& cluster, const std::string& scenario_path) 
 
 void read_cluster(const Map& root, Scenario& s) {
   Map cluster(root.need("cluster"), "cluster", root.file(), root.line("cluster"),
-              {"device", "gpus_per_node", "intra_node", "inter_node"});
+              {"device", "gpus_per_node", "ranks_per_gpu", "intra_node", "inter_node"});
   s.profile = read_device(cluster, s.path);
   s.gpus_per_node = static_cast<int>(read_int(cluster, "gpus_per_node", kMaxRingSize));
+  if (cluster.find("ranks_per_gpu")) {
+    s.ranks_per_gpu = static_cast<int>(read_int(cluster, "ranks_per_gpu", kMaxRingSize));  // read_int: > 0
+  }
   s.intra_node = read_link(cluster, "intra_node");
   s.inter_node = read_link(cluster, "inter_node");
   if (!s.profile.flops_per_s.count(s.shape.dtype)) {
@@ -254,6 +257,7 @@ void read_cluster(const Map& root, Scenario& s) {
 struct PointSpec {
   long long tokens = 0;
   std::optional<long long> ring_size, chunk_tokens;
+  long long ranks_per_gpu = 0;  // 0: the scenario's
 };
 
 PointSpec read_point_spec(const Map& m, const PointSpec* base) {
@@ -265,13 +269,14 @@ PointSpec read_point_spec(const Map& m, const PointSpec* base) {
                      "give ring_size or chunk_tokens, not both");
   if (!has_ring && !has_chunk && !base)
     throw InputError(m.file(), m.line(), m.sub("ring_size"), "missing (required): ring_size or chunk_tokens");
-  if (has_ring) spec = {spec.tokens, read_int(m, "ring_size", kMaxRingSize), std::nullopt};
-  if (has_chunk) spec = {spec.tokens, std::nullopt, read_int(m, "chunk_tokens", kMaxTokens)};
+  if (has_ring) spec = {spec.tokens, read_int(m, "ring_size", kMaxRingSize), std::nullopt, spec.ranks_per_gpu};
+  if (has_chunk) spec = {spec.tokens, std::nullopt, read_int(m, "chunk_tokens", kMaxTokens), spec.ranks_per_gpu};
+  if (m.find("ranks_per_gpu")) spec.ranks_per_gpu = read_int(m, "ranks_per_gpu", kMaxRingSize);  // > 0
   return spec;
 }
 
 Point resolve_point(const Scenario& s, const Map& m, const PointSpec& spec) {
-  Point p{spec.tokens, spec.ring_size.value_or(0)};
+  Point p{spec.tokens, spec.ring_size.value_or(0), spec.ranks_per_gpu};
   if (spec.chunk_tokens) {
     long long chunk = *spec.chunk_tokens;
     if (spec.tokens % chunk != 0)
@@ -302,7 +307,7 @@ void read_points(const Map& root, Scenario& s) {
                      sweep->IsSequence() ? "is empty" : fmt::format("expected a list, got {}", kind_name(*sweep)));
   for (std::size_t i = 0; i < sweep->size(); ++i) {
     Map point((*sweep)[i], fmt::format("sweep[{}]", i), s.path, root.line("sweep"),
-              {"tokens", "ring_size", "chunk_tokens"});
+              {"tokens", "ring_size", "chunk_tokens", "ranks_per_gpu"});
     s.points.push_back(resolve_point(s, point, read_point_spec(point, &base)));
   }
 }
@@ -359,6 +364,11 @@ void check_point(const Scenario& s, const Point& p, const std::string& where, in
     throw fail("ring_size", zigzag ? fmt::format("tokens {} is not divisible by 2 * ring_size = {} (zigzag "
                                                  "splits the sequence into 2 * ring_size chunks)", p.tokens, parts)
                                    : fmt::format("tokens {} is not divisible by ring_size {}", p.tokens, parts));
+  if (p.ranks_per_gpu < 0) throw fail("ranks_per_gpu", fmt::format("must be positive, got {}", p.ranks_per_gpu));
+  const long long rpg = ranks_per_gpu(s, p);
+  if (p.ring_size % rpg != 0)
+    throw fail("ranks_per_gpu", fmt::format("ring_size {} is not a multiple of ranks_per_gpu {} (every GPU "
+                                            "holds the same number of ranks)", p.ring_size, rpg));
   // The largest buffer over the whole sequence, in bytes, must fit in int64.
   long long heads = std::max(s.shape.q_heads, s.shape.kv_heads), bytes = 0;
   if (__builtin_mul_overflow(p.tokens, heads * s.shape.head_dim * 8LL, &bytes))
@@ -376,9 +386,20 @@ void check_point(const Scenario& s, const Point& p, const std::string& where, in
   }
 }
 
+long long ranks_per_gpu(const Scenario& s, const Point& p) {
+  return p.ranks_per_gpu > 0 ? p.ranks_per_gpu : s.ranks_per_gpu;
+}
+
 ClusterSpec cluster_for(const Scenario& s, const Point& p) {
   ClusterSpec spec;
-  spec.gpus = p.ring_size;
+  const long long rpg = ranks_per_gpu(s, p);
+  spec.gpus = p.ring_size / rpg;
+  if (rpg > 1) {
+    // A device-to-device copy reads and writes each byte: payload at half the
+    // copy rate; a profile without a measured copy falls back on HBM.
+    const double copy = s.profile.copy_bytes_per_s > 0 ? s.profile.copy_bytes_per_s : s.profile.hbm_bytes_per_s;
+    spec.copy_link = LinkSpec{copy / 2, ceil_ns(s.profile.copy_latency_s)};
+  }
   spec.gpus_per_node = s.gpus_per_node;
   spec.intra_node = s.intra_node;
   spec.inter_node = s.inter_node;

@@ -4,7 +4,9 @@
 // Vertices: [0, gpus) GPUs, then one NVSwitch per node, then the IB switch.
 // Link ids (one per directed edge): 4g+0 gpu g -> its NVSwitch, 4g+1 NVSwitch
 // -> g, 4g+2 g -> IB switch, 4g+3 IB switch -> g. A link of zero bandwidth
-// is left out of the graph (its id stays reserved).
+// is left out of the graph (its id stays reserved). With a copy link, ids
+// 4*gpus + g are the GPUs' loopbacks (ranks sharing a GPU); never routed
+// through the graph, only returned by loopback().
 //
 // Edge weight: (latency_ns + ns to carry 1 MiB at the link's rate, hops), so a
 // faster link wins even at equal latency and ties go to fewer hops.
@@ -113,7 +115,9 @@ Topology::Topology(const ClusterSpec& spec) : spec_(spec) {
 Topology::~Topology() = default;
 Topology::Topology(Topology&&) noexcept = default;
 
-std::int64_t Topology::link_count() const { return 4 * spec_.gpus; }
+std::int64_t Topology::link_count() const {
+  return 4 * spec_.gpus + (spec_.copy_link.bytes_per_s > 0 ? spec_.gpus : 0);
+}
 
 namespace {
 const LinkSpec& link_spec(const ClusterSpec& spec, LinkId link) {
@@ -128,6 +132,7 @@ TimeNs link_latency_ns(const ClusterSpec& spec, LinkId link) {
 
 double Topology::link_bytes_per_s(LinkId link) const {
   if (link < 0 || link >= link_count()) throw std::invalid_argument(fmt::format("link id {} out of range", link));
+  if (link >= 4 * spec_.gpus) return spec_.copy_link.bytes_per_s;
   return link_spec(spec_, link).bytes_per_s;
 }
 
@@ -201,6 +206,16 @@ Route Topology::route(long long src_gpu, long long dst_gpu) const {
   // one ever did, the route would not re-target by symmetry, so it is not cached.
   if (cacheable) impl_->cache.emplace(key, std::move(c));
   return r;
+}
+
+Route Topology::loopback(long long gpu) const {
+  if (gpu < 0 || gpu >= spec_.gpus) {
+    throw std::invalid_argument(fmt::format("loopback of GPU {} out of range (gpus = {})", gpu, spec_.gpus));
+  }
+  if (spec_.copy_link.bytes_per_s <= 0) {
+    throw std::invalid_argument(fmt::format("GPU {} has no copy link (ranks sharing a GPU need one)", gpu));
+  }
+  return Route{{4 * spec_.gpus + gpu}, spec_.copy_link.latency_ns, spec_.copy_link.bytes_per_s};
 }
 
 }  // namespace ringsim

@@ -31,6 +31,9 @@ struct ClusterSpec {
   int gpus_per_node = 8;
   LinkSpec intra_node;        // per GPU port into the node's switch, each direction
   LinkSpec inter_node;        // per GPU NIC into the cluster switch, each direction
+  // Per GPU loopback between ranks that share it (a device-to-device copy),
+  // payload bytes/s; bytes_per_s 0: no such link (one rank per GPU).
+  LinkSpec copy_link;
 };
 
 using LinkId = std::int64_t;  // dense id of one direction of one link
@@ -51,6 +54,9 @@ class Topology {
   double link_bytes_per_s(LinkId) const;
   // Route src -> dst (src != dst); deterministic.
   Route route(long long src_gpu, long long dst_gpu) const;
+  // The copy link of `gpu` (link id 4 * gpus + gpu), for transfers between
+  // ranks sharing it; throws std::invalid_argument when the spec has none.
+  Route loopback(long long gpu) const;
 
  private:
   struct Impl;  // holds the Boost adjacency_list and the per-class route cache

@@ -1,6 +1,6 @@
 // The discrete-event engine (see sim/engine.hpp). Event kinds and what they do:
 //   resume(d)        device d runs its program until it waits or is done
-//   compute_done(d)  d's compute finished
+//   compute_done(d)  d's compute finished; the next one queued on its GPU starts
 //   flow_start(x)    transfer x's latency has passed: its bytes enter the network
 //   network_wake(e)  flows may have completed (ignored unless epoch e is current)
 //   alloc/free(d,b)  DeviceMemory of d
@@ -47,8 +47,18 @@ struct Engine::Impl {
     int outstanding = 0;     // compute + sends + recvs not finished
     bool waiting = false;    // blocked in WAIT_ALL
     bool computing = false;  // one compute at a time (one stream per device)
+    bool queued = false;     // a posted compute waits for its GPU (below)
     TimeNs compute_start_ns = 0;
     long long compute_label = 0;
+    TimeNs compute_duration_ns = 0;
+  };
+  // One compute stream per GPU, in-order over its devices: the next compute
+  // is device `head`'s (cycling over the GPU's devices, one compute each per
+  // step), so computes start in (step, device) order. One device per GPU:
+  // a posted compute starts at once, as it always did.
+  struct Gpu {
+    long long head = 0;  // index of the next device within the GPU
+    bool busy = false;
   };
   struct Transfer {
     long long src = 0, dst = 0;
@@ -65,6 +75,8 @@ struct Engine::Impl {
   EventQueue queue;
   FlowNetwork network;
   std::vector<Device> devices;
+  long long rpg;
+  std::vector<Gpu> gpus;
   std::vector<DeviceMemory> memory;
   std::vector<Transfer> transfers;       // slots; finished ones are reused
   std::vector<std::int64_t> free_slots;
@@ -78,7 +90,13 @@ struct Engine::Impl {
   EngineResult result;
 
   Impl(const Topology& t, const Program& p, long long devs, EngineOptions o)
-      : topo(t), program(p), n(devs), opt(o), network(t), devices(devs), sends_to(devs), recvs_from(devs) {
+      : topo(t), program(p), n(devs), opt(o), network(t), devices(devs), rpg(o.ranks_per_gpu),
+        sends_to(devs), recvs_from(devs) {
+    if (rpg < 1 || devs % rpg != 0 || devs / rpg != topo.spec().gpus) {
+      throw std::invalid_argument(fmt::format("Engine: {} devices at {} per GPU do not fill the topology's {} GPUs",
+                                              devs, rpg, topo.spec().gpus));
+    }
+    gpus.resize(static_cast<std::size_t>(devs / rpg));
     if (const BufferSizes* sizes = program.buffer_sizes()) memory.assign(devs, DeviceMemory(sizes));
     result.finish_ns.assign(devs, -1);
     result.compute_ns.assign(devs, 0);
@@ -100,7 +118,10 @@ struct Engine::Impl {
     std::uint64_t key = static_cast<std::uint64_t>(src) * static_cast<std::uint64_t>(n) +
                         static_cast<std::uint64_t>(dst);
     auto it = routes.find(key);
-    if (it == routes.end()) it = routes.emplace(key, topo.route(src, dst)).first;
+    if (it == routes.end()) {
+      const long long gs = src / rpg, gd = dst / rpg;
+      it = routes.emplace(key, gs == gd ? topo.loopback(gs) : topo.route(gs, gd)).first;
+    }
     return &it->second;
   }
 
@@ -159,13 +180,13 @@ struct Engine::Impl {
       Op op = program.next(d, dev.cursor);
       switch (op.kind) {
         case Op::kCompute:
-          if (dev.computing) throw std::logic_error("Engine: overlapping computes");
-          dev.computing = true;
+          if (dev.computing || dev.queued) throw std::logic_error("Engine: overlapping computes");
+          dev.queued = true;
           ++dev.outstanding;
-          dev.compute_start_ns = now;
           dev.compute_label = op.label;
+          dev.compute_duration_ns = op.duration_ns;
           result.compute_ns[d] = checked_add_ns(result.compute_ns[d], op.duration_ns);
-          push(checked_add_ns(now, op.duration_ns), Band::kCompute, kComputeDone, d, op.label);
+          start_computes(now, d / rpg);
           break;
         case Op::kSend:
         case Op::kRecv:
@@ -189,6 +210,22 @@ struct Engine::Impl {
           result.finish_ns[d] = now;
           return;
       }
+    }
+  }
+
+  // Starts GPU g's next computes in its order while it is free.
+  void start_computes(TimeNs now, long long g) {
+    Gpu& gpu = gpus[g];
+    while (!gpu.busy) {
+      const long long d = g * rpg + gpu.head;
+      Device& dev = devices[d];
+      if (!dev.queued) return;  // the next in order has not posted yet
+      dev.queued = false;
+      dev.computing = true;
+      dev.compute_start_ns = now;
+      gpu.busy = true;
+      gpu.head = (gpu.head + 1) % rpg;
+      push(checked_add_ns(now, dev.compute_duration_ns), Band::kCompute, kComputeDone, d, dev.compute_label);
     }
   }
 
@@ -219,8 +256,10 @@ struct Engine::Impl {
       case kComputeDone: {
         Device& dev = devices[e.device];
         dev.computing = false;
+        gpus[e.device / rpg].busy = false;
         trace("compute", 0, e.device, dev.compute_start_ns, now, e.arg);
         finish_one(now, e.device);
+        start_computes(now, e.device / rpg);
         break;
       }
       case kFlowStart: {

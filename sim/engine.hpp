@@ -56,6 +56,12 @@ struct EngineOptions {
   // Called every so many completed WAIT_ALLs with (done, total_waits).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
   std::uint64_t total_waits = 0;
+  // Devices d and e share a GPU iff d / ranks_per_gpu == e / ranks_per_gpu.
+  // A GPU runs one compute at a time, in-order: the computes its devices post
+  // start in (step, device) order, each when posted and the previous one is
+  // done (a 0 ns compute still takes its turn); transfers between devices of
+  // one GPU take Topology::loopback. Topology GPUs = devices / ranks_per_gpu.
+  long long ranks_per_gpu = 1;
 };
 
 struct EngineResult {

@@ -138,7 +138,7 @@ Op RingProgram::next(long long d, ProgramCursor& cur) const {
         return op;
       case 9:
         op.duration_ns = costs_.cost(d, s);
-        if (op.duration_ns == 0) continue;  // masked block: nothing to run
+        if (op.duration_ns == 0 && !masked_slots_) continue;  // masked block: nothing to run
         op.kind = Op::kCompute;
         return op;
       default:

@@ -66,9 +66,13 @@ MemoryVerdict ring_memory(const BufferSizes&, long long ring_size, double capaci
 // SEND, RECV, COMPUTE, WAIT_ALL; FREE everything at the end.
 class RingProgram : public Program {
  public:
+  // masked_slots: a masked block still posts a 0 ns COMPUTE. With ranks
+  // sharing a GPU it then keeps its turn in the GPU's in-order stream and the
+  // device's next step waits for that turn, as in the real executor
+  // (kernels/ring), which records the block's end on the shared stream.
   RingProgram(long long ring_size, const RingCosts& costs, double transfer_bytes,
-              const BufferSizes& sizes)
-      : p_(ring_size), costs_(costs), bytes_(transfer_bytes), sizes_(sizes) {}
+              const BufferSizes& sizes, bool masked_slots = false)
+      : p_(ring_size), costs_(costs), bytes_(transfer_bytes), sizes_(sizes), masked_slots_(masked_slots) {}
   Op next(long long device, ProgramCursor& cursor) const override;
   const BufferSizes* buffer_sizes() const override { return &sizes_; }
 
@@ -77,6 +81,7 @@ class RingProgram : public Program {
   RingCosts costs_;
   double bytes_;
   BufferSizes sizes_;
+  bool masked_slots_;
 };
 
 }  // namespace ringsim

@@ -46,10 +46,12 @@ struct Setup {
 
 void fill_event(const Scenario& scn, const Point& pt, const SimOptions& opt, const Topology& topo,
                 const Setup& su, PointResult& r) {
-  RingProgram program(pt.ring_size, su.costs, su.bytes, su.sizes);
+  const long long rpg = ranks_per_gpu(scn, pt);
+  RingProgram program(pt.ring_size, su.costs, su.bytes, su.sizes, /*masked_slots=*/rpg > 1);
   EngineOptions eo;
   if (opt.record_events) eo.event_log = opt.event_log;
   eo.chrome_trace = opt.chrome_trace;
+  eo.ranks_per_gpu = rpg;
   eo.progress = opt.progress;
   eo.total_waits = static_cast<std::uint64_t>(pt.ring_size) * static_cast<std::uint64_t>(pt.ring_size);
   EngineResult er = Engine(topo, program, pt.ring_size, eo).run();
@@ -58,7 +60,9 @@ void fill_event(const Scenario& scn, const Point& pt, const SimOptions& opt, con
   r.makespan_ns = *it;
   r.slowest_device = it - er.finish_ns.begin();
   r.slowest_compute_ns = er.compute_ns[r.slowest_device];
-  r.memory = memory_verdict(su.sizes, er.peak_set, er.peak_bytes, scn.profile.memory_bytes);
+  // Ranks sharing a GPU share its memory: each has 1 / ranks_per_gpu of it.
+  r.memory = memory_verdict(su.sizes, er.peak_set, er.peak_bytes,
+                            scn.profile.memory_bytes / static_cast<double>(eo.ranks_per_gpu));
   r.events = er.events;
   if (opt.keep_finish_times) r.finish_ns = std::move(er.finish_ns);
   if (opt.progress) opt.progress(eo.total_waits, eo.total_waits);
@@ -99,7 +103,12 @@ PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOption
   r.point = pt;
   r.compute_source = su.costs.source;
   r.device_steps = static_cast<std::uint64_t>(ring) * static_cast<std::uint64_t>(ring);
-  if (opt.mode == Mode::kEvent) {
+  if (ranks_per_gpu(scn, pt) > 1 && opt.mode != Mode::kEvent && opt.mode != Mode::kAuto) {
+    throw std::invalid_argument(fmt::format(
+        "mode {} assumes one rank per GPU, but ranks_per_gpu is {} (ranks share a compute stream); use mode event",
+        mode_name(opt.mode), ranks_per_gpu(scn, pt)));
+  }
+  if (opt.mode == Mode::kEvent || ranks_per_gpu(scn, pt) > 1) {
     fill_event(scn, pt, opt, topo, su, r);
   } else {
     RingLinks links = ring_links(topo, ring, su.bytes);

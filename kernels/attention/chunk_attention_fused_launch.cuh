@@ -50,13 +50,10 @@ Status launch_tile(const ChunkAttentionArgs& a, FusedTile tile, cudaStream_t str
   }
 }
 
-// kAuto: the tile measured fastest on an H200, 2026-11-26 (kernels/README.md):
-// d128 full blocks: two barriers (327 vs 322 TFLOP/s at 16K, equal at 4K/8K);
-// diagonal blocks and d64: one barrier (246 vs 227 causal 4K, 275 vs 257 d64 4K).
-inline FusedTile auto_tile(int head_dim, Mask mask) {
-  if (head_dim == 128 && mask == Mask::kFull) return FusedTile::kW4M2N64;
-  return FusedTile::kW4M2N64OneBarrier;
-}
+// kAuto: the tile measured fastest on every benchmark shape (H200, 2026-11-26,
+// kernels/README.md): w4m2n64 with one barrier and lazy rescale, e.g. bf16 d128
+// 4K full 344 TFLOP/s vs 316 (w4m2n64), 279 (m128n128); causal 4K 267 vs 237.
+inline FusedTile auto_tile(int /*head_dim*/, Mask /*mask*/) { return FusedTile::kW4M2N64OneBarrierLazy; }
 
 template <typename T>
 Status launch_typed(const ChunkAttentionArgs& a, FusedTile tile, cudaStream_t stream) {

@@ -82,6 +82,7 @@ struct Case {
   int head_dim, q_heads, kv_heads;
   long long q, kv;
   Mask mask;
+  float softmax_scale = 0.f;  // 0: 1/sqrt(head_dim)
 };
 
 // Runs one block on the GPU with `variant`/`tile` and checks it against fp64.
@@ -99,6 +100,7 @@ void check_case(const Case& c, AttentionVariant variant, FusedTile tile, cublasH
   lse.poison();
   ChunkAttentionArgs a{c.dtype, c.mask, c.head_dim, c.q_heads, c.kv_heads, c.q, c.kv,
                        q.ptr, k.ptr, v.ptr, o.ptr, lse.ptr};
+  a.softmax_scale = c.softmax_scale;
   if (variant == AttentionVariant::kCublas) {
     DeviceArray<unsigned char> ws(chunk_attention_workspace_bytes(a, variant));
     REQUIRE_OK(chunk_attention_forward(a, variant, ws.ptr, ws.n, cublas, nullptr));
@@ -111,7 +113,7 @@ void check_case(const Case& c, AttentionVariant variant, FusedTile tile, cublasH
   REQUIRE_CUDA(cudaDeviceSynchronize());
   std::vector<double> ro(hq.size()), rlse(c.q * c.q_heads);
   attention_forward_cpu({c.q_heads, c.kv_heads, c.head_dim, c.q, c.kv, c.mask}, hq.data(),
-                        hk.data(), hv.data(), ro.data(), rlse.data());
+                        hk.data(), hv.data(), ro.data(), rlse.data(), c.softmax_scale);
   const Errors e = compare(o.download(), ro, lse.download(), rlse);
   CAPTURE(e.rel);
   CAPTURE(e.lse);
@@ -162,6 +164,29 @@ TEST_CASE("kernels::chunk_attention: every variant matches the fp64 reference on
             CAPTURE(mask_name(c.mask));
             check_case(c, var.kind, var.tile, cublas.h, rng);
           }
+        }
+}
+
+TEST_CASE("kernels::chunk_attention: scores spanning a wide range (softmax_scale 1) stay accurate, lazy rescale included") {
+  // Scores 11x larger than with 1/sqrt(128): row maxima keep growing by more
+  // than 2^8 across key blocks, so the lazy rescale fires, and between firings
+  // P runs up to 2^8 against a stale max.
+  Handle cublas;
+  std::mt19937_64 rng(23);
+  const FusedTile tiles[] = {FusedTile::kAuto, FusedTile::kW4M2N64Lazy, FusedTile::kW4M2N64OneBarrierLazy,
+                             FusedTile::kN128};
+  int seed = 0;
+  for (FusedTile tile : tiles)
+    for (Dtype dt : {Dtype::kBf16, Dtype::kFp16})
+      for (int d : {64, 128})
+        for (Mask mask : {Mask::kFull, Mask::kCausal}) {
+          ++seed;
+          CAPTURE(seed);
+          CAPTURE(fused_tile_name(tile));
+          CAPTURE(dtype_name(dt));
+          CAPTURE(d);
+          CAPTURE(mask_name(mask));
+          check_case({dt, d, 4, 2, 333, 333, mask, 1.f}, AttentionVariant::kFused, tile, cublas.h, rng);
         }
 }
 

@@ -129,10 +129,12 @@ TEST_CASE("ringsim CLI: run --format json gives every required field, labelled")
   auto r = cli({"run", dir.write("tiny.yaml", kTiny), "--format", "json", "--quiet"});
   REQUIRE(r.rc == 0);
   const std::string& j = r.out;
-  for (const char* header : {"\"header\"", "\"ringsim_version\"", "\"scenario\": \"tiny\"", "\"profile\": \"h100-sxm\"",
+  for (const char* header : {"\"header\"", "\"ringsim_version\"", "\"scenario\": \"tiny\"",
+                             "\"profile\": \"h100-sxm-datasheet\"",
                              "\"card\"", "\"labels\"", "\"simulated\"", "\"estimated\"", "\"measured\"", "\"points\": ["})
     CHECK_MESSAGE(contains(j, header), header);
-  for (const char* field : {"\"tokens\"", "\"ring_size\"", "\"chunk_tokens\"", "\"simulated_seconds\"",
+  for (const char* field : {"\"tokens\"", "\"ring_size\"", "\"ranks_per_gpu\"", "\"gpus\"", "\"chunk_tokens\"",
+                            "\"simulated_seconds\"",
                             "\"tokens_per_second\"", "\"peak_memory_bytes_per_device\"", "\"fits_in_memory\"",
                             "\"memory_reason\"", "\"compute_seconds\"", "\"exposed_comm_seconds\"",
                             "\"exposed_comm_fraction\"", "\"label\"", "\"compute_source\"", "\"mode\"", "\"events\"",
@@ -140,9 +142,9 @@ TEST_CASE("ringsim CLI: run --format json gives every required field, labelled")
     CAPTURE(field);
     CHECK(count(j, field) == 4);  // one per point of kTiny
   }
-  // The shipped h100-sxm profile is a datasheet: nothing may claim "simulated".
+  // h100-sxm-datasheet has no measured samples: nothing may claim "simulated".
   CHECK(count(j, "\"label\": \"estimated\"") == 4);
-  CHECK(contains(j, "\"ring_size\": 8, \"chunk_tokens\": 512"));
+  CHECK(contains(j, "\"ring_size\": 8, \"ranks_per_gpu\": 1, \"gpus\": 8, \"chunk_tokens\": 512"));
   CHECK(j.substr(j.size() - 4) == "\n]}\n");
 }
 
@@ -154,17 +156,18 @@ TEST_CASE("ringsim CLI: run --out writes the whole file and no .partial") {
   CHECK(r.out.empty());
   CHECK_FALSE(std::filesystem::exists(out + ".partial"));
   std::string csv = read(out);
-  CHECK(contains(csv, "tokens,ring_size,chunk_tokens,label,simulated_seconds,"));
+  CHECK(contains(csv, "tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,label,simulated_seconds,"));
   CHECK(count(csv, "\n4096,") + count(csv, "\n8192,") == 4);
   CHECK(count(csv, ",estimated,") == 4);
-  CHECK(contains(csv, "# profile: h100-sxm"));
+  CHECK(contains(csv, "# profile: h100-sxm-datasheet"));
 }
 
 TEST_CASE("ringsim CLI: the table says what every figure is") {
   TempDir dir;
   auto r = cli({"run", dir.write("tiny.yaml", kTiny), "--quiet"});
   REQUIRE(r.rc == 0);
-  for (const char* line : {"simulated forward pass of pass-KV ring attention", "scenario: tiny", "profile:  h100-sxm",
+  for (const char* line : {"simulated forward pass of pass-KV ring attention", "scenario: tiny",
+                           "profile:  h100-sxm-datasheet",
                            "compute estimated", "network:  2 GPUs/node", "labels:", "mem/device is estimated",
                            "wall is measured"})
     CHECK_MESSAGE(contains(r.out, line), line);
@@ -197,4 +200,25 @@ TEST_CASE("ringsim CLI: --trace writes one JSON array from the event engine") {
   CHECK(t.front() == '[');
   CHECK(t.substr(t.size() - 2) == "]\n");
   CHECK(contains(t, "\"ts\""));
+}
+
+TEST_CASE("ringsim CLI: rows read simulated only when the profile's samples cover the compute") {
+  TempDir dir;
+  const std::string sample = "  - {dtype: fp16, head_dim: 64, q_heads: 4, kv_heads: 2, mask: full, ";
+  dir.write("card.yaml",
+            "name: test-card\ncard: Test Card 1\nsource: measured\ncalibration: {date: 2026-11-26, tool: test}\n"
+            "memory: \"16 GiB\"\nhbm_bandwidth: \"1 TB/s\"\ntflops: 100\nattention:\n" +
+                sample + "q_tokens: 256, kv_tokens: 256, seconds: 0.00001}\n" +
+                sample + "q_tokens: 256, kv_tokens: 8192, seconds: 0.0002}\n" +
+                sample + "q_tokens: 8192, kv_tokens: 256, seconds: 0.0002}\n" +
+                sample + "q_tokens: 8192, kv_tokens: 8192, seconds: 0.004}\n"
+                "merge:\n  - {q_tokens: 256, q_heads: 4, head_dim: 64, seconds: 0.000002}\n"
+                "  - {q_tokens: 8192, q_heads: 4, head_dim: 64, seconds: 0.00002}\n");
+  std::string yaml = replace_line(replace_line(kTiny, 3, "attention: {causal: false}"), 6, "  device: card.yaml");
+  auto r = cli({"run", dir.write("calibrated.yaml", yaml), "--format", "json", "--quiet"});
+  REQUIRE(r.rc == 0);
+  CHECK(count(r.out, "\"label\": \"simulated\"") == 4);
+  CHECK(count(r.out, "\"label\": \"estimated\"") == 0);
+  CHECK(contains(r.out, "calibrated on Test Card 1"));
+  CHECK(contains(r.out, "\"profile_source\": \"measured\""));
 }

@@ -64,6 +64,9 @@ const BadCase kBadCases[] = {
     {"latency with a bandwidth unit", {{9, "  inter_node: {bandwidth: \"50 GB/s\", latency: \"5 GB/s\"}"}}, 9, "cluster.inter_node.latency", ""},
     {"unknown profile", {{6, "  device: no-such-card"}}, 6, "cluster.device", "no-such-card"},
     {"dtype missing from the profile", {{6, "  device: gtx-1080"}, {2, "model: {q_heads: 4, kv_heads: 2, head_dim: 64, dtype: bf16}"}}, 2, "model.dtype", "no bf16"},
+    {"ranks_per_gpu not dividing ring_size", {{13, "  - {tokens: 8192, ring_size: 4, ranks_per_gpu: 3}"}}, 13, "sweep[2].ranks_per_gpu", "not a multiple"},
+    {"zero ranks_per_gpu", {{13, "  - {tokens: 8192, ring_size: 4, ranks_per_gpu: 0}"}}, 13, "sweep[2].ranks_per_gpu", "positive"},
+    {"cluster ranks_per_gpu a point cannot hold", {{6, "  device: h100-sxm\n  ranks_per_gpu: 2"}}, 12, "sweep[0].ranks_per_gpu", "not a multiple"},
     {"empty sweep", {{10, "sweep: []"}, {11, ""}, {12, ""}, {13, ""}, {14, ""}}, 10, "sweep", "empty"},
     {"sweep not a list", {{10, "sweep: {ring_size: 2}"}, {11, ""}, {12, ""}, {13, ""}, {14, ""}}, 10, "sweep", "expected a list"},
 };
@@ -133,18 +136,18 @@ TEST_CASE("scenario: unreadable files throw InputError naming the file") {
   }
 }
 
-TEST_CASE("scenario: every shipped ringsim scenario loads and every point checks") {
-  const char* const shipped[] = {"default", "llama3-8b-nvlink", "llama3-70b-ib", "seed-billion-token",
-                                 "seed-billion-token-causal-contiguous", "seed-billion-token-causal-zigzag",
-                                 "seed-gtx1080"};
-  for (const char* name : shipped) {
-    std::string path = test::scenario_dir() + "/" + name + ".yaml";
-    CAPTURE(path);
-    Scenario s = load_scenario(path);
-    CHECK(s.name == name);
+TEST_CASE("scenario: every shipped scenario loads and every point checks") {
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(test::scenario_dir())) {
+    if (entry.path().extension() != ".yaml") continue;
+    CAPTURE(entry.path().string());
+    Scenario s = load_scenario(entry.path().string());
+    CHECK(s.name == entry.path().stem().string());  // the name is the file's
     CHECK(!s.points.empty());
     for (const Point& p : s.points) CHECK_NOTHROW(check_point(s, p, "", 0));
+    ++loaded;
   }
+  CHECK(loaded >= 7);
 }
 
 TEST_CASE("scenario: the tiny scenario loads with sweep points inheriting from sequence") {
@@ -218,6 +221,18 @@ TEST_CASE("scenario: the device may be an inline map or a path next to the scena
     CHECK(s.profile.name == "inline-card");
     CHECK(s.profile.flops_per_s.count(DType::kFp16) == 1);
   }
+}
+
+TEST_CASE("scenario: ranks_per_gpu comes from the point, else the cluster, and divides the GPUs") {
+  TempDir dir;
+  std::string yaml = replace_line(kTiny, 6, "  device: h100-sxm\n  ranks_per_gpu: 1");  // shifts lines by one
+  yaml = replace_line(yaml, 14, "  - {tokens: 8192, ring_size: 4, ranks_per_gpu: 4}");
+  Scenario s = load_scenario(dir.write("rpg.yaml", yaml));
+  REQUIRE(s.points.size() == 4);
+  CHECK(ranks_per_gpu(s, s.points[0]) == 1);
+  CHECK(ranks_per_gpu(s, s.points[2]) == 4);
+  CHECK(cluster_for(s, s.points[2]).gpus == 1);
+  CHECK(cluster_for(s, s.points[3]).gpus == 8);
 }
 
 TEST_CASE("scenario: check_point names the point it rejects") {

@@ -20,7 +20,7 @@ inline const char* const kTiny =
     "attention: {causal: true, layout: zigzag}\n"                             // 3
     "sequence: {tokens: 4096, ring_size: 4}\n"                                // 4
     "cluster:\n"                                                              // 5
-    "  device: h100-sxm\n"                                                    // 6
+    "  device: h100-sxm-datasheet\n"                                          // 6: a roofline
     "  gpus_per_node: 2\n"                                                    // 7
     "  intra_node: {bandwidth: \"450 GB/s\", latency: \"2 us\"}\n"            // 8
     "  inter_node: {bandwidth: \"50 GB/s\", latency: \"5 us\"}\n"             // 9

@@ -81,15 +81,16 @@ class TableWriter : public ResultWriter {
     fmt::print(out_, "network:  {}\nlabels:   {}\n", network_line(s_), kLabelMeanings);
     fmt::print(out_, "columns:  time, tokens/s, compute and exposed comm (of the slowest device) carry the row's "
                      "label; mem/device is estimated (memory model buffers); wall is measured (simulator run time)\n\n");
-    fmt::print(out_, "{:>14} {:>7} {:>11}  {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<10} {:>12} {:>9}\n",
-               "tokens", "ring", "chunk", "label", "time", "tokens/s", "mem/device", "fits", "compute",
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<10} {:>12} {:>9}\n",
+               "tokens", "ring/gpus", "chunk", "label", "time", "tokens/s", "mem/device", "fits", "compute",
                "exposed comm (%)", "mode", "events", "wall");
     out_.flush();
   }
   void point(const PointResult& r) override {
     PointFigures f = figures_of(r);
-    fmt::print(out_, "{:>14} {:>7} {:>11}  {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<10} {:>12} {:>9}\n",
-               r.point.tokens, r.point.ring_size, r.point.chunk_tokens(), f.label, format_seconds(f.seconds),
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<10} {:>12} {:>9}\n",
+               r.point.tokens, fmt::format("{}/{}", r.point.ring_size, r.point.ring_size / ranks_per_gpu(s_, r.point)),
+               r.point.chunk_tokens(), f.label, format_seconds(f.seconds),
                format_count(f.tokens_per_second),
                format_bytes(r.memory.peak_bytes), r.memory.fits ? "yes" : "NO", format_seconds(f.compute_seconds),
                fmt::format("{} ({:.1f}%)", format_seconds(f.exposed_comm_seconds), 100 * f.exposed_comm_fraction),
@@ -115,18 +116,21 @@ class CsvWriter : public ResultWriter {
     fmt::print(out_, "# scenario: {} ({}); model: {}\n", s_.name, s_.path, model_line(s_));
     fmt::print(out_, "# profile: {}; network: {}\n", profile_line(s_), network_line(s_));
     fmt::print(out_, "# labels: {}; memory figures are estimated; wall_seconds is measured\n", kLabelMeanings);
-    out_ << "tokens,ring_size,chunk_tokens,label,simulated_seconds,tokens_per_second,peak_memory_bytes_per_device,"
-            "memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,exposed_comm_seconds,"
-            "exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,wall_seconds\n";
+    out_ << "tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,label,simulated_seconds,tokens_per_second,"
+            "peak_memory_bytes_per_device,memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,"
+            "exposed_comm_seconds,exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,"
+            "wall_seconds\n";
     out_.flush();
   }
   void point(const PointResult& r) override {
     PointFigures f = figures_of(r);
-    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.point.tokens, r.point.ring_size,
-               r.point.chunk_tokens(), f.label, f.seconds, json_number(f.tokens_per_second), r.memory.peak_bytes,
-               r.memory.capacity_bytes, r.memory.fits ? "true" : "false", quote(r.memory.reason), f.compute_seconds,
-               f.exposed_comm_seconds, f.exposed_comm_fraction, r.slowest_device,
-               quote(model_.describe(r.compute_source)), mode_name(r.mode), r.events, r.device_steps, r.wall_seconds);
+    long long rpg = ranks_per_gpu(s_, r.point);
+    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.point.tokens, r.point.ring_size,
+               rpg, r.point.ring_size / rpg, r.point.chunk_tokens(), f.label, f.seconds,
+               json_number(f.tokens_per_second), r.memory.peak_bytes, r.memory.capacity_bytes,
+               r.memory.fits ? "true" : "false", quote(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
+               f.exposed_comm_fraction, r.slowest_device, quote(model_.describe(r.compute_source)), mode_name(r.mode),
+               r.events, r.device_steps, r.wall_seconds);
     out_.flush();
   }
   void end() override { out_.flush(); }
@@ -167,8 +171,10 @@ class JsonWriter : public ResultWriter {
   }
   void point(const PointResult& r) override {
     PointFigures f = figures_of(r);
-    fmt::print(out_, "{}  {{\"tokens\": {}, \"ring_size\": {}, \"chunk_tokens\": {}, \"label\": {}, ",
-               first_ ? "" : ",\n", r.point.tokens, r.point.ring_size, r.point.chunk_tokens(), json_string(f.label));
+    long long rpg = ranks_per_gpu(s_, r.point);
+    fmt::print(out_, "{}  {{\"tokens\": {}, \"ring_size\": {}, \"ranks_per_gpu\": {}, \"gpus\": {}, "
+                     "\"chunk_tokens\": {}, \"label\": {}, ", first_ ? "" : ",\n", r.point.tokens, r.point.ring_size,
+               rpg, r.point.ring_size / rpg, r.point.chunk_tokens(), json_string(f.label));
     fmt::print(out_, "\"simulated_seconds\": {}, \"tokens_per_second\": {}, \"peak_memory_bytes_per_device\": {}, ",
                json_number(f.seconds), json_number(f.tokens_per_second), json_number(r.memory.peak_bytes));
     fmt::print(out_, "\"memory_capacity_bytes\": {}, \"fits_in_memory\": {}, \"memory_reason\": {}, ",

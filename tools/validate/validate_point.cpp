@@ -53,7 +53,7 @@ Links measure_links(const ring::RingContext* ctx, const Options& opt) {
 }
 
 int point_ranks_per_gpu(const Scenario& scn, const Point& pt) {
-  (void)scn; (void)pt; return 1;  // TODO(ext): ranks_per_gpu(scn, pt)
+  return static_cast<int>(ranks_per_gpu(scn, pt));
 }
 
 ring::RingConfig ring_config(const Scenario& scn, const Point& pt) {
@@ -98,7 +98,7 @@ DeviceProfile Calibration::profile(const DeviceProfile& base, const std::string&
   p.calibration = {{"date", today()}, {"tool", "ringsim validate"}, {"cuda", ring::cuda_versions()}};
   p.memory_bytes = ring::cuda_memory_bytes(device_);
   p.copy_bytes_per_s = 2 * links.d2d.bytes_per_s;  // the profile counts bytes read + written
-  // TODO(ext): p.copy_latency_s = links.d2d.latency_s;
+  p.copy_latency_s = links.d2d.latency_s;
   p.attention.clear();
   p.merge.clear();
   std::map<std::tuple<long long, int, int>, std::pair<double, int>> merges;  // averaged per q
