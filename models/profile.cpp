@@ -221,6 +221,12 @@ void read_optional(const Reader& r, const std::string& prefix, DeviceProfile& p)
   if (r.has("calibration")) read_calibration(r, p);
   if (r.has("copy_bandwidth")) p.copy_bytes_per_s = r.quantity("copy_bandwidth", Dimension::kBytesPerSecond, true);
   if (r.has("copy_latency")) p.copy_latency_s = r.quantity("copy_latency", Dimension::kSeconds, false);
+  for (const auto& [key, field] : {std::pair{"copy_compute_share", &p.copy_compute_share},
+                                   std::pair{"link_compute_share", &p.link_compute_share}}) {
+    if (!r.has(key)) continue;
+    *field = r.quantity(key, Dimension::kCount, false);
+    if (*field > 1) r.fail(r.get(key), key, fmt::format("is a fraction of the compute rate, at most 1, got {}", *field));
+  }
   if (r.has("launch_overhead")) p.launch_overhead_s = r.quantity("launch_overhead", Dimension::kSeconds, false);
   if (r.has("reserved_memory")) p.reserved_memory_bytes = r.quantity("reserved_memory", Dimension::kBytes, false);
   if (r.has("attention")) read_samples(r, prefix, "attention", read_attention, p.attention);
@@ -236,7 +242,8 @@ bool looks_like_name(const std::string& s) {
 
 DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where, const std::string& key_prefix) {
   const Reader r(node, where, key_prefix);
-  r.require_map({"name", "card", "source", "calibration", "memory", "hbm_bandwidth", "copy_bandwidth", "copy_latency", "tflops",
+  r.require_map({"name", "card", "source", "calibration", "memory", "hbm_bandwidth", "copy_bandwidth", "copy_latency",
+                 "copy_compute_share", "link_compute_share", "tflops",
                  "launch_overhead", "reserved_memory", "attention", "merge"});
   DeviceProfile p;
   p.name = r.scalar("name");

@@ -10,6 +10,8 @@
 //   hbm_bandwidth: "3.35 TB/s"
 //   copy_bandwidth: "2.99 TB/s"        # measured device-to-device copy (optional)
 //   copy_latency: "5 us"               # its latency (optional, default 0)
+//   copy_compute_share: 0.3            # compute rate an in-flight copy takes (optional, 0)
+//   link_compute_share: 0.25           # same, each end of an inter-GPU transfer (optional, 0)
 //   tflops: {bf16: 989, fp16: 989, fp32: 67}   # or one number for every dtype
 //   launch_overhead: "4 us"            # per kernel launch (optional, default 0)
 //   reserved_memory: "1 GiB"           # context + framework (optional, default 0)
@@ -69,6 +71,10 @@ struct DeviceProfile {
   double hbm_bytes_per_s = 0;
   double copy_bytes_per_s = 0;       // 0 when not measured; counts bytes read + written
   double copy_latency_s = 0;         // of one device-to-device copy
+  // Interference, measured by ringsim validate: the fraction of a GPU's
+  // compute rate one in-flight copy (between ranks sharing the GPU) or one
+  // end of an inter-GPU transfer (NCCL kernels on the SMs) takes. 0: none.
+  double copy_compute_share = 0, link_compute_share = 0;
   std::map<DType, double> flops_per_s;  // dense rate per dtype
   double launch_overhead_s = 0;
   double reserved_memory_bytes = 0;

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <ostream>
 #include <stdexcept>
 #include <unordered_map>
@@ -59,6 +61,12 @@ struct Engine::Impl {
   struct Gpu {
     long long head = 0;  // index of the next device within the GPU
     bool busy = false;
+    // Interference only: compute progress at a rate that transfers lower.
+    long long running = -1;    // device computing
+    double share = 0;          // sum of the shares of transfers in flight
+    double remaining_ns = 0;   // of the running compute, at full rate
+    TimeNs since_ns = 0;       // remaining_ns is as of this time
+    std::int64_t epoch = 0;    // completion events of older epochs are stale
   };
   struct Transfer {
     long long src = 0, dst = 0;
@@ -77,6 +85,7 @@ struct Engine::Impl {
   std::vector<Device> devices;
   long long rpg;
   std::vector<Gpu> gpus;
+  bool interference;
   std::vector<DeviceMemory> memory;
   std::vector<Transfer> transfers;       // slots; finished ones are reused
   std::vector<std::int64_t> free_slots;
@@ -97,6 +106,7 @@ struct Engine::Impl {
                                               devs, rpg, topo.spec().gpus));
     }
     gpus.resize(static_cast<std::size_t>(devs / rpg));
+    interference = o.copy_compute_share > 0 || o.link_compute_share > 0;
     if (const BufferSizes* sizes = program.buffer_sizes()) memory.assign(devs, DeviceMemory(sizes));
     result.finish_ns.assign(devs, -1);
     result.compute_ns.assign(devs, 0);
@@ -225,7 +235,43 @@ struct Engine::Impl {
       dev.compute_start_ns = now;
       gpu.busy = true;
       gpu.head = (gpu.head + 1) % rpg;
-      push(checked_add_ns(now, dev.compute_duration_ns), Band::kCompute, kComputeDone, d, dev.compute_label);
+      if (!interference) {
+        push(checked_add_ns(now, dev.compute_duration_ns), Band::kCompute, kComputeDone, d, dev.compute_label);
+        continue;
+      }
+      gpu.running = d;
+      gpu.remaining_ns = static_cast<double>(dev.compute_duration_ns);
+      gpu.since_ns = now;
+      schedule_completion(now, gpu);
+    }
+  }
+
+  // Interference: the running compute's completion at the current rate.
+  void schedule_completion(TimeNs now, Gpu& gpu) {
+    ++gpu.epoch;
+    const double rate = std::max(0.0, 1.0 - gpu.share);
+    if (gpu.running < 0 || rate <= 0) return;  // stalled until a transfer ends
+    const TimeNs left = static_cast<TimeNs>(std::ceil(std::max(0.0, gpu.remaining_ns) / rate));
+    push(checked_add_ns(now, left), Band::kCompute, kComputeDone, gpu.running, gpu.epoch);
+  }
+  // A transfer starts (sign +1) or ends (-1): the GPUs it touches change rate.
+  void transfer_share(TimeNs now, const Transfer& t, int sign) {
+    if (!interference) return;
+    const long long gs = t.src / rpg, gd = t.dst / rpg;
+    const auto apply = [&](long long g, double share) {
+      Gpu& gpu = gpus[g];
+      if (gpu.running >= 0) {
+        gpu.remaining_ns -= static_cast<double>(now - gpu.since_ns) * std::max(0.0, 1.0 - gpu.share);
+        gpu.since_ns = now;
+      }
+      gpu.share = std::max(0.0, gpu.share + sign * share);
+      if (gpu.running >= 0) schedule_completion(now, gpu);
+    };
+    if (gs == gd) {
+      apply(gs, opt.copy_compute_share);
+    } else {
+      apply(gs, opt.link_compute_share);
+      apply(gd, opt.link_compute_share);
     }
   }
 
@@ -236,6 +282,7 @@ struct Engine::Impl {
     for (std::uint64_t x : done) {
       const Transfer& t = transfers[x];
       trace("kv", 1, t.src, t.matched_ns, now, t.label);
+      transfer_share(now, t, -1);
       finish_one(now, t.src);
       finish_one(now, t.dst);
       free_slots.push_back(static_cast<std::int64_t>(x));
@@ -254,10 +301,15 @@ struct Engine::Impl {
     switch (e.kind()) {
       case kResume: run_device(now, e.device); break;
       case kComputeDone: {
+        Gpu& gpu = gpus[e.device / rpg];
+        if (interference) {
+          if (e.arg != gpu.epoch) return;  // the rate changed since: stale
+          gpu.running = -1;
+        }
         Device& dev = devices[e.device];
         dev.computing = false;
-        gpus[e.device / rpg].busy = false;
-        trace("compute", 0, e.device, dev.compute_start_ns, now, e.arg);
+        gpu.busy = false;
+        trace("compute", 0, e.device, dev.compute_start_ns, now, dev.compute_label);
         finish_one(now, e.device);
         start_computes(now, e.device / rpg);
         break;
@@ -266,6 +318,7 @@ struct Engine::Impl {
         service_network(now);  // free links of flows ending now before sharing them
         const Transfer& t = transfers[e.arg];
         network.start_flow(now, *t.route, t.bytes, static_cast<std::uint64_t>(e.arg));
+        transfer_share(now, t, +1);
         reschedule_wake();
         break;
       }

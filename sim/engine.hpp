@@ -62,6 +62,12 @@ struct EngineOptions {
   // done (a 0 ns compute still takes its turn); transfers between devices of
   // one GPU take Topology::loopback. Topology GPUs = devices / ranks_per_gpu.
   long long ranks_per_gpu = 1;
+  // Interference (measured by ringsim validate): while a transfer is in
+  // flight, it takes this fraction of each GPU's compute rate it touches: a
+  // copy between devices of one GPU (copy), or each end of a transfer
+  // between GPUs (link: NCCL kernels run on the SMs). A running compute
+  // progresses at max(0, 1 - sum of shares); 0 and 0: no interference.
+  double copy_compute_share = 0, link_compute_share = 0;
 };
 
 struct EngineResult {

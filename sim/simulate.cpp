@@ -52,6 +52,8 @@ void fill_event(const Scenario& scn, const Point& pt, const SimOptions& opt, con
   if (opt.record_events) eo.event_log = opt.event_log;
   eo.chrome_trace = opt.chrome_trace;
   eo.ranks_per_gpu = rpg;
+  eo.copy_compute_share = scn.profile.copy_compute_share;
+  eo.link_compute_share = scn.profile.link_compute_share;
   eo.progress = opt.progress;
   eo.total_waits = static_cast<std::uint64_t>(pt.ring_size) * static_cast<std::uint64_t>(pt.ring_size);
   EngineResult er = Engine(topo, program, pt.ring_size, eo).run();
@@ -103,12 +105,15 @@ PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOption
   r.point = pt;
   r.compute_source = su.costs.source;
   r.device_steps = static_cast<std::uint64_t>(ring) * static_cast<std::uint64_t>(ring);
-  if (ranks_per_gpu(scn, pt) > 1 && opt.mode != Mode::kEvent && opt.mode != Mode::kAuto) {
+  // Shared GPUs and transfer/compute interference exist in the event engine only.
+  const bool shared = ranks_per_gpu(scn, pt) > 1;
+  const bool interference = scn.profile.copy_compute_share > 0 || scn.profile.link_compute_share > 0;
+  if ((shared || interference) && opt.mode != Mode::kEvent && opt.mode != Mode::kAuto) {
     throw std::invalid_argument(fmt::format(
-        "mode {} assumes one rank per GPU, but ranks_per_gpu is {} (ranks share a compute stream); use mode event",
-        mode_name(opt.mode), ranks_per_gpu(scn, pt)));
+        "mode {} models neither ranks sharing a GPU (ranks_per_gpu {}) nor transfers slowing compute "
+        "(profile copy/link_compute_share); use mode event", mode_name(opt.mode), ranks_per_gpu(scn, pt)));
   }
-  if (opt.mode == Mode::kEvent || ranks_per_gpu(scn, pt) > 1) {
+  if (opt.mode == Mode::kEvent || shared || interference) {
     fill_event(scn, pt, opt, topo, su, r);
   } else {
     RingLinks links = ring_links(topo, ring, su.bytes);

@@ -1,8 +1,9 @@
 // sim: ranks sharing one GPU (cluster.ranks_per_gpu). Their computes run on
 // the card's one compute stream as an in-order FIFO in (step, rank) order; a
 // transfer between two ranks of one card goes over that card's loopback copy
-// link (profile copy_bandwidth / 2 payload, copy_latency). Hand-computed
-// timelines, then a property sweep over random scenarios.
+// link (profile copy_bandwidth / 2 payload, copy_latency). Then transfers
+// slowing compute (profile copy/link_compute_share). Hand-computed
+// timelines, and a property sweep over random scenarios.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -194,4 +195,31 @@ TEST_CASE("sim::shared GPU: the scenario keys ranks_per_gpu are read and checked
     CHECK(e.key == "sweep[1].ranks_per_gpu");
   }
   std::remove(path.c_str());
+}
+
+TEST_CASE("sim::interference: transfers in flight slow the computes of the GPUs they touch") {
+  // Two GPUs, one rank each; each GPU is one end of two transfers (its send
+  // and its receive), so a link share of 0.5 stops its compute while they run.
+  Scenario s = test::ring_scenario(8192, 2, false, Layout::kContiguous, 8);
+  s.intra_node = LinkSpec{450e9, 2000};
+  const TimeNs c = block_ns(s, MaskKind::kFull);
+  const TimeNs x = transfer_time_ns(ring_transfer_bytes(s.shape, s.points[0].tokens, 2), 450e9);
+  REQUIRE(c > s.intra_node.latency_ns + x);
+  CHECK(simulate(s).makespan_ns == 2 * c);  // no interference: the transfer is hidden
+  s.profile.link_compute_share = 0.5;
+  const PointResult r = simulate(s);
+  CHECK(r.makespan_ns == 2 * c + x);  // step 0's compute stalls for the transfer
+  SimOptions o;
+  o.mode = Mode::kRecurrence;
+  CHECK_THROWS_AS(simulate_point(s, s.points[0], o), std::invalid_argument);
+}
+
+TEST_CASE("sim::interference: a copy between ranks of one GPU takes its copy share") {
+  Scenario s = shared_scenario(4096, 2, 2, false, 2e12, 1000);
+  const TimeNs c = block_ns(s, MaskKind::kFull);
+  const double bytes = ring_transfer_bytes(s.shape, s.points[0].tokens, 2);
+  const TimeNs x = transfer_time_ns(bytes, 2e12 / 2 / 2);  // two copies share the loopback
+  REQUIRE(c > 1000 + x);
+  s.profile.copy_compute_share = 0.5;  // two copies in flight: the GPU's compute stops
+  CHECK(simulate(s).makespan_ns == 4 * c + x);
 }

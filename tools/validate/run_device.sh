@@ -1,6 +1,8 @@
 #!/bin/bash
 # tools/validate/run_device.sh: runs `ringsim validate` on every validation
-# scenario on a machine with 1-2 GPUs and writes logs and traces under $OUT.
+# scenario on a machine with 1-2 GPUs, with and without the interference
+# model (--no-interference), and writes the tables and traces under $OUT
+# (tools/validate/RESULTS.md records one such run).
 #
 # The binary is built where nvcc is (no GPU needed) and carried:
 #   meson setup build-validate -Dtests=disabled && ninja -C build-validate tools/validate/ringsim-validate
@@ -27,16 +29,20 @@ export LD_LIBRARY_PATH=$LIBS:${LD_LIBRARY_PATH:-}
   nvidia-smi topo -m; ldd "$BIN" | grep -E "nccl|cublas|fmt|yaml|not found"
 } > "$OUT/machine.txt" 2>&1
 cat "$OUT/machine.txt"
-run() {  # run NAME SCENARIO...
+run() {  # run NAME ARGS...: the table streams to $OUT/NAME.txt
   local name=$1; shift
-  echo "== $name: $BIN $* --trace-prefix $OUT/traces/"
-  timeout 200 "$BIN" "$@" --trace-prefix "$OUT/traces/" 2>&1 | tee "$OUT/$name.txt"
+  echo "== $name: $BIN $*"
+  timeout 200 "$BIN" "$@" 2>&1 | tee "$OUT/$name.txt"
   echo "exit ${PIPESTATUS[0]}" | tee -a "$OUT/$name.txt"
 }
+ONE="scenarios/validate-1gpu-noncausal.yaml scenarios/validate-1gpu-causal.yaml scenarios/validate-1gpu-zigzag.yaml"
+TWO="scenarios/validate-2gpu-noncausal.yaml scenarios/validate-2gpu-causal.yaml scenarios/validate-2gpu-zigzag.yaml"
 if [ "$WHAT" = 1gpu ] || [ "$WHAT" = all ]; then
-  run validate-1gpu scenarios/validate-1gpu-noncausal.yaml scenarios/validate-1gpu-causal.yaml scenarios/validate-1gpu-zigzag.yaml
+  run validate-1gpu $ONE --trace-prefix "$OUT/traces/"
+  run validate-1gpu-no-interference $ONE --no-interference
 fi
 if [ "$WHAT" = 2gpu ] || [ "$WHAT" = all ]; then
-  run validate-2gpu scenarios/validate-2gpu-noncausal.yaml scenarios/validate-2gpu-causal.yaml scenarios/validate-2gpu-zigzag.yaml
+  run validate-2gpu $TWO --trace-prefix "$OUT/traces/"
+  run validate-2gpu-no-interference $TWO --no-interference
 fi
 (cd "$OUT" && tar czf traces.tgz traces && rm -rf traces)

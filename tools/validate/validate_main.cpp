@@ -34,7 +34,9 @@ constexpr const char* kUsage =
     "  --block-repeats N  timed repeats per calibrated block shape (default 10)\n"
     "  --trace-prefix P   write P<scenario>-P<ring>-chunk<tokens>.json per point:\n"
     "                     measured and simulated timelines (Chrome/Perfetto)\n"
-    "  --format F         table (default), csv or json\n";
+    "  --format F         table (default), csv or json\n"
+    "  --no-interference  do not measure or model transfers slowing compute\n"
+    "                     (profile copy_compute_share = link_compute_share = 0)\n";
 
 struct Args {
   std::vector<std::string> scenarios;
@@ -60,6 +62,7 @@ Args parse(int argc, char** argv) {
     if (w == "--repeats") a.opt.repeats = positive_int(w, value());
     else if (w == "--block-repeats") a.opt.block_repeats = positive_int(w, value());
     else if (w == "--trace-prefix") a.opt.trace_prefix = value();
+    else if (w == "--no-interference") a.opt.interference = false;
     else if (w == "--format") {
       a.opt.format = value();
       if (a.opt.format != "table" && a.opt.format != "csv" && a.opt.format != "json")

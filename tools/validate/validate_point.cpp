@@ -43,11 +43,14 @@ Links measure_links(const ring::RingContext* ctx, const Options& opt) {
   const auto sizes = ring::link_sizes();
   Links l;
   l.d2d = ring::measure_d2d_copy(0, sizes, opt.link_repeats);
+  constexpr double kShareBytes = 32.0 * 1024 * 1024;  // a K/V block of the scenarios
+  if (opt.interference) l.copy_share = ring::measure_copy_share(0, kShareBytes, l.d2d.bytes_per_s);
   if (ctx && ctx->gpus() >= 2) {
     l.nccl_both = ring::measure_nccl(*ctx, true, sizes, opt.link_repeats);
     l.nccl_one = ring::measure_nccl(*ctx, false, sizes, opt.link_repeats);
     l.peer_both = ring::measure_peer_copy(*ctx, true, sizes, opt.link_repeats);
     l.peer_one = ring::measure_peer_copy(*ctx, false, sizes, opt.link_repeats);
+    if (opt.interference) l.link_share = ring::measure_link_share(*ctx, kShareBytes, l.nccl_both->bytes_per_s);
   }
   return l;
 }
@@ -99,6 +102,8 @@ DeviceProfile Calibration::profile(const DeviceProfile& base, const std::string&
   p.memory_bytes = ring::cuda_memory_bytes(device_);
   p.copy_bytes_per_s = 2 * links.d2d.bytes_per_s;  // the profile counts bytes read + written
   p.copy_latency_s = links.d2d.latency_s;
+  p.copy_compute_share = links.copy_share ? links.copy_share->share : 0;
+  p.link_compute_share = links.link_share ? links.link_share->share : 0;
   p.attention.clear();
   p.merge.clear();
   std::map<std::tuple<long long, int, int>, std::pair<double, int>> merges;  // averaged per q

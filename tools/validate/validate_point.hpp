@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/ring/block_timing.hpp"
+#include "kernels/ring/interference.hpp"
 #include "kernels/ring/link_bench.hpp"
 #include "kernels/ring/ring_executor.hpp"
 #include "models/scenario.hpp"
@@ -23,12 +24,15 @@ struct Options {
   int check_heads = 4;         // sampled heads per point
   std::string trace_prefix;    // empty: no traces
   std::string format = "table";
+  bool interference = true;    // measure and model transfers slowing compute
 };
 
 // The measured links: d2d always, the cross-card figures with 2 cards.
 struct Links {
   ring::LinkFit d2d;
   std::optional<ring::LinkFit> nccl_both, nccl_one, peer_both, peer_one;
+  // Compute lost to transfers in flight (profile copy/link_compute_share).
+  std::optional<ring::ShareMeasurement> copy_share, link_share;
 };
 Links measure_links(const ring::RingContext*, const Options&);
 

@@ -55,9 +55,22 @@ void Report::links(const Links& l) {
           json_escape(f->name), json_escape(card_), f->bytes_per_s, f->latency_s, samples));
     }
   }
+  for (const auto& [name, m] : {std::pair{"copy_compute_share (d2d copy beside an 8K block)", l.copy_share},
+                                std::pair{"link_compute_share (nccl both ways beside an 8K block)", l.link_share}}) {
+    if (!m) continue;
+    if (format_ == "table")
+      fmt::print("  {:<58} {:.3f}  (block {} alone, {} with transfers, {} moved meanwhile)\n", name, m->share,
+                 format_seconds(m->alone_s), format_seconds(m->loaded_s), format_bytes(m->bytes_moved));
+    else if (format_ == "csv")
+      fmt::print("# measured on {}: {} = {:.4f} (block {:.6g} s alone, {:.6g} s loaded)\n", card_, name, m->share,
+                 m->alone_s, m->loaded_s);
+    else
+      json_links_.push_back(fmt::format(R"({{"interference":"{}","share":{:.4f},"alone_s":{:.6g},"loaded_s":{:.6g}}})",
+                                        name, m->share, m->alone_s, m->loaded_s));
+  }
   if (format_ == "table")
     fmt::print("  (the simulator uses: intra_node = nccl send/recv both ways; copy link of ranks "
-               "sharing a card = d2d copy)\n\n");
+               "sharing a card = d2d copy; the shares above as the profile's copy/link_compute_share)\n\n");
 }
 
 void Report::point(const Outcome& o, std::uint64_t seed) {
