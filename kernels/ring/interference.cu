@@ -18,30 +18,36 @@ namespace ringsim::ring {
 
 namespace {
 
-constexpr long long kTokens = 8192;  // 8K x 8K full block, 32/8 heads, d 128: ~3 ms
-constexpr int kQHeads = 32, kKvHeads = 8, kHeadDim = 128;
-constexpr int kReps = 3;
+constexpr int kReps = 5;
 constexpr unsigned long long kGateNs = 2'000'000ULL;
+// A train of back-to-back blocks lasting at least this long: a short block
+// (2K: ~0.25 ms) sees too few transfer ends alone to count bytes moved, and
+// in the ring each of its kernels starts beside NCCL kernels already on the SMs.
+constexpr double kTrainS = 3e-3;
 
 struct Block {
   std::uint16_t *q = nullptr, *k = nullptr, *v = nullptr;
   float *o = nullptr, *lse = nullptr;
   kernels::ChunkAttentionArgs args;
-  explicit Block(cudaStream_t s) {
-    const long long qe = kTokens * kQHeads * kHeadDim, kve = kTokens * kKvHeads * kHeadDim;
+  Block(const BlockTimingShape& sh, cudaStream_t s) {
+    const long long qe = sh.q_tokens * sh.q_heads * sh.head_dim;
+    const long long kve = sh.kv_tokens * sh.kv_heads * sh.head_dim;
     RING_CUDA(cudaMalloc(&q, qe * 2));
     RING_CUDA(cudaMalloc(&k, kve * 2));
     RING_CUDA(cudaMalloc(&v, kve * 2));
     RING_CUDA(cudaMalloc(&o, qe * 4));
-    RING_CUDA(cudaMalloc(&lse, kTokens * kQHeads * 4));
+    RING_CUDA(cudaMalloc(&lse, sh.q_tokens * sh.q_heads * 4));
     const TokenMap id{0, 1, 0, 0};
-    fill_slice(q, kTokens, kQHeads, kHeadDim, id, 7, Tensor::kQ, s);
-    fill_slice(k, kTokens, kKvHeads, kHeadDim, id, 7, Tensor::kK, s);
-    fill_slice(v, kTokens, kKvHeads, kHeadDim, id, 7, Tensor::kV, s);
-    args.q_heads = kQHeads;
-    args.kv_heads = kKvHeads;
-    args.head_dim = kHeadDim;
-    args.q_tokens = args.kv_tokens = kTokens;
+    fill_slice(q, sh.q_tokens, sh.q_heads, sh.head_dim, id, 7, Tensor::kQ, s);
+    fill_slice(k, sh.kv_tokens, sh.kv_heads, sh.head_dim, id, 7, Tensor::kK, s);
+    fill_slice(v, sh.kv_tokens, sh.kv_heads, sh.head_dim, id, 7, Tensor::kV, s);
+    args.dtype = kernels::Dtype::kBf16;
+    args.mask = sh.mask;
+    args.q_heads = sh.q_heads;
+    args.kv_heads = sh.kv_heads;
+    args.head_dim = sh.head_dim;
+    args.q_tokens = sh.q_tokens;
+    args.kv_tokens = sh.kv_tokens;
     args.q = q;
     args.k = k;
     args.v = v;
@@ -70,66 +76,76 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// One block on card 0's `compute` stream behind a gate; `transfers(n, ends)`
-// enqueues n transfers on card 0's `side` stream (also gated), recording
-// ends[i] after the i-th. Returns (block seconds, bytes finished meanwhile).
-std::pair<double, double> timed_block(Block& blk, cudaStream_t compute, cudaStream_t side, int n,
-                                      double bytes,
-                                      const std::function<void(int, std::vector<cudaEvent_t>&)>& transfers) {
-  cudaEvent_t go, c0, c1;
-  RING_CUDA(cudaEventCreateWithFlags(&go, cudaEventDisableTiming));
+// `train` blocks back to back on card 0's `compute` stream behind a gate.
+// Loaded: as in a ring step, each block's start also starts one transfer
+// (`transfer(end)` enqueues it on card 0's `side` stream, after the previous
+// one, and records `end`). Returns (train seconds, bytes moved within the
+// train: each transfer counted by the part of its span inside the train).
+std::pair<double, double> timed_block(Block& blk, int train, cudaStream_t compute, cudaStream_t side, bool loaded,
+                                      double bytes, const std::function<void(cudaEvent_t)>& transfer) {
+  cudaEvent_t c0, c1;
   RING_CUDA(cudaEventCreate(&c0));
   RING_CUDA(cudaEventCreate(&c1));
-  std::vector<cudaEvent_t> ends(n);
+  std::vector<cudaEvent_t> starts(loaded ? train : 0), ends(loaded ? train : 0);
+  for (auto& e : starts) RING_CUDA(cudaEventCreate(&e));
   for (auto& e : ends) RING_CUDA(cudaEventCreate(&e));
   gate(kGateNs, compute);
-  RING_CUDA(cudaEventRecord(go, compute));
-  RING_CUDA(cudaStreamWaitEvent(side, go, 0));
   RING_CUDA(cudaEventRecord(c0, compute));
-  blk.launch(compute);
-  RING_CUDA(cudaEventRecord(c1, compute));
-  if (n > 0) transfers(n, ends);
-  RING_CUDA(cudaDeviceSynchronize());
-  const double block_ms = ms_between(c0, c1);
-  int done = 0;
-  for (auto e : ends) {
-    const float t = ms_between(c0, e);
-    done += t >= 0 && t <= block_ms;
+  for (int i = 0; i < train; ++i) {
+    if (loaded) {
+      RING_CUDA(cudaEventRecord(starts[i], compute));
+      RING_CUDA(cudaStreamWaitEvent(side, starts[i], 0));
+      transfer(ends[i]);
+    }
+    blk.launch(compute);
   }
+  RING_CUDA(cudaEventRecord(c1, compute));
+  RING_CUDA(cudaDeviceSynchronize());
+  const double train_ms = ms_between(c0, c1);
+  double moved = 0, prev_end = 0;
+  for (std::size_t i = 0; i < ends.size(); ++i) {
+    const double end = ms_between(c0, ends[i]);
+    const double begin = std::max(static_cast<double>(ms_between(c0, starts[i])), prev_end);
+    prev_end = end;
+    if (end > begin) moved += bytes * std::clamp((std::min(end, train_ms) - begin) / (end - begin), 0.0, 1.0);
+  }
+  for (auto e : starts) cudaEventDestroy(e);
   for (auto e : ends) cudaEventDestroy(e);
-  cudaEventDestroy(go);
   cudaEventDestroy(c0);
   cudaEventDestroy(c1);
-  return {block_ms * 1e-3, done * bytes};
+  return {train_ms * 1e-3, moved};
 }
 
-ShareMeasurement measure(double bytes, double bytes_per_s, int ends_per_card,
-                         const std::function<void(int, std::vector<cudaEvent_t>&)>& transfers,
-                         cudaStream_t compute, cudaStream_t side) {
-  Block blk(compute);
+ShareMeasurement measure(const BlockTimingShape& shape, double bytes, double bytes_per_s, int ends_per_card,
+                         const std::function<void(cudaEvent_t)>& transfer, cudaStream_t compute,
+                         cudaStream_t side) {
+  Block blk(shape, compute);
+  timed_block(blk, 1, compute, side, false, bytes, transfer);  // warm-up
+  const double one = timed_block(blk, 1, compute, side, false, bytes, transfer).first;
+  const int train = std::max(1, static_cast<int>(std::ceil(kTrainS / std::max(one, 1e-6))));
+  timed_block(blk, train, compute, side, true, bytes, transfer);  // warm-up (NCCL, copy engines)
   std::vector<double> alone, loaded, moved;
-  for (int i = 0; i < kReps + 1; ++i) alone.push_back(timed_block(blk, compute, side, 0, bytes, transfers).first);
-  alone.erase(alone.begin());  // warm-up
-  const double t0 = median(alone);
-  // Enough transfers to outlast the block even if they slow it threefold.
-  const int n = static_cast<int>(std::ceil(3 * t0 * bytes_per_s / bytes)) + 4;
   for (int i = 0; i < kReps; ++i) {
-    const auto [t, b] = timed_block(blk, compute, side, n, bytes, transfers);
+    alone.push_back(timed_block(blk, train, compute, side, false, bytes, transfer).first);
+    const auto [t, b] = timed_block(blk, train, compute, side, true, bytes, transfer);
     loaded.push_back(t);
     moved.push_back(b);
   }
+  const double t0 = median(alone);
   ShareMeasurement m;
-  m.alone_s = t0;
-  m.loaded_s = median(loaded);
+  m.train = train;
+  m.alone_s = t0 / train;
+  m.loaded_s = median(loaded) / train;
   m.bytes_moved = median(moved);
   if (m.bytes_moved > 0)
-    m.share = std::clamp((m.loaded_s - m.alone_s) * bytes_per_s / (ends_per_card * m.bytes_moved), 0.0, 1.0);
+    m.share = std::clamp((median(loaded) - t0) * bytes_per_s / (ends_per_card * m.bytes_moved), 0.0, 1.0);
   return m;
 }
 
 }  // namespace
 
-ShareMeasurement measure_copy_share(int device, double bytes, double copy_payload_bytes_per_s) {
+ShareMeasurement measure_copy_share(int device, const BlockTimingShape& shape, double bytes,
+                                    double copy_payload_bytes_per_s) {
   DeviceScope scope(device);
   int least = 0, greatest = 0;
   RING_CUDA(cudaDeviceGetStreamPriorityRange(&least, &greatest));
@@ -139,12 +155,10 @@ ShareMeasurement measure_copy_share(int device, double bytes, double copy_payloa
   void *src = nullptr, *dst = nullptr;
   RING_CUDA(cudaMalloc(&src, static_cast<std::size_t>(bytes)));
   RING_CUDA(cudaMalloc(&dst, static_cast<std::size_t>(bytes)));
-  const ShareMeasurement m = measure(bytes, copy_payload_bytes_per_s, 1,
-      [&](int n, std::vector<cudaEvent_t>& ends) {
-        for (int i = 0; i < n; ++i) {
-          RING_CUDA(cudaMemcpyAsync(dst, src, static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice, side));
-          RING_CUDA(cudaEventRecord(ends[i], side));
-        }
+  const ShareMeasurement m = measure(shape, bytes, copy_payload_bytes_per_s, 1,
+      [&](cudaEvent_t end) {
+        RING_CUDA(cudaMemcpyAsync(dst, src, static_cast<std::size_t>(bytes), cudaMemcpyDeviceToDevice, side));
+        RING_CUDA(cudaEventRecord(end, side));
       }, compute, side);
   cudaFree(src);
   cudaFree(dst);
@@ -153,7 +167,8 @@ ShareMeasurement measure_copy_share(int device, double bytes, double copy_payloa
   return m;
 }
 
-ShareMeasurement measure_link_share(const RingContext& ctx, double bytes, double link_bytes_per_s) {
+ShareMeasurement measure_link_share(const RingContext& ctx, const BlockTimingShape& shape, double bytes,
+                                    double link_bytes_per_s) {
   if (ctx.gpus() < 2) ring_fail("measure_link_share: needs 2 cards", __FILE__, __LINE__);
   int least = 0, greatest = 0;
   RING_CUDA(cudaDeviceGetStreamPriorityRange(&least, &greatest));
@@ -169,25 +184,29 @@ ShareMeasurement measure_link_share(const RingContext& ctx, double bytes, double
   DeviceScope scope(0);
   RING_CUDA(cudaStreamCreateWithPriority(&compute, cudaStreamNonBlocking, least));
   // Card 0 computes while it sends to and receives from card 1 (as in a ring of 2).
-  const ShareMeasurement m = measure(bytes, link_bytes_per_s, 2,
-      [&](int n, std::vector<cudaEvent_t>& ends) {
+  const ShareMeasurement m = measure(shape, bytes, link_bytes_per_s, 2,
+      [&](cudaEvent_t end) {
         cudaEvent_t go;
         RING_CUDA(cudaEventCreateWithFlags(&go, cudaEventDisableTiming));
         RING_CUDA(cudaEventRecord(go, send[0]));
         for (cudaStream_t st : {recv[0], send[1], recv[1]}) RING_CUDA(cudaStreamWaitEvent(st, go, 0));
-        for (int i = 0; i < n; ++i) {
-          for (int a = 0; a < 2; ++a) {
-            const int b = 1 - a;
-            RING_NCCL(ncclGroupStart());
-            RING_NCCL(ncclSend(src[a], static_cast<std::size_t>(bytes), ncclUint8, b,
-                               static_cast<ncclComm_t>(ctx.comm(a, a)), send[a]));
-            RING_NCCL(ncclRecv(dst[b], static_cast<std::size_t>(bytes), ncclUint8, a,
-                               static_cast<ncclComm_t>(ctx.comm(a, b)), recv[b]));
-            RING_NCCL(ncclGroupEnd());
-          }
-          RING_CUDA(cudaEventRecord(ends[i], send[0]));
+        for (int a = 0; a < 2; ++a) {
+          const int b = 1 - a;
+          RING_NCCL(ncclGroupStart());
+          RING_NCCL(ncclSend(src[a], static_cast<std::size_t>(bytes), ncclUint8, b,
+                             static_cast<ncclComm_t>(ctx.comm(a, a)), send[a]));
+          RING_NCCL(ncclRecv(dst[b], static_cast<std::size_t>(bytes), ncclUint8, a,
+                             static_cast<ncclComm_t>(ctx.comm(a, b)), recv[b]));
+          RING_NCCL(ncclGroupEnd());
         }
+        // Card 0's transfer ends when both its send and its receive have.
+        cudaEvent_t got;
+        RING_CUDA(cudaEventCreateWithFlags(&got, cudaEventDisableTiming));
+        RING_CUDA(cudaEventRecord(got, recv[0]));
+        RING_CUDA(cudaStreamWaitEvent(send[0], got, 0));
+        RING_CUDA(cudaEventRecord(end, send[0]));
         cudaEventDestroy(go);
+        cudaEventDestroy(got);
       }, compute, send[0]);
   for (int g = 0; g < 2; ++g) {
     DeviceScope s(g);

@@ -102,12 +102,16 @@ int run(const Args& a) {
   const validate::Links links = validate::measure_links(&ctx, a.opt);
   report.links(links);
   validate::Calibration calibration(0);
+  validate::InterferenceCalibration interference;
   std::random_device rd;
   bool all_passed = true;
   for (const Scenario& scn : scenarios) {
     for (const Point& pt : scn.points) {
-      calibration.ensure(validate::ring_config(scn, pt), a.opt.block_repeats);
-      const DeviceProfile profile = calibration.profile(scn.profile, card, links);
+      const ring::RingConfig cfg = validate::ring_config(scn, pt);
+      calibration.ensure(cfg, a.opt.block_repeats);
+      const validate::PointShares shares = interference.ensure(cfg, ctx, links, a.opt);
+      report.shares(cfg, shares);
+      const DeviceProfile profile = calibration.profile(scn.profile, card, links, shares);
       const std::uint64_t seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
       const validate::Outcome o =
           validate::validate_point(scn, pt, ctx, profile, links, card, a.opt, seed);

@@ -44,15 +44,65 @@ Links measure_links(const ring::RingContext* ctx, const Options& opt) {
   Links l;
   l.d2d = ring::measure_d2d_copy(0, sizes, opt.link_repeats);
   constexpr double kShareBytes = 32.0 * 1024 * 1024;  // a K/V block of the scenarios
-  if (opt.interference) l.copy_share = ring::measure_copy_share(0, kShareBytes, l.d2d.bytes_per_s);
+  const ring::BlockTimingShape ref{kernels::Mask::kFull, 8192, 8192, 32, 8, 128};  // ~3 ms
+  if (opt.interference) l.copy_share = ring::measure_copy_share(0, ref, kShareBytes, l.d2d.bytes_per_s);
   if (ctx && ctx->gpus() >= 2) {
     l.nccl_both = ring::measure_nccl(*ctx, true, sizes, opt.link_repeats);
     l.nccl_one = ring::measure_nccl(*ctx, false, sizes, opt.link_repeats);
     l.peer_both = ring::measure_peer_copy(*ctx, true, sizes, opt.link_repeats);
     l.peer_one = ring::measure_peer_copy(*ctx, false, sizes, opt.link_repeats);
-    if (opt.interference) l.link_share = ring::measure_link_share(*ctx, kShareBytes, l.nccl_both->bytes_per_s);
+    if (opt.interference)
+      l.link_share = ring::measure_link_share(*ctx, ref, kShareBytes, l.nccl_both->bytes_per_s);
   }
   return l;
+}
+
+namespace {
+
+// The computed block shape that occurs most often over (rank, step); ties:
+// the first met.
+ring::BlockTimingShape dominant_shape(const ring::RingConfig& cfg) {
+  std::map<std::tuple<int, long long, long long>, int> count;
+  ring::BlockTimingShape best{kernels::Mask::kFull, cfg.chunk_tokens, cfg.chunk_tokens, cfg.q_heads,
+                              cfg.kv_heads, cfg.head_dim};
+  int best_n = 0;
+  for (int d = 0; d < cfg.ring_size; ++d) {
+    for (int s = 0; s < cfg.ring_size; ++s) {
+      const ring::RingBlock b = ring::ring_block(cfg.layout, cfg.ring_size, cfg.chunk_tokens, d, s);
+      if (!b.computed) continue;
+      const int n = ++count[{static_cast<int>(b.mask), b.q_tokens, b.kv_tokens}];
+      if (n > best_n) {
+        best_n = n;
+        best = {b.mask, b.q_tokens, b.kv_tokens, cfg.q_heads, cfg.kv_heads, cfg.head_dim};
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+PointShares InterferenceCalibration::ensure(const ring::RingConfig& cfg, const ring::RingContext& ctx,
+                                            const Links& links, const Options& opt) {
+  PointShares out;
+  if (!opt.interference) return out;
+  const ring::BlockTimingShape sh = dominant_shape(cfg);
+  const double bytes = cfg.kv_block_bytes();
+  const auto get = [&](bool copy) {
+    const Key key{static_cast<int>(sh.mask), sh.q_tokens, sh.kv_tokens, sh.q_heads, sh.kv_heads,
+                  sh.head_dim, bytes, copy};
+    auto it = measured_.find(key);
+    if (it == measured_.end()) {
+      std::optional<ring::ShareMeasurement> m;
+      if (copy) m = ring::measure_copy_share(0, sh, bytes, links.d2d.bytes_per_s);
+      else m = ring::measure_link_share(ctx, sh, bytes, links.nccl_both->bytes_per_s);
+      it = measured_.emplace(key, m).first;
+    }
+    return it->second;
+  };
+  if (cfg.ranks_per_gpu > 1) out.copy = get(true);
+  if (cfg.gpus() > 1 && links.nccl_both && ctx.gpus() >= 2) out.link = get(false);
+  return out;
 }
 
 int point_ranks_per_gpu(const Scenario& scn, const Point& pt) {
@@ -93,7 +143,7 @@ void Calibration::ensure(const ring::RingConfig& cfg, int repeats) {
 }
 
 DeviceProfile Calibration::profile(const DeviceProfile& base, const std::string& card,
-                                   const Links& links) const {
+                                   const Links& links, const PointShares& shares) const {
   DeviceProfile p = base;
   p.name = "validate-calibrated";
   p.card = card;
@@ -102,8 +152,10 @@ DeviceProfile Calibration::profile(const DeviceProfile& base, const std::string&
   p.memory_bytes = ring::cuda_memory_bytes(device_);
   p.copy_bytes_per_s = 2 * links.d2d.bytes_per_s;  // the profile counts bytes read + written
   p.copy_latency_s = links.d2d.latency_s;
-  p.copy_compute_share = links.copy_share ? links.copy_share->share : 0;
-  p.link_compute_share = links.link_share ? links.link_share->share : 0;
+  // The point's own shares where measured; else the 8K reference (a point
+  // without such transfers never uses it).
+  p.copy_compute_share = shares.copy ? shares.copy->share : links.copy_share ? links.copy_share->share : 0;
+  p.link_compute_share = shares.link ? shares.link->share : links.link_share ? links.link_share->share : 0;
   p.attention.clear();
   p.merge.clear();
   std::map<std::tuple<long long, int, int>, std::pair<double, int>> merges;  // averaged per q

@@ -31,10 +31,28 @@ struct Options {
 struct Links {
   ring::LinkFit d2d;
   std::optional<ring::LinkFit> nccl_both, nccl_one, peer_both, peer_one;
-  // Compute lost to transfers in flight (profile copy/link_compute_share).
+  // Compute lost to transfers in flight, beside an 8K block and 32 MiB
+  // transfers (reported for reference; points use PointShares).
   std::optional<ring::ShareMeasurement> copy_share, link_share;
 };
 Links measure_links(const ring::RingContext*, const Options&);
+
+// Interference at a point's own block shape (its most frequent computed block)
+// and K/V message size, the profile's copy/link_compute_share for that point:
+// the loss per byte depends on the kernel's length (kernels/ring/interference.hpp).
+// A share is measured only where the point has such transfers (copy: ranks
+// sharing a card; link: two cards); kept across points with the same key.
+struct PointShares {
+  std::optional<ring::ShareMeasurement> copy, link;
+};
+class InterferenceCalibration {
+ public:
+  PointShares ensure(const ring::RingConfig&, const ring::RingContext&, const Links&, const Options&);
+
+ private:
+  using Key = std::tuple<int, long long, long long, int, int, int, double, bool>;  // shape, bytes, copy?
+  std::map<Key, std::optional<ring::ShareMeasurement>> measured_;
+};
 
 // Ranks per card of a point (cluster.ranks_per_gpu, or the point's override).
 int point_ranks_per_gpu(const Scenario&, const Point&);
@@ -45,7 +63,8 @@ class Calibration {
  public:
   explicit Calibration(int device) : device_(device) {}
   void ensure(const ring::RingConfig&, int repeats);  // times the shapes not yet timed
-  DeviceProfile profile(const DeviceProfile& base, const std::string& card, const Links&) const;
+  DeviceProfile profile(const DeviceProfile& base, const std::string& card, const Links&,
+                        const PointShares&) const;
 
  private:
   using Key = std::tuple<int, long long, long long, int, int, int>;  // mask, q, kv, heads, dim

@@ -15,6 +15,8 @@ class Report {
  public:
   Report(std::string format, std::string card, int gpus, std::string versions);
   void links(const Links&);
+  // A point's own interference shares (before its row; table and csv only).
+  void shares(const ring::RingConfig&, const PointShares&);
   void point(const Outcome&, std::uint64_t seed);
   void finish();  // summary (table), the document (json)
 
