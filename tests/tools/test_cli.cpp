@@ -9,19 +9,13 @@
 #include "tests/tools/tool_fixtures.hpp"
 
 using ringsim::test::cli;
+using ringsim::test::contains;
+using ringsim::test::count;
 using ringsim::test::kTiny;
 using ringsim::test::replace_line;
 using ringsim::test::TempDir;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-std::size_t count(const std::string& text, const std::string& part) {
-  std::size_t n = 0;
-  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
-  return n;
-}
 
 std::string read(const std::string& path) {
   std::ifstream in(path);

@@ -13,6 +13,17 @@
 
 namespace ringsim::test {
 
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Occurrences of `part` in `text`, overlapping ones included.
+inline std::size_t count(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
 // Line numbers matter: tests replace a line and expect errors on it.
 inline const char* const kTiny =
     "name: tiny\n"                                                            // 1
