@@ -10,6 +10,12 @@
 //      the block; outside the measured range the edge value is used (clamped),
 //      never extrapolated, since kernels saturate rather than keep speeding up;
 //   3. time = block_flops / rate.
+// Interference share of a block (transfer_share), for samples of the transfer
+// kind and the block's dtype, head_dim and mask (else the profile's scalar):
+//   1. head pair as above (the share is kept, not scaled: a fraction of the rate);
+//   2. message size: the samples whose bytes are nearest in log to the
+//      transfer's (ties: the smaller), since the loss per byte depends on it;
+//   3. share: bilinear in (log q_tokens, log kv_tokens), clamped, as the rate.
 // Merge: measured seconds interpolated linearly in elements q*q_heads*head_dim;
 // beyond the range, the nearest sample's time per element.
 #include "models/compute_model.hpp"
@@ -51,42 +57,52 @@ std::vector<const AttentionSample*> family(const DeviceProfile& p, const Attenti
 }
 
 // Samples of the head pair that best matches `s` (see the file comment).
-std::vector<const AttentionSample*> best_heads(const std::vector<const AttentionSample*>& fam, const AttentionShape& s) {
-  const auto same_ratio = [&](const AttentionSample* a) {
+template <typename Sample>
+std::vector<const Sample*> best_heads(const std::vector<const Sample*>& fam, const AttentionShape& s) {
+  const auto same_ratio = [&](const Sample* a) {
     return static_cast<long long>(a->q_heads) * s.kv_heads == static_cast<long long>(s.q_heads) * a->kv_heads;
   };
   const bool any_ratio = std::any_of(fam.begin(), fam.end(), same_ratio);
-  const auto key = [&](const AttentionSample* a) {
+  const auto key = [&](const Sample* a) {
     return std::make_tuple(!same_ratio(a) && any_ratio, std::fabs(std::log(double(a->q_heads) / s.q_heads)),
                            std::fabs(std::log(double(a->kv_heads) / std::max(s.kv_heads, 1))), a->q_heads, a->kv_heads);
   };
-  const AttentionSample* best = *std::min_element(fam.begin(), fam.end(),
-                                                  [&](auto* a, auto* b) { return key(a) < key(b); });
-  std::vector<const AttentionSample*> out;
-  for (const AttentionSample* a : fam) {
+  const Sample* best = *std::min_element(fam.begin(), fam.end(), [&](auto* a, auto* b) { return key(a) < key(b); });
+  std::vector<const Sample*> out;
+  for (const Sample* a : fam) {
     if (a->q_heads == best->q_heads && a->kv_heads == best->kv_heads) out.push_back(a);
   }
   return out;
 }
 
-// Measured FLOP/s at (q, kv) from samples of one head pair.
-double calibrated_rate(const std::vector<const AttentionSample*>& grid, long long q_tokens, long long kv_tokens) {
-  // rows[q] = {log kv -> summed rate, count}; duplicates are averaged.
-  std::map<long long, std::map<long long, std::pair<double, int>>> rows;
-  for (const AttentionSample* a : grid) {
-    const AttentionShape as{a->q_heads, a->kv_heads, a->head_dim, a->dtype};
-    const double rate = block_flops(as, BlockShape{a->q_tokens, a->kv_tokens, a->mask, false}) / a->seconds;
-    auto& cell = rows[a->q_tokens][a->kv_tokens];
-    cell.first += rate;
+// Bilinear in (log q, log kv) over (q, kv, value) cells, clamped (see the
+// file comment); duplicates are averaged.
+double grid_value(const std::vector<std::tuple<long long, long long, double>>& cells, long long q_tokens,
+                  long long kv_tokens) {
+  std::map<long long, std::map<long long, std::pair<double, int>>> rows;  // q -> kv -> (sum, count)
+  for (const auto& [q, kv, v] : cells) {
+    auto& cell = rows[q][kv];
+    cell.first += v;
     cell.second += 1;
   }
-  std::vector<std::pair<double, double>> by_q;  // (log q, rate at kv along that row)
+  std::vector<std::pair<double, double>> by_q;  // (log q, value at kv along that row)
   for (const auto& [q, row] : rows) {
     std::vector<std::pair<double, double>> by_kv;
     for (const auto& [kv, cell] : row) by_kv.emplace_back(std::log(double(kv)), cell.first / cell.second);
     by_q.emplace_back(std::log(double(q)), interp_clamped(by_kv, std::log(double(kv_tokens))));
   }
   return interp_clamped(by_q, std::log(double(q_tokens)));
+}
+
+// Measured FLOP/s at (q, kv) from samples of one head pair.
+double calibrated_rate(const std::vector<const AttentionSample*>& grid, long long q_tokens, long long kv_tokens) {
+  std::vector<std::tuple<long long, long long, double>> cells;
+  for (const AttentionSample* a : grid) {
+    const AttentionShape as{a->q_heads, a->kv_heads, a->head_dim, a->dtype};
+    cells.emplace_back(a->q_tokens, a->kv_tokens,
+                       block_flops(as, BlockShape{a->q_tokens, a->kv_tokens, a->mask, false}) / a->seconds);
+  }
+  return grid_value(cells, q_tokens, kv_tokens);
 }
 
 double merge_elements(long long q_tokens, int q_heads, int head_dim) {
@@ -150,6 +166,27 @@ BlockCost ComputeModel::block_cost(const BlockShape& block) const {
   }
   cost.time_ns = ceil_ns(attention_s + merge_s);
   return cost;
+}
+
+double ComputeModel::transfer_share(const BlockShape& block, TransferKind kind, double bytes) const {
+  std::vector<const InterferenceSample*> fam;
+  for (const InterferenceSample& a : profile_.interference) {
+    if (a.kind == kind && a.dtype == shape_.dtype && a.head_dim == shape_.head_dim && a.mask == block.mask)
+      fam.push_back(&a);
+  }
+  if (fam.empty()) return kind == TransferKind::kLink ? profile_.link_compute_share : profile_.copy_compute_share;
+  const std::vector<const InterferenceSample*> heads = best_heads(fam, shape_);
+  const auto distance = [&](const InterferenceSample* a) {
+    return std::make_pair(std::fabs(std::log(a->bytes / std::max(bytes, 1.0))), a->bytes);
+  };
+  const double nearest = (*std::min_element(heads.begin(), heads.end(), [&](auto* a, auto* b) {
+                           return distance(a) < distance(b);
+                         }))->bytes;
+  std::vector<std::tuple<long long, long long, double>> cells;
+  for (const InterferenceSample* a : heads) {
+    if (a->bytes == nearest) cells.emplace_back(a->q_tokens, a->kv_tokens, a->share);
+  }
+  return std::clamp(grid_value(cells, block.q_tokens, block.kv_tokens), 0.0, 1.0);
 }
 
 std::string ComputeModel::describe(CostSource source) const {

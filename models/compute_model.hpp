@@ -41,6 +41,12 @@ class ComputeModel {
  public:
   ComputeModel(const DeviceProfile& profile, const AttentionShape& shape);
   BlockCost block_cost(const BlockShape& block) const;  // pure, deterministic
+  // The fraction of the compute rate one in-flight transfer of `kind` and
+  // `bytes` (the message) takes while `block` runs: the profile's
+  // interference samples for the block's dtype, head_dim and mask, nearest
+  // message size, interpolated in log(q), log(kv) like block times; the
+  // profile's scalar copy/link_compute_share where no sample matches.
+  double transfer_share(const BlockShape& block, TransferKind kind, double bytes) const;
   // "calibrated on NVIDIA H100 80GB HBM3" or "estimated (roofline, datasheet)"
   std::string describe(CostSource) const;
 

@@ -54,6 +54,21 @@ std::optional<MaskKind> parse_mask(std::string_view s) {
   return std::nullopt;
 }
 
+const char* transfer_kind_name(TransferKind k) { return k == TransferKind::kLink ? "link" : "copy"; }
+
+std::optional<TransferKind> parse_transfer_kind(std::string_view s) {
+  for (TransferKind k : {TransferKind::kLink, TransferKind::kCopy}) {
+    if (s == transfer_kind_name(k)) return k;
+  }
+  return std::nullopt;
+}
+
+bool has_interference(const DeviceProfile& p) {
+  return p.copy_compute_share > 0 || p.link_compute_share > 0 ||
+         std::any_of(p.interference.begin(), p.interference.end(),
+                     [](const InterferenceSample& s) { return s.share > 0; });
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -202,6 +217,24 @@ MergeSample read_merge(const Reader& s) {
   return m;
 }
 
+InterferenceSample read_interference(const Reader& s) {
+  s.require_map({"kind", "dtype", "head_dim", "q_heads", "kv_heads", "mask", "q_tokens", "kv_tokens", "bytes", "share"});
+  InterferenceSample a{};
+  a.kind = s.choice<TransferKind>("kind", parse_transfer_kind, "link or copy");
+  a.dtype = s.choice<DType>("dtype", parse_dtype, "bf16, fp16 or fp32");
+  a.mask = s.choice<MaskKind>("mask", parse_mask, "full, causal or zigzag_diagonal");
+  a.head_dim = static_cast<int>(s.positive_int("head_dim", kMaxHeads));
+  a.q_heads = static_cast<int>(s.positive_int("q_heads", kMaxHeads));
+  a.kv_heads = static_cast<int>(s.positive_int("kv_heads", kMaxHeads));
+  a.q_tokens = s.positive_int("q_tokens", kMaxTokens);
+  a.kv_tokens = s.positive_int("kv_tokens", kMaxTokens);
+  a.bytes = s.quantity("bytes", Dimension::kBytes, true);
+  a.share = s.quantity("share", Dimension::kCount, false);
+  if (a.share < 0 || a.share > 1)
+    s.fail(s.get("share"), "share", fmt::format("is a fraction of the compute rate, 0 to 1, got {}", a.share));
+  return a;
+}
+
 template <typename T, typename Read>
 void read_samples(const Reader& r, const std::string& prefix, std::string_view k, Read read, std::vector<T>& out) {
   const YAML::Node list = sequence(r, k);
@@ -231,6 +264,7 @@ void read_optional(const Reader& r, const std::string& prefix, DeviceProfile& p)
   if (r.has("reserved_memory")) p.reserved_memory_bytes = r.quantity("reserved_memory", Dimension::kBytes, false);
   if (r.has("attention")) read_samples(r, prefix, "attention", read_attention, p.attention);
   if (r.has("merge")) read_samples(r, prefix, "merge", read_merge, p.merge);
+  if (r.has("interference")) read_samples(r, prefix, "interference", read_interference, p.interference);
 }
 
 bool looks_like_name(const std::string& s) {
@@ -244,7 +278,7 @@ DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where
   const Reader r(node, where, key_prefix);
   r.require_map({"name", "card", "source", "calibration", "memory", "hbm_bandwidth", "copy_bandwidth", "copy_latency",
                  "copy_compute_share", "link_compute_share", "tflops",
-                 "launch_overhead", "reserved_memory", "attention", "merge"});
+                 "launch_overhead", "reserved_memory", "attention", "merge", "interference"});
   DeviceProfile p;
   p.name = r.scalar("name");
   if (p.name.empty()) r.fail(r.get("name"), "name", "must not be empty");

@@ -20,6 +20,11 @@
 //        q_tokens: 4096, kv_tokens: 4096, seconds: 0.000398, tflops: 345.1}
 //   merge:                             # measured merges of a block into the accumulator
 //     - {q_tokens: 4096, q_heads: 32, head_dim: 128, seconds: 0.00002}
+//   interference:                      # measured shares per block shape (optional;
+//     - {kind: link, dtype: bf16, head_dim: 128, q_heads: 32, kv_heads: 8,
+//        mask: full, q_tokens: 2048, kv_tokens: 2048, bytes: "8 MiB", share: 0.5}
+//                                      # kind: link | copy; bytes: the K/V message;
+//                                      # no sample of a kind for a block: the scalar)
 #pragma once
 #include <map>
 #include <optional>
@@ -56,6 +61,22 @@ struct AttentionSample {  // one measured block
   double seconds;
 };
 
+// The share of a GPU's compute rate one in-flight transfer takes while a block
+// of this shape runs (kernels/ring/interference.hpp says how it is measured).
+enum class TransferKind { kLink, kCopy };
+const char* transfer_kind_name(TransferKind);
+std::optional<TransferKind> parse_transfer_kind(std::string_view);
+
+struct InterferenceSample {
+  TransferKind kind;
+  DType dtype;
+  int head_dim, q_heads, kv_heads;
+  MaskKind mask;
+  long long q_tokens, kv_tokens;
+  double bytes;  // message size of the transfers measured
+  double share;  // in [0, 1]
+};
+
 struct MergeSample {  // one measured merge
   long long q_tokens;
   int q_heads, head_dim;
@@ -74,14 +95,20 @@ struct DeviceProfile {
   // Interference, measured by ringsim validate: the fraction of a GPU's
   // compute rate one in-flight copy (between ranks sharing the GPU) or one
   // end of an inter-GPU transfer (NCCL kernels on the SMs) takes. 0: none.
+  // Per block shape in `interference` (ComputeModel::transfer_share); these
+  // scalars where no sample of the kind matches the block.
   double copy_compute_share = 0, link_compute_share = 0;
   std::map<DType, double> flops_per_s;  // dense rate per dtype
   double launch_overhead_s = 0;
   double reserved_memory_bytes = 0;
   std::vector<AttentionSample> attention;
   std::vector<MergeSample> merge;
+  std::vector<InterferenceSample> interference;
   std::string origin;      // file it came from, or "inline"
 };
+
+// Whether any transfer slows compute (a scalar share or a sample above 0).
+bool has_interference(const DeviceProfile&);
 
 // A shipped name ("h100-sxm", "gtx-1080"), a path to a YAML file, looked up
 // relative to `base_dir` first. Throws InputError naming file, line and key.

@@ -53,6 +53,7 @@ struct Engine::Impl {
     TimeNs compute_start_ns = 0;
     long long compute_label = 0;
     TimeNs compute_duration_ns = 0;
+    double copy_share = 0, link_share = 0;  // of the posted compute (interference)
   };
   // One compute stream per GPU, in-order over its devices: the next compute
   // is device `head`'s (cycling over the GPU's devices, one compute each per
@@ -63,7 +64,8 @@ struct Engine::Impl {
     bool busy = false;
     // Interference only: compute progress at a rate that transfers lower.
     long long running = -1;    // device computing
-    double share = 0;          // sum of the shares of transfers in flight
+    long long copies = 0, link_ends = 0;  // transfers in flight touching the GPU
+    double copy_share = 0, link_share = 0;  // of the running compute, per transfer
     double remaining_ns = 0;   // of the running compute, at full rate
     TimeNs since_ns = 0;       // remaining_ns is as of this time
     std::int64_t epoch = 0;    // completion events of older epochs are stale
@@ -106,7 +108,7 @@ struct Engine::Impl {
                                               devs, rpg, topo.spec().gpus));
     }
     gpus.resize(static_cast<std::size_t>(devs / rpg));
-    interference = o.copy_compute_share > 0 || o.link_compute_share > 0;
+    interference = o.copy_compute_share > 0 || o.link_compute_share > 0 || o.block_shares;
     if (const BufferSizes* sizes = program.buffer_sizes()) memory.assign(devs, DeviceMemory(sizes));
     result.finish_ns.assign(devs, -1);
     result.compute_ns.assign(devs, 0);
@@ -195,6 +197,8 @@ struct Engine::Impl {
           ++dev.outstanding;
           dev.compute_label = op.label;
           dev.compute_duration_ns = op.duration_ns;
+          dev.copy_share = op.copy_share < 0 ? opt.copy_compute_share : op.copy_share;
+          dev.link_share = op.link_share < 0 ? opt.link_compute_share : op.link_share;
           result.compute_ns[d] = checked_add_ns(result.compute_ns[d], op.duration_ns);
           start_computes(now, d / rpg);
           break;
@@ -240,16 +244,23 @@ struct Engine::Impl {
         continue;
       }
       gpu.running = d;
+      gpu.copy_share = dev.copy_share;
+      gpu.link_share = dev.link_share;
       gpu.remaining_ns = static_cast<double>(dev.compute_duration_ns);
       gpu.since_ns = now;
       schedule_completion(now, gpu);
     }
   }
 
+  // Interference: the running compute's rate under the transfers in flight.
+  static double rate(const Gpu& gpu) {
+    return std::max(0.0, 1.0 - static_cast<double>(gpu.copies) * gpu.copy_share -
+                             static_cast<double>(gpu.link_ends) * gpu.link_share);
+  }
   // Interference: the running compute's completion at the current rate.
   void schedule_completion(TimeNs now, Gpu& gpu) {
     ++gpu.epoch;
-    const double rate = std::max(0.0, 1.0 - gpu.share);
+    const double rate = Impl::rate(gpu);
     if (gpu.running < 0 || rate <= 0) return;  // stalled until a transfer ends
     const TimeNs left = static_cast<TimeNs>(std::ceil(std::max(0.0, gpu.remaining_ns) / rate));
     push(checked_add_ns(now, left), Band::kCompute, kComputeDone, gpu.running, gpu.epoch);
@@ -258,20 +269,22 @@ struct Engine::Impl {
   void transfer_share(TimeNs now, const Transfer& t, int sign) {
     if (!interference) return;
     const long long gs = t.src / rpg, gd = t.dst / rpg;
-    const auto apply = [&](long long g, double share) {
+    const auto apply = [&](long long g, bool copy) {
       Gpu& gpu = gpus[g];
       if (gpu.running >= 0) {
-        gpu.remaining_ns -= static_cast<double>(now - gpu.since_ns) * std::max(0.0, 1.0 - gpu.share);
+        gpu.remaining_ns -= static_cast<double>(now - gpu.since_ns) * rate(gpu);
         gpu.since_ns = now;
       }
-      gpu.share = std::max(0.0, gpu.share + sign * share);
+      long long& count = copy ? gpu.copies : gpu.link_ends;
+      count += sign;
+      if (count < 0) throw std::logic_error("Engine: transfer ended twice");
       if (gpu.running >= 0) schedule_completion(now, gpu);
     };
     if (gs == gd) {
-      apply(gs, opt.copy_compute_share);
+      apply(gs, true);
     } else {
-      apply(gs, opt.link_compute_share);
-      apply(gd, opt.link_compute_share);
+      apply(gs, false);
+      apply(gd, false);
     }
   }
 

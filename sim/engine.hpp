@@ -32,6 +32,9 @@ struct Op {
   TimeNs duration_ns = 0;             // kCompute
   double bytes = 0;                   // kSend
   long long label = 0;                // shown in traces (the ring step)
+  // kCompute: the compute rate one in-flight copy / link end takes while this
+  // block runs (its shape's shares); < 0: EngineOptions' scalar.
+  double copy_share = -1, link_share = -1;
 };
 
 // Where a device is in its program; the Program owns the meaning.
@@ -63,11 +66,15 @@ struct EngineOptions {
   // one GPU take Topology::loopback. Topology GPUs = devices / ranks_per_gpu.
   long long ranks_per_gpu = 1;
   // Interference (measured by ringsim validate): while a transfer is in
-  // flight, it takes this fraction of each GPU's compute rate it touches: a
+  // flight, it takes a fraction of each GPU's compute rate it touches: a
   // copy between devices of one GPU (copy), or each end of a transfer
-  // between GPUs (link: NCCL kernels run on the SMs). A running compute
-  // progresses at max(0, 1 - sum of shares); 0 and 0: no interference.
+  // between GPUs (link: NCCL kernels run on the SMs). The fraction is the
+  // running compute's own (Op::copy_share, link_share: its block shape's),
+  // or these scalars where the op carries none. A running compute progresses
+  // at max(0, 1 - copies x copy share - link ends x link share). No
+  // interference unless a scalar is > 0 or block_shares is set.
   double copy_compute_share = 0, link_compute_share = 0;
+  bool block_shares = false;  // computes carry shares: model interference
 };
 
 struct EngineResult {

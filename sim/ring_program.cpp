@@ -29,17 +29,19 @@ RingBlocks ring_blocks(const Scenario& scn, long long tokens, long long ring_siz
   return b;
 }
 
-RingCosts ring_costs(const ComputeModel& model, const RingBlocks& blocks) {
+RingCosts ring_costs(const ComputeModel& model, const RingBlocks& blocks, double transfer_bytes) {
   RingCosts c;
-  auto eval = [&](const BlockShape& shape) {
+  auto eval = [&](const BlockShape& shape, BlockShares& share) {
     BlockCost cost = model.block_cost(shape);
     if (cost.source == CostSource::kEstimated) c.source = CostSource::kEstimated;
+    share.copy = model.transfer_share(shape, TransferKind::kCopy, transfer_bytes);
+    share.link = model.transfer_share(shape, TransferKind::kLink, transfer_bytes);
     return cost.time_ns;
   };
-  c.diagonal_ns = eval(blocks.diagonal);
+  c.diagonal_ns = eval(blocks.diagonal, c.diagonal_share);
   if (blocks.single) return c;
-  c.lower_ns = eval(blocks.lower);
-  c.upper_ns = blocks.upper_masked ? 0 : eval(blocks.upper);
+  c.lower_ns = eval(blocks.lower, c.lower_share);
+  c.upper_ns = blocks.upper_masked ? 0 : eval(blocks.upper, c.upper_share);
   return c;
 }
 
@@ -140,6 +142,8 @@ Op RingProgram::next(long long d, ProgramCursor& cur) const {
         op.duration_ns = costs_.cost(d, s);
         if (op.duration_ns == 0 && !masked_slots_) continue;  // masked block: nothing to run
         op.kind = Op::kCompute;
+        op.copy_share = costs_.share(d, s).copy;
+        op.link_share = costs_.share(d, s).link;
         return op;
       default:
         cur.step = s + 1;

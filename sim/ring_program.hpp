@@ -30,13 +30,23 @@ struct RingBlocks {
 };
 RingBlocks ring_blocks(const Scenario&, long long tokens, long long ring_size);
 
-// Block costs, evaluated once per distinct block shape.
+// The compute rate one in-flight transfer takes while a block runs
+// (ComputeModel::transfer_share): a copy within a GPU, an end of a link.
+struct BlockShares {
+  double copy = 0, link = 0;
+};
+
+// Block costs and interference shares, evaluated once per distinct block shape.
 struct RingCosts {
   TimeNs diagonal_ns = 0, lower_ns = 0, upper_ns = 0;
   CostSource source = CostSource::kCalibrated;  // kEstimated if any block is
+  BlockShares diagonal_share, lower_share, upper_share;
 
   TimeNs cost(long long d, long long s) const {
     return s == 0 ? diagonal_ns : (s <= d ? lower_ns : upper_ns);
+  }
+  const BlockShares& share(long long d, long long s) const {
+    return s == 0 ? diagonal_share : (s <= d ? lower_share : upper_share);
   }
   // Sum over the P steps of device d (d steps lower, P-1-d upper); throws
   // TimeOverflow past int64.
@@ -45,7 +55,8 @@ struct RingCosts {
   bool uniform() const { return lower_ns == upper_ns; }
   TimeNs max_ns() const;
 };
-RingCosts ring_costs(const ComputeModel&, const RingBlocks&);
+// transfer_bytes: the ring's K/V message, for the shares' lookup.
+RingCosts ring_costs(const ComputeModel&, const RingBlocks&, double transfer_bytes = 0);
 
 double ring_transfer_bytes(const AttentionShape&, long long tokens, long long ring_size);
 // The ring's routes, looked up once: tx_ns[d] = latency + transfer time of

@@ -54,6 +54,7 @@ void fill_event(const Scenario& scn, const Point& pt, const SimOptions& opt, con
   eo.ranks_per_gpu = rpg;
   eo.copy_compute_share = scn.profile.copy_compute_share;
   eo.link_compute_share = scn.profile.link_compute_share;
+  eo.block_shares = has_interference(scn.profile);  // the program's computes carry their shares
   eo.progress = opt.progress;
   eo.total_waits = static_cast<std::uint64_t>(pt.ring_size) * static_cast<std::uint64_t>(pt.ring_size);
   EngineResult er = Engine(topo, program, pt.ring_size, eo).run();
@@ -97,8 +98,8 @@ PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOption
   Topology topo(cluster_for(scn, pt));
   ComputeModel model(scn.profile, scn.shape);
   Setup su;
-  su.costs = ring_costs(model, ring_blocks(scn, pt.tokens, ring));
   su.bytes = ring_transfer_bytes(scn.shape, pt.tokens, ring);
+  su.costs = ring_costs(model, ring_blocks(scn, pt.tokens, ring), su.bytes);
   su.sizes = buffer_sizes(scn.shape, pt.tokens / ring, pt.tokens / ring, scn.profile.reserved_memory_bytes);
 
   PointResult r;
@@ -107,11 +108,11 @@ PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOption
   r.device_steps = static_cast<std::uint64_t>(ring) * static_cast<std::uint64_t>(ring);
   // Shared GPUs and transfer/compute interference exist in the event engine only.
   const bool shared = ranks_per_gpu(scn, pt) > 1;
-  const bool interference = scn.profile.copy_compute_share > 0 || scn.profile.link_compute_share > 0;
+  const bool interference = has_interference(scn.profile);
   if ((shared || interference) && opt.mode != Mode::kEvent && opt.mode != Mode::kAuto) {
     throw std::invalid_argument(fmt::format(
         "mode {} models neither ranks sharing a GPU (ranks_per_gpu {}) nor transfers slowing compute "
-        "(profile copy/link_compute_share); use mode event", mode_name(opt.mode), ranks_per_gpu(scn, pt)));
+        "(profile copy/link_compute_share, interference); use mode event", mode_name(opt.mode), ranks_per_gpu(scn, pt)));
   }
   if (opt.mode == Mode::kEvent || shared || interference) {
     fill_event(scn, pt, opt, topo, su, r);

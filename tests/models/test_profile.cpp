@@ -181,3 +181,56 @@ TEST_CASE("models::profile: an inline device map reports keys under its prefix")
   const DeviceProfile p = profile_from_yaml(YAML::Load(kMinimal), "s.yaml", "cluster.device");
   CHECK(p.origin == "inline");
 }
+
+TEST_CASE("models::profile: interference samples per block shape are read and checked") {
+  const std::string m = kMinimal;
+  const DeviceProfile p = profile_from_yaml(YAML::Load(
+      m + "link_compute_share: 0.1\n"
+          "interference:\n"
+          "  - {kind: link, dtype: bf16, head_dim: 128, q_heads: 32, kv_heads: 8, mask: causal,\n"
+          "     q_tokens: 2048, kv_tokens: 2048, bytes: \"8 MiB\", share: 0.29}\n"
+          "  - {kind: copy, dtype: bf16, head_dim: 128, q_heads: 32, kv_heads: 8, mask: full,\n"
+          "     q_tokens: 4096, kv_tokens: 2048, bytes: 16777216, share: 0}\n"),
+      "p.yaml");
+  CHECK(p.link_compute_share == 0.1);
+  REQUIRE(p.interference.size() == 2);
+  CHECK(p.interference[0].kind == TransferKind::kLink);
+  CHECK(p.interference[0].mask == MaskKind::kCausalDiagonal);
+  CHECK(p.interference[0].kv_heads == 8);
+  CHECK(p.interference[0].bytes == 8.0 * 1024 * 1024);
+  CHECK(p.interference[0].share == 0.29);
+  CHECK(p.interference[1].kind == TransferKind::kCopy);
+  CHECK(p.interference[1].q_tokens == 4096);
+  CHECK(has_interference(p));
+  CHECK_FALSE(has_interference(profile_from_yaml(YAML::Load(m), "p.yaml")));
+  for (TransferKind k : {TransferKind::kLink, TransferKind::kCopy}) CHECK(parse_transfer_kind(transfer_kind_name(k)) == k);
+
+  struct Case {
+    std::string fields;  // replaces "share: 0.5" in a good sample (on its second line)
+    int line;
+    std::string key;
+  };
+  const Case cases[] = {
+      {"share: 1.5", 7, "interference[0].share"},
+      {"share: -0.1", 7, "interference[0].share"},
+      {"share: lots", 7, "interference[0].share"},
+      {"kind: nvlink, share: 0.5", 7, "interference[0].kind"},
+      {"share: 0.5, speed: 3", 7, "interference[0].speed"},
+  };
+  for (const Case& c : cases) {
+    std::string sample = "  - {kind: link, dtype: bf16, head_dim: 128, q_heads: 32, kv_heads: 8, mask: full,\n"
+                         "     q_tokens: 2048, kv_tokens: 2048, bytes: \"8 MiB\", share: 0.5}\n";
+    sample.replace(sample.find("share: 0.5"), 10, c.fields);
+    if (c.fields.rfind("kind:", 0) == 0) sample.replace(sample.find("kind: link, "), 12, "");
+    CAPTURE(sample);
+    const InputError e = error_of(m + "interference:\n" + sample);
+    CHECK(e.file == "p.yaml");
+    CHECK(e.line == c.line);
+    CHECK(e.key == c.key);
+  }
+  // A sample without its message size.
+  const InputError e = error_of(m + "interference:\n  - {kind: link, dtype: bf16, head_dim: 128, q_heads: 32,\n"
+                                    "     kv_heads: 8, mask: full, q_tokens: 2048, kv_tokens: 2048, share: 0.5}\n");
+  CHECK(e.key == "interference[0].bytes");
+  CHECK(e.line == 6);
+}

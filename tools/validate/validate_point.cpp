@@ -14,8 +14,6 @@
 
 namespace ringsim::validate {
 
-namespace {
-
 MaskKind mask_kind(kernels::Mask m) {
   switch (m) {
     case kernels::Mask::kFull: return MaskKind::kFull;
@@ -24,6 +22,8 @@ MaskKind mask_kind(kernels::Mask m) {
   }
   return MaskKind::kFull;
 }
+
+namespace {
 
 std::string today() {
   const std::time_t now = std::time(nullptr);
@@ -59,25 +59,21 @@ Links measure_links(const ring::RingContext* ctx, const Options& opt) {
 
 namespace {
 
-// The computed block shape that occurs most often over (rank, step); ties:
-// the first met.
-ring::BlockTimingShape dominant_shape(const ring::RingConfig& cfg) {
-  std::map<std::tuple<int, long long, long long>, int> count;
-  ring::BlockTimingShape best{kernels::Mask::kFull, cfg.chunk_tokens, cfg.chunk_tokens, cfg.q_heads,
-                              cfg.kv_heads, cfg.head_dim};
-  int best_n = 0;
-  for (int d = 0; d < cfg.ring_size; ++d) {
-    for (int s = 0; s < cfg.ring_size; ++s) {
+// The distinct computed block shapes of a ring, in order of first occurrence
+// over (step, rank).
+std::vector<ring::BlockTimingShape> computed_shapes(const ring::RingConfig& cfg) {
+  std::vector<ring::BlockTimingShape> out;
+  for (int s = 0; s < cfg.ring_size; ++s) {
+    for (int d = 0; d < cfg.ring_size; ++d) {
       const ring::RingBlock b = ring::ring_block(cfg.layout, cfg.ring_size, cfg.chunk_tokens, d, s);
       if (!b.computed) continue;
-      const int n = ++count[{static_cast<int>(b.mask), b.q_tokens, b.kv_tokens}];
-      if (n > best_n) {
-        best_n = n;
-        best = {b.mask, b.q_tokens, b.kv_tokens, cfg.q_heads, cfg.kv_heads, cfg.head_dim};
-      }
+      const bool seen = std::any_of(out.begin(), out.end(), [&](const ring::BlockTimingShape& x) {
+        return x.mask == b.mask && x.q_tokens == b.q_tokens && x.kv_tokens == b.kv_tokens;
+      });
+      if (!seen) out.push_back({b.mask, b.q_tokens, b.kv_tokens, cfg.q_heads, cfg.kv_heads, cfg.head_dim});
     }
   }
-  return best;
+  return out;
 }
 
 }  // namespace
@@ -86,22 +82,24 @@ PointShares InterferenceCalibration::ensure(const ring::RingConfig& cfg, const r
                                             const Links& links, const Options& opt) {
   PointShares out;
   if (!opt.interference) return out;
-  const ring::BlockTimingShape sh = dominant_shape(cfg);
   const double bytes = cfg.kv_block_bytes();
-  const auto get = [&](bool copy) {
+  const auto get = [&](const ring::BlockTimingShape& sh, bool copy) {
     const Key key{static_cast<int>(sh.mask), sh.q_tokens, sh.kv_tokens, sh.q_heads, sh.kv_heads,
                   sh.head_dim, bytes, copy};
     auto it = measured_.find(key);
     if (it == measured_.end()) {
-      std::optional<ring::ShareMeasurement> m;
-      if (copy) m = ring::measure_copy_share(0, sh, bytes, links.d2d.bytes_per_s);
-      else m = ring::measure_link_share(ctx, sh, bytes, links.nccl_both->bytes_per_s);
+      const ring::ShareMeasurement m = copy ? ring::measure_copy_share(0, sh, bytes, links.d2d.bytes_per_s)
+                                            : ring::measure_link_share(ctx, sh, bytes, links.nccl_both->bytes_per_s);
       it = measured_.emplace(key, m).first;
     }
-    return it->second;
+    out.shares.push_back({sh, bytes, copy ? TransferKind::kCopy : TransferKind::kLink, it->second});
   };
-  if (cfg.ranks_per_gpu > 1) out.copy = get(true);
-  if (cfg.gpus() > 1 && links.nccl_both && ctx.gpus() >= 2) out.link = get(false);
+  const bool copy = cfg.ranks_per_gpu > 1;
+  const bool link = cfg.gpus() > 1 && links.nccl_both && ctx.gpus() >= 2;
+  for (const ring::BlockTimingShape& sh : computed_shapes(cfg)) {
+    if (copy) get(sh, true);
+    if (link) get(sh, false);
+  }
   return out;
 }
 
@@ -152,10 +150,16 @@ DeviceProfile Calibration::profile(const DeviceProfile& base, const std::string&
   p.memory_bytes = ring::cuda_memory_bytes(device_);
   p.copy_bytes_per_s = 2 * links.d2d.bytes_per_s;  // the profile counts bytes read + written
   p.copy_latency_s = links.d2d.latency_s;
-  // The point's own shares where measured; else the 8K reference (a point
-  // without such transfers never uses it).
-  p.copy_compute_share = shares.copy ? shares.copy->share : links.copy_share ? links.copy_share->share : 0;
-  p.link_compute_share = shares.link ? shares.link->share : links.link_share ? links.link_share->share : 0;
+  // The point's shares per block shape as samples; the 8K reference as the
+  // scalar fallback (the point's blocks all have samples of the kinds it uses).
+  p.copy_compute_share = links.copy_share ? links.copy_share->share : 0;
+  p.link_compute_share = links.link_share ? links.link_share->share : 0;
+  p.interference.clear();
+  for (const ShapeShare& s : shares.shares) {
+    p.interference.push_back(InterferenceSample{s.kind, DType::kBf16, s.shape.head_dim, s.shape.q_heads,
+                                                s.shape.kv_heads, mask_kind(s.shape.mask), s.shape.q_tokens,
+                                                s.shape.kv_tokens, s.bytes, s.m.share});
+  }
   p.attention.clear();
   p.merge.clear();
   std::map<std::tuple<long long, int, int>, std::pair<double, int>> merges;  // averaged per q

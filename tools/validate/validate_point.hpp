@@ -37,13 +37,20 @@ struct Links {
 };
 Links measure_links(const ring::RingContext*, const Options&);
 
-// Interference at a point's own block shape (its most frequent computed block)
-// and K/V message size, the profile's copy/link_compute_share for that point:
-// the loss per byte depends on the kernel's length (kernels/ring/interference.hpp).
-// A share is measured only where the point has such transfers (copy: ranks
-// sharing a card; link: two cards); kept across points with the same key.
+// Interference at each of a point's computed block shapes (diagonal, full,
+// zigzag halves) and its K/V message size: the profile's interference samples
+// for that point (the loss per byte depends on the kernel's length,
+// kernels/ring/interference.hpp). A share is measured only where the point
+// has such transfers (copy: ranks sharing a card; link: two cards); kept
+// across points by (shape, bytes, kind).
+struct ShapeShare {
+  ring::BlockTimingShape shape;
+  double bytes = 0;
+  TransferKind kind = TransferKind::kLink;
+  ring::ShareMeasurement m;
+};
 struct PointShares {
-  std::optional<ring::ShareMeasurement> copy, link;
+  std::vector<ShapeShare> shares;  // in the order of first occurrence over (step, rank)
 };
 class InterferenceCalibration {
  public:
@@ -51,8 +58,10 @@ class InterferenceCalibration {
 
  private:
   using Key = std::tuple<int, long long, long long, int, int, int, double, bool>;  // shape, bytes, copy?
-  std::map<Key, std::optional<ring::ShareMeasurement>> measured_;
+  std::map<Key, ring::ShareMeasurement> measured_;
 };
+
+MaskKind mask_kind(kernels::Mask);
 
 // Ranks per card of a point (cluster.ranks_per_gpu, or the point's override).
 int point_ranks_per_gpu(const Scenario&, const Point&);

@@ -70,17 +70,19 @@ void Report::links(const Links& l) {
   }
   if (format_ == "table")
     fmt::print("  (the simulator uses: intra_node = nccl send/recv both ways; copy link of ranks "
-               "sharing a card = d2d copy; profile copy/link_compute_share = each point's own shares, the '#' "
-               "lines; the 8K shares above are for reference)\n\n");
+               "sharing a card = d2d copy; profile interference samples = each point's shares per block shape, "
+               "the '#' lines; the 8K shares above are the scalar fallback)\n\n");
 }
 
 void Report::shares(const ring::RingConfig& cfg, const PointShares& sh) {
   if (format_ == "json") return;
-  for (const auto& [name, m] : {std::pair{"copy_compute_share", sh.copy}, std::pair{"link_compute_share", sh.link}}) {
-    if (!m) continue;
-    fmt::print("# P{} chunk {}: {} {:.3f} at this point's block and K/V size ({} blocks: {} alone, {} with "
-               "transfers, {} moved)\n", cfg.ring_size, cfg.chunk_tokens, name, m->share, m->train,
-               format_seconds(m->alone_s), format_seconds(m->loaded_s), format_bytes(m->bytes_moved));
+  for (const ShapeShare& s : sh.shares) {
+    const ring::ShareMeasurement& m = s.m;
+    fmt::print("# P{} chunk {}: {}_compute_share {:.3f} beside a {} {}x{} block, {} K/V ({} blocks: {} alone, "
+               "{} with transfers, {} moved)\n", cfg.ring_size, cfg.chunk_tokens, transfer_kind_name(s.kind),
+               m.share, mask_name(mask_kind(s.shape.mask)), s.shape.q_tokens, s.shape.kv_tokens,
+               format_bytes(s.bytes), m.train, format_seconds(m.alone_s), format_seconds(m.loaded_s),
+               format_bytes(m.bytes_moved));
   }
 }
 
