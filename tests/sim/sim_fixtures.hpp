@@ -2,10 +2,26 @@
 // and a ring in one or several nodes. No YAML involved.
 #pragma once
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "models/scenario.hpp"
+#include "sim/engine.hpp"
 
 namespace ringsim::test {
+
+// A fixed list of operations per device (tests only: small programs).
+class ScriptProgram : public Program {
+ public:
+  explicit ScriptProgram(std::vector<std::vector<Op>> ops) : ops_(std::move(ops)) {}
+  Op next(long long d, ProgramCursor& c) const override {
+    const auto& list = ops_[static_cast<std::size_t>(d)];
+    return c.phase < static_cast<int>(list.size()) ? list[c.phase++] : Op{};
+  }
+
+ private:
+  std::vector<std::vector<Op>> ops_;
+};
 
 inline DeviceProfile datasheet_profile() {
   DeviceProfile p;

@@ -14,21 +14,10 @@
 #include "sim_fixtures.hpp"
 
 using namespace ringsim;
+using ringsim::test::ScriptProgram;
 
 namespace {
 
-// A fixed list of operations per device (tests only: small programs).
-class ScriptProgram : public Program {
- public:
-  explicit ScriptProgram(std::vector<std::vector<Op>> ops) : ops_(std::move(ops)) {}
-  Op next(long long d, ProgramCursor& c) const override {
-    const auto& list = ops_[static_cast<std::size_t>(d)];
-    return c.phase < static_cast<int>(list.size()) ? list[c.phase++] : Op{};
-  }
-
- private:
-  std::vector<std::vector<Op>> ops_;
-};
 
 Op send(long long to, std::uint64_t tag, double bytes) {
   Op op;

@@ -15,20 +15,10 @@
 #include "sim_fixtures.hpp"
 
 using namespace ringsim;
+using ringsim::test::ScriptProgram;
 
 namespace {
 
-class ScriptProgram : public Program {
- public:
-  explicit ScriptProgram(std::vector<std::vector<Op>> ops) : ops_(std::move(ops)) {}
-  Op next(long long d, ProgramCursor& c) const override {
-    const auto& list = ops_[static_cast<std::size_t>(d)];
-    return c.phase < static_cast<int>(list.size()) ? list[c.phase++] : Op{};
-  }
-
- private:
-  std::vector<std::vector<Op>> ops_;
-};
 
 Op op(Op::Kind kind, long long peer = 0, double bytes = 0) {
   Op o;
