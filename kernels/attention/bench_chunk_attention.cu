@@ -250,6 +250,7 @@ int main(int argc, char** argv) {
     std::printf("time merge q4096 h32 d%d %.3f ms %.0f GB/s\n", d, sec * 1e3,
                 12.0 * 4096 * 32 * d / sec * 1e-9);
   }
+  std::printf("\nmeasured on %s (CUDA events, median, L2 flushed):\n", prop.name);
   std::printf("\n| variant | dtype | d | heads q/kv | q | kv | mask | ms | TFLOP/s |\n|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows)
     std::printf("| %s | %s | %d | %d/%d | %lld | %lld | %s | %.3f | %.1f |\n", r.variant.c_str(),

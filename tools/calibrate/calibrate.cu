@@ -205,7 +205,7 @@ int calibrate_main(int argc, char** argv) {
     std::fprintf(stderr, "ringsim calibrate: no CUDA device could be opened\n");
     return 1;
   }
-  std::fprintf(stderr, "ringsim calibrate: %s, %d SMs, grid %s\n", facts.card.c_str(), facts.sm_count, opt.grid.c_str());
+  std::fprintf(stderr, "ringsim calibrate: times below are measured on %s (%d SMs), grid %s\n", facts.card.c_str(), facts.sm_count, opt.grid.c_str());
   std::string error;
   calibrate::DeviceRates rates;
   std::vector<Sample> attn;

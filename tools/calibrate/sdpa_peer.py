@@ -38,7 +38,7 @@ def time_sdpa(backend, n, causal):
 
 
 def main():
-    print(f"device: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, cudnn {torch.backends.cudnn.version()}")
+    print(f"measured on device: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, cudnn {torch.backends.cudnn.version()}")
     rows = []
     for causal in (False, True):
         for n in ((1024, 2048, 4096, 8192) if not causal else (4096, 8192)):
