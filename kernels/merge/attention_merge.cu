@@ -3,6 +3,7 @@
 // Memory-bound: 12 bytes per element (read acc and block, write acc). Threads
 // of one (token, head) row sit in one block, so the row's LSE is read by all of
 // them before one writes it back.
+#include <cstdint>
 #include "kernels/attention/chunk_attention.hpp"
 #include "kernels/common/cuda_check.cuh"
 

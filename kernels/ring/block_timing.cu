@@ -1,4 +1,5 @@
 // Block timing: see block_timing.hpp.
+#include <cstdint>
 #include "kernels/ring/block_timing.hpp"
 
 #include <cuda_runtime.h>

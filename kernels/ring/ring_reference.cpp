@@ -1,4 +1,5 @@
 // fp64 reference rows: see ring_reference.hpp.
+#include <cstdint>
 #include "kernels/ring/ring_reference.hpp"
 
 #include <algorithm>
