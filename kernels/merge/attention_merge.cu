@@ -4,6 +4,7 @@
 // of one (token, head) row sit in one block, so the row's LSE is read by all of
 // them before one writes it back.
 #include <cstdint>
+
 #include "kernels/attention/chunk_attention.hpp"
 #include "kernels/common/cuda_check.cuh"
 

@@ -9,7 +9,7 @@
 #include <functional>
 #include <vector>
 
-#include "kernels/attention/chunk_attention.hpp"
+#include "kernels/ring/block_buffers.cuh"
 #include "kernels/ring/ring_cuda.cuh"
 #include "kernels/ring/ring_device.cuh"
 #include "kernels/ring/ring_executor.hpp"
@@ -25,55 +25,10 @@ constexpr unsigned long long kGateNs = 2'000'000ULL;
 // in the ring each of its kernels starts beside NCCL kernels already on the SMs.
 constexpr double kTrainS = 3e-3;
 
-struct Block {
-  std::uint16_t *q = nullptr, *k = nullptr, *v = nullptr;
-  float *o = nullptr, *lse = nullptr;
-  kernels::ChunkAttentionArgs args;
-  Block(const BlockTimingShape& sh, cudaStream_t s) {
-    const long long qe = sh.q_tokens * sh.q_heads * sh.head_dim;
-    const long long kve = sh.kv_tokens * sh.kv_heads * sh.head_dim;
-    RING_CUDA(cudaMalloc(&q, qe * 2));
-    RING_CUDA(cudaMalloc(&k, kve * 2));
-    RING_CUDA(cudaMalloc(&v, kve * 2));
-    RING_CUDA(cudaMalloc(&o, qe * 4));
-    RING_CUDA(cudaMalloc(&lse, sh.q_tokens * sh.q_heads * 4));
-    const TokenMap id{0, 1, 0, 0};
-    fill_slice(q, sh.q_tokens, sh.q_heads, sh.head_dim, id, 7, Tensor::kQ, s);
-    fill_slice(k, sh.kv_tokens, sh.kv_heads, sh.head_dim, id, 7, Tensor::kK, s);
-    fill_slice(v, sh.kv_tokens, sh.kv_heads, sh.head_dim, id, 7, Tensor::kV, s);
-    args.dtype = kernels::Dtype::kBf16;
-    args.mask = sh.mask;
-    args.q_heads = sh.q_heads;
-    args.kv_heads = sh.kv_heads;
-    args.head_dim = sh.head_dim;
-    args.q_tokens = sh.q_tokens;
-    args.kv_tokens = sh.kv_tokens;
-    args.q = q;
-    args.k = k;
-    args.v = v;
-    args.o = o;
-    args.lse = lse;
-  }
-  ~Block() {
-    for (void* p : {static_cast<void*>(q), static_cast<void*>(k), static_cast<void*>(v),
-                    static_cast<void*>(o), static_cast<void*>(lse)})
-      cudaFree(p);
-  }
-  void launch(cudaStream_t s) {
-    RING_KERNEL(kernels::chunk_attention_forward(args, kernels::AttentionVariant::kFused, nullptr, 0,
-                                                 nullptr, s));
-  }
-};
-
 float ms_between(cudaEvent_t a, cudaEvent_t b) {
   float t = 0;
   RING_CUDA(cudaEventElapsedTime(&t, a, b));
   return t;
-}
-
-double median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-  return v[v.size() / 2];
 }
 
 // `train` blocks back to back on card 0's `compute` stream behind a gate.
@@ -81,7 +36,7 @@ double median(std::vector<double> v) {
 // (`transfer(end)` enqueues it on card 0's `side` stream, after the previous
 // one, and records `end`). Returns (train seconds, bytes moved within the
 // train: each transfer counted by the part of its span inside the train).
-std::pair<double, double> timed_block(Block& blk, int train, cudaStream_t compute, cudaStream_t side, bool loaded,
+std::pair<double, double> timed_block(const BlockBuffers& blk, int train, cudaStream_t compute, cudaStream_t side, bool loaded,
                                       double bytes, const std::function<void(cudaEvent_t)>& transfer) {
   cudaEvent_t c0, c1;
   RING_CUDA(cudaEventCreate(&c0));
@@ -119,7 +74,7 @@ std::pair<double, double> timed_block(Block& blk, int train, cudaStream_t comput
 ShareMeasurement measure(const BlockTimingShape& shape, double bytes, double bytes_per_s, int ends_per_card,
                          const std::function<void(cudaEvent_t)>& transfer, cudaStream_t compute,
                          cudaStream_t side) {
-  Block blk(shape, compute);
+  const BlockBuffers blk(shape, /*seed=*/7, compute);
   timed_block(blk, 1, compute, side, false, bytes, transfer);  // warm-up
   const double one = timed_block(blk, 1, compute, side, false, bytes, transfer).first;
   const int train = std::max(1, static_cast<int>(std::ceil(kTrainS / std::max(one, 1e-6))));

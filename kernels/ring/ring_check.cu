@@ -1,7 +1,7 @@
 // RingExecutor::check: the last run's output against an fp64 CPU reference
 // (ring_reference.hpp) on sampled rows, and every output element finite.
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <random>
 #include <set>
 #include <thread>

@@ -1,7 +1,6 @@
 // Shared pieces of kernels/ring: device utilities (random slices, fills, the
 // gate, the non-finite count), CUDA facts, and the RingContext (cards and
 // NCCL communicators). See ring_device.cuh and ring_executor.hpp.
-#include <cstdint>
 #include "kernels/ring/ring_device.cuh"
 #include "kernels/ring/ring_executor.hpp"
 
@@ -10,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 

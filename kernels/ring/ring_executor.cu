@@ -1,6 +1,5 @@
 // The real pass-KV ring executor: see ring_executor.hpp for what it runs and
 // ring_executor_impl.cuh for the steps (computes and transfers bound by events).
-#include <cstdint>
 #include "kernels/ring/ring_executor.hpp"
 
 #include "kernels/ring/ring_executor_impl.cuh"

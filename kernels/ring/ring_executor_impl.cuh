@@ -2,11 +2,11 @@
 // by ring_executor.cu (setup, runs) and ring_check.cu (the output check).
 // CUDA only; see ring_executor.hpp for the semantics.
 #pragma once
-#include <cstdint>
 #include <cuda_runtime.h>
 #include <nccl.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>

@@ -1,9 +1,9 @@
 // fp64 reference rows: see ring_reference.hpp.
-#include <cstdint>
 #include "kernels/ring/ring_reference.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include "kernels/ring/ring_random.hpp"
 
