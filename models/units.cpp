@@ -150,17 +150,21 @@ std::string with_unit(double v, std::string_view unit) {
   return fmt::format("{} {}", three_figures(v), unit);
 }
 
+// v in the largest unit of `units` (each `step` times the previous) that keeps it >= 1.
+std::string with_prefix(double v, double step, const std::array<std::string_view, 7>& units) {
+  std::size_t i = 0;
+  while (std::fabs(v) >= step && i + 1 < units.size()) {
+    v /= step;
+    ++i;
+  }
+  return with_unit(v, units[i]);
+}
+
 }  // namespace
 
 std::string format_bytes(double bytes) {
   static constexpr std::array<std::string_view, 7> kUnits{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  std::size_t i = 0;
-  double v = bytes;
-  while (std::fabs(v) >= 1024.0 && i + 1 < kUnits.size()) {
-    v /= 1024.0;
-    ++i;
-  }
-  return with_unit(v, kUnits[i]);
+  return with_prefix(bytes, 1024.0, kUnits);
 }
 
 std::string format_seconds(double seconds) {
@@ -178,13 +182,7 @@ std::string format_seconds(double seconds) {
 
 std::string format_rate(double bytes_per_s) {
   static constexpr std::array<std::string_view, 7> kUnits{"B/s", "kB/s", "MB/s", "GB/s", "TB/s", "PB/s", "EB/s"};
-  std::size_t i = 0;
-  double v = bytes_per_s;
-  while (std::fabs(v) >= 1000.0 && i + 1 < kUnits.size()) {
-    v /= 1000.0;
-    ++i;
-  }
-  return with_unit(v, kUnits[i]);
+  return with_prefix(bytes_per_s, 1000.0, kUnits);
 }
 
 }  // namespace ringsim
