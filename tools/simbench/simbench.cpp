@@ -3,11 +3,12 @@
 // For rings of 1K..262K devices (chunk 4096 tokens, 8 heads, head_dim 64,
 // fp16, an inline H100-like datasheet profile, 8 GPUs per node) it runs the
 // non-causal ring with the exact recurrence and with folding, and the causal
-// contiguous ring with the exact recurrence (and the plain event engine up
-// to 4K devices), and prints device-steps per
+// contiguous ring with the exact recurrence, and prints device-steps per
 // second (wall clock, setup included), per thread, and the process's peak RSS.
+// Then the plain event engine at 1K, 2K and 4K devices: non-causal, causal,
+// 8 ranks per GPU, with interference shares, and every rank on one GPU.
 //
-//   ringsim-simbench [--max-ring N] [--threads N] [--help]
+//   ringsim-simbench [--max-ring N] [--max-event-ring N] [--threads N] [--event-only] [--help]
 #include <fmt/format.h>
 #include <sys/resource.h>
 
@@ -22,8 +23,8 @@ using namespace ringsim;
 namespace {
 
 constexpr long long kChunkTokens = 4096;
-constexpr long long kMaxEventRing = 4096;  // the plain engine: ~1e6-1e7 events/s
 constexpr long long kRings[] = {1024, 4096, 16384, 65536, 262144};
+constexpr long long kEventRings[] = {1024, 2048, 4096};
 
 Scenario bench_scenario(bool causal) {
   Scenario s;
@@ -49,9 +50,12 @@ double peak_rss_mib() {
 
 int usage(int code) {
   fmt::print(code ? stderr : stdout,
-             "usage: ringsim-simbench [--max-ring N] [--threads N]\n"
-             "  --max-ring N  largest ring to run (default 262144; rings are 1K 4K 16K 64K 262K)\n"
-             "  --threads N   threads of the recurrence (default 0: hardware concurrency)\n");
+             "usage: ringsim-simbench [--max-ring N] [--max-event-ring N] [--threads N] [--event-only]\n"
+             "  --max-ring N        largest ring to run (default 262144; rings are 1K 4K 16K 64K 262K)\n"
+             "  --max-event-ring N  largest ring of the event engine (default 4096; rings are 1K 2K 4K)\n"
+             "  --threads N         threads of the recurrence (default 0: hardware concurrency)\n"
+             "  --event-only        only the event engine's table\n"
+             "example: ringsim-simbench --event-only --max-event-ring 2048\n");
   return code;
 }
 
@@ -100,12 +104,10 @@ void run_ring_table(long long max_ring, int threads) {
   };
   const Case cases[] = {{false, Mode::kRecurrence, "non-causal/recurrence"},
                         {false, Mode::kFolded, "non-causal/folded"},
-                        {true, Mode::kRecurrence, "causal/recurrence"},
-                        {true, Mode::kEvent, "causal/event"}};
+                        {true, Mode::kRecurrence, "causal/recurrence"}};
   for (long long ring : kRings) {
     if (ring > max_ring) break;
     for (const Case& c : cases) {
-      if (c.mode == Mode::kEvent && ring > kMaxEventRing) continue;
       Scenario s = bench_scenario(c.causal);
       Point pt{ring * kChunkTokens, ring};
       SimOptions o;
@@ -121,14 +123,63 @@ void run_ring_table(long long max_ring, int threads) {
   }
 }
 
+// The plain event engine (mode event). ranks_per_gpu 0: every rank on one
+// GPU with a 100 GB/s copy engine (50 GB/s of payload), so every transfer
+// shares that GPU's copy link and copies outlast the card's computes: all P
+// flows of a step run at once (the worst case of max-min sharing).
+void run_event_table(long long max_ring) {
+  fmt::print("\nevent engine (mode event)\n{:>7} {:<30} {:>11} {:>11} {:>10} {:>12} {:>12} {:>18}\n", "ring",
+             "case", "dev-steps", "events", "wall s", "events/s", "dev-steps/s", "makespan (sim.)");
+  struct Case {
+    const char* label;
+    bool causal;
+    long long ranks_per_gpu;
+    bool interference;
+    double copy_bytes_per_s = 0;  // 0: the profile's (HBM)
+  };
+  const Case cases[] = {{"non-causal", false, 1, false},
+                        {"causal", true, 1, false},
+                        {"causal/8 ranks per GPU", true, 8, false},
+                        {"non-causal/interference", false, 1, true},
+                        {"non-causal/1 GPU, copy-bound", false, 0, false, 100e9}};
+  for (long long ring : kEventRings) {
+    if (ring > max_ring) break;
+    for (const Case& c : cases) {
+      Scenario s = bench_scenario(c.causal);
+      s.ranks_per_gpu = static_cast<int>(c.ranks_per_gpu > 0 ? c.ranks_per_gpu : ring);
+      if (c.interference) {
+        s.profile.link_compute_share = 0.2;  // each end of a transfer takes 20% of the SMs
+        s.profile.copy_compute_share = 0.3;
+      }
+      if (c.copy_bytes_per_s > 0) s.profile.copy_bytes_per_s = c.copy_bytes_per_s;
+      SimOptions o;
+      o.mode = Mode::kEvent;
+      PointResult r = simulate_point(s, Point{ring * kChunkTokens, ring}, o);
+      fmt::print("{:>7} {:<30} {:>11.3e} {:>11.3e} {:>10.3f} {:>12.3e} {:>12.3e} {:>16.6f} s\n", ring, c.label,
+                 static_cast<double>(r.device_steps), static_cast<double>(r.events), r.wall_seconds,
+                 static_cast<double>(r.events) / r.wall_seconds,
+                 static_cast<double>(r.device_steps) / r.wall_seconds, to_seconds(r.makespan_ns));
+      std::fflush(stdout);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  long long max_ring = 262144, threads = 0;
+  long long max_ring = 262144, max_event_ring = 4096, threads = 0;
+  bool event_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") return usage(0);
-    long long* target = a == "--max-ring" ? &max_ring : a == "--threads" ? &threads : nullptr;
+    if (a == "--event-only") {
+      event_only = true;
+      continue;
+    }
+    long long* target = a == "--max-ring"         ? &max_ring
+                        : a == "--max-event-ring" ? &max_event_ring
+                        : a == "--threads"        ? &threads
+                                                  : nullptr;
     if (!target || i + 1 >= argc || !parse_int(argv[i + 1], *target)) {
       fmt::print(stderr, "ringsim-simbench: bad argument '{}'\n", a);
       return usage(2);
@@ -141,7 +192,11 @@ int main(int argc, char** argv) {
   fmt::print("chunk {} tokens, 8 heads, head_dim 64, fp16, 8 GPUs/node, NVLink 450 GB/s 2 us, "
              "IB 50 GB/s 5 us, threads requested {}\n", kChunkTokens, threads);
   // The sweep first, so its peak RSS is its own.
-  run_seed_sweep(max_ring, static_cast<int>(threads));
-  run_ring_table(max_ring, static_cast<int>(threads));
+  if (!event_only) {
+    run_seed_sweep(max_ring, static_cast<int>(threads));
+    run_ring_table(max_ring, static_cast<int>(threads));
+  }
+  run_event_table(max_event_ring);
+  fmt::print("peak RSS {:.1f} MiB (process)\n", peak_rss_mib());
   return 0;
 }
