@@ -11,14 +11,67 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 #include <unordered_map>
 #include <unordered_set>
 
 namespace ringsim {
 
+namespace {
+
+// A finite positive double as mantissa * 2^exponent, mantissa an integer below 2^53.
+struct Dyadic {
+  std::int64_t mantissa;
+  int exponent;
+};
+Dyadic dyadic(double x) {
+  int e = 0;
+  const double f = std::frexp(x, &e);  // x = f * 2^e, f in [0.5, 1)
+  return {static_cast<std::int64_t>(std::ldexp(f, 53)), e - 53};
+}
+int bit_width(unsigned __int128 v) {
+  const auto high = static_cast<std::uint64_t>(v >> 64), low = static_cast<std::uint64_t>(v);
+  return high ? 128 - __builtin_clzll(high) : (low ? 64 - __builtin_clzll(low) : 0);
+}
+constexpr double kTwoTo52 = 4503599627370496.0;
+constexpr double kTwoToMinus50 = 1.0 / 1125899906842624.0;
+
+// ceil(bytes * 1e9 / bytes_per_s) in exact integer arithmetic: both doubles
+// are dyadic rationals, so the quotient is (m1 * 1e9 * 2^e1) / (m2 * 2^e2).
+TimeNs exact_transfer_ns(double bytes, double bytes_per_s) {
+  const Dyadic b = dyadic(bytes), r = dyadic(bytes_per_s);
+  unsigned __int128 num = static_cast<unsigned __int128>(b.mantissa) * 1000000000u;  // < 2^83
+  unsigned __int128 den = static_cast<unsigned __int128>(r.mantissa);               // < 2^53
+  const int shift = b.exponent - r.exponent;
+  if (shift >= 0) {
+    if (bit_width(num) + shift > 126) throw TimeOverflow(fmt::format("transfer of {} B at {} B/s lasts past 2^63 ns", bytes, bytes_per_s));
+    num <<= shift;
+  } else {
+    if (bit_width(den) - shift > 126) return 1;  // den > num: a positive quotient below 1 ns
+    den <<= -shift;
+  }
+  const unsigned __int128 ns = num / den + (num % den != 0 ? 1 : 0);
+  if (ns > static_cast<unsigned __int128>(kTimeNever)) {
+    throw TimeOverflow(fmt::format("transfer of {} B at {} B/s lasts past 2^63 ns (292 years)", bytes, bytes_per_s));
+  }
+  return static_cast<TimeNs>(ns);
+}
+
+}  // namespace
+
 TimeNs transfer_time_ns(double bytes, double bytes_per_s) {
   if (!(bytes_per_s > 0)) throw std::invalid_argument(fmt::format("transfer at non-positive rate {} B/s", bytes_per_s));
-  return ceil_ns(bytes / bytes_per_s);
+  if (!(bytes >= 0)) throw std::invalid_argument(fmt::format("transfer of {} bytes", bytes));
+  if (std::isinf(bytes)) throw TimeOverflow("transfer of infinitely many bytes");
+  if (bytes == 0 || std::isinf(bytes_per_s)) return 0;
+  // Fast path: the double quotient is within 2^-52 (relative) of the exact
+  // one, so its ceiling is exact unless it lies that close to an integer.
+  const double q = bytes / bytes_per_s * kNsPerSecond;
+  if (q < kTwoTo52) {
+    const double up = std::ceil(q), margin = q * kTwoToMinus50;
+    if (up - q > margin && q - (up - 1) > margin) return static_cast<TimeNs>(up);
+  }
+  return exact_transfer_ns(bytes, bytes_per_s);
 }
 
 FlowNetwork::FlowNetwork(const Topology& topo)

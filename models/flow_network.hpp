@@ -21,7 +21,10 @@ namespace ringsim {
 
 using FlowId = std::int64_t;
 
-// ceil(bytes / bytes_per_s) in ns; the one formula both engines use.
+// ceil(bytes / bytes_per_s) in ns, the exact ceiling of the real quotient of
+// the two doubles (1e9 + 1 B at 1e9 B/s: 1,000,000,001 ns); the one formula
+// the event engine and the fast paths use. Throws std::invalid_argument for a
+// rate <= 0 or negative bytes, TimeOverflow past 2^63 ns.
 TimeNs transfer_time_ns(double bytes, double bytes_per_s);
 
 class FlowNetwork {

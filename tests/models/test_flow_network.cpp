@@ -1,7 +1,11 @@
 // tests/models: flow network (exact lone flows, fair sharing, max-min).
 #include <doctest/doctest.h>
 
+#include <boost/multiprecision/cpp_int.hpp>
+
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 
@@ -22,16 +26,59 @@ ClusterSpec one_node(long long gpus = 8) {
 }
 }  // namespace
 
-TEST_CASE("models::transfer_time_ns: rounds bytes / rate up to whole nanoseconds") {
+TEST_CASE("models::transfer_time_ns: rounds bytes / rate up to whole nanoseconds, exactly") {
   CHECK(transfer_time_ns(0, 1e9) == 0);
   CHECK(transfer_time_ns(1e9, 1e9) == 1000000000);
   CHECK(transfer_time_ns(1, 3e9) == 1);
-  // The formula goes through double seconds (ceil_ns(bytes / rate)), so it may
-  // land one nanosecond above the exact ceiling; never below it.
-  CHECK(transfer_time_ns(1e9 + 1, 1e9) >= 1000000001);
-  CHECK(transfer_time_ns(1e9 + 1, 1e9) <= 1000000002);
-  CHECK(transfer_time_ns(1e9 + 1, 1e9) == ceil_ns((1e9 + 1) / 1e9));
+  CHECK(transfer_time_ns(3, 3e9) == 1);              // exactly 1 ns; 3 / 3e9 * 1e9 in doubles is above 1
+  CHECK(transfer_time_ns(1e9 + 1, 1e9) == 1000000001);  // issue 9: double seconds gave 1,000,000,002
+  CHECK(transfer_time_ns(8388608, 0.5e9) == 16777216);
+  CHECK(transfer_time_ns(1e-300, 1e300) == 1);       // positive, far below a nanosecond
+  CHECK(transfer_time_ns(5, std::numeric_limits<double>::infinity()) == 0);
   CHECK_THROWS_AS(transfer_time_ns(1, 0), std::invalid_argument);
+  CHECK_THROWS_AS(transfer_time_ns(-1, 1e9), std::invalid_argument);
+  CHECK_THROWS_AS(transfer_time_ns(std::nan(""), 1e9), std::invalid_argument);
+  CHECK_THROWS_AS(transfer_time_ns(1e300, 1), TimeOverflow);
+  CHECK_THROWS_AS(transfer_time_ns(9.3e9, 1), TimeOverflow);  // 9.3e18 ns > 2^63 - 1
+  CHECK(transfer_time_ns(9.2e9, 1) == 9200000000000000000);
+}
+
+TEST_CASE("models::transfer_time_ns: equals the exact rational ceiling on random and near-integer inputs") {
+  // Oracle: Boost.Multiprecision rationals hold both doubles exactly.
+  using boost::multiprecision::cpp_int;
+  using boost::multiprecision::cpp_rational;
+  const auto oracle = [](double bytes, double rate) {
+    const cpp_rational q = cpp_rational(bytes) * 1000000000 / cpp_rational(rate);
+    const cpp_int n = numerator(q), d = denominator(q);
+    return static_cast<TimeNs>((n + d - 1) / d);
+  };
+  std::mt19937_64 rng(2026);
+  for (int i = 0; i < 20000; ++i) {
+    CAPTURE(i);
+    double bytes, rate;
+    switch (i % 4) {
+      case 0:  // random sizes and rates
+        bytes = std::ldexp(std::uniform_real_distribution<double>(0, 1)(rng), static_cast<int>(rng() % 40));
+        rate = std::ldexp(std::uniform_real_distribution<double>(0.5, 1)(rng), 20 + static_cast<int>(rng() % 30));
+        break;
+      case 1:  // integer bytes at integer GB/s: often whole nanoseconds
+        bytes = static_cast<double>(rng() % (1ULL << 36));
+        rate = static_cast<double>(1 + rng() % 1000) * 1e9;
+        break;
+      case 2: {  // a whole number of ns at the rate, nudged by an ulp either way
+        rate = static_cast<double>(1 + rng() % 900) * 1e9 + static_cast<double>(rng() % 1000);
+        const double exact = static_cast<double>(1 + rng() % 10000000) * rate / 1e9;
+        bytes = std::nextafter(exact, (rng() % 3 == 0) ? 0.0 : (rng() % 2 ? 1e300 : exact));
+        break;
+      }
+      default:  // decimal sizes, as scenarios write them
+        bytes = static_cast<double>(1 + rng() % 100000) * 1e3 + 1;
+        rate = static_cast<double>(1 + rng() % 100) * 1e8;
+    }
+    CAPTURE(bytes);
+    CAPTURE(rate);
+    CHECK(transfer_time_ns(bytes, rate) == oracle(bytes, rate));
+  }
 }
 
 TEST_CASE("models::FlowNetwork: a lone flow completes exactly at start + transfer_time_ns") {
