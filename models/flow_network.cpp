@@ -1,6 +1,8 @@
-// Flow network: max-min fair sharing by progressive filling, recomputed only
-// over the connected component (flows sharing links, transitively) of a flow
-// that starts or ends. See flow_network.hpp; tests in tests/models/test_flow_network.cpp.
+// Flow network: the exact transfer time, flows alone on their links, and
+// max-min fair sharing by progressive filling, recomputed only over the
+// connected component (flows sharing links, transitively) of a flow that
+// starts or ends. Pools of single-link flows are in flow_pool.cpp. See
+// flow_network.hpp; tests in tests/models/test_flow_network.cpp.
 //
 // Exactness: a flow's remaining bytes and projected completion are touched
 // only when its rate changes, so a flow whose rate never changes completes at
@@ -12,8 +14,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <unordered_map>
-#include <unordered_set>
+#include <stdexcept>
 
 namespace ringsim {
 
@@ -75,13 +76,13 @@ TimeNs transfer_time_ns(double bytes, double bytes_per_s) {
 }
 
 FlowNetwork::FlowNetwork(const Topology& topo)
-    : topo_(topo), flows_on_link_(static_cast<std::size_t>(topo.link_count())) {}
+    : topo_(topo), links_(static_cast<std::size_t>(topo.link_count())) {}
 
-FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag) {
-  assert(now_ns >= now_ns_ && "start_flow in the past");
-  assert(now_ns <= next_completion_ns() && "advance_to(now) must run before start_flow(now)");
-  if (!(bytes >= 0)) throw std::invalid_argument(fmt::format("flow of {} bytes", bytes));
-  now_ns_ = std::max(now_ns_, now_ns);
+namespace {
+CompletionHeap::Handle flow_handle(FlowId id) { return static_cast<CompletionHeap::Handle>(2 * id); }
+}  // namespace
+
+FlowId FlowNetwork::new_flow(std::uint64_t tag, double cap_bytes_per_s) {
   FlowId id;
   if (free_ids_.empty()) {
     id = static_cast<FlowId>(flows_.size());
@@ -92,132 +93,248 @@ FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, 
   }
   Flow& f = flows_[static_cast<std::size_t>(id)];
   f.tag = tag;
-  f.links.assign(route.links.begin(), route.links.end());  // reuses the slot's capacity
-  f.remaining_bytes = bytes;
+  f.hops.clear();  // keeps the slot's capacity
+  f.cap_bytes_per_s = cap_bytes_per_s;
   f.rate = 0;
-  f.last_ns = now_ns;
   f.done_ns = kTimeNever;
+  f.pool = -1;
   f.active = true;
   ++active_;
-  if (route.links.empty()) {  // no shared resource: it runs at the route's rate
-    Flow& g = f;
-    g.rate = route.bytes_per_s;
-    g.done_ns = checked_add_ns(now_ns, transfer_time_ns(bytes, g.rate));
-    completions_.emplace(g.done_ns, id);
-    return id;
-  }
-  for (const LinkId l : route.links) flows_on_link_[static_cast<std::size_t>(l)].push_back(id);
-  recompute_rates({id}, now_ns);
   return id;
 }
 
-TimeNs FlowNetwork::next_completion_ns() const {
-  return completions_.empty() ? kTimeNever : completions_.begin()->first;
+FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag,
+                               double rate_cap_bytes_per_s) {
+  assert(now_ns >= now_ns_ && "start_flow in the past");
+  assert(now_ns <= next_completion_ns() && "advance_to(now) must run before start_flow(now)");
+  if (!(bytes >= 0)) throw std::invalid_argument(fmt::format("flow of {} bytes", bytes));
+  if (!(rate_cap_bytes_per_s > 0)) {
+    throw std::invalid_argument(fmt::format("flow rate cap of {} B/s is not positive", rate_cap_bytes_per_s));
+  }
+  now_ns_ = std::max(now_ns_, now_ns);
+  const FlowId id = new_flow(tag, rate_cap_bytes_per_s);
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  f.remaining_bytes = bytes;
+  f.last_ns = now_ns;
+  if (route.links.size() == 1) {
+    const Link& l = links_[static_cast<std::size_t>(route.links[0])];
+    const bool fits = l.pool < 0 || pools_[static_cast<std::size_t>(l.pool)].cap_bytes_per_s == rate_cap_bytes_per_s;
+    if (l.count == 0 && fits) {
+      join_pool(now_ns, id, route.links[0], bytes);
+      return id;
+    }
+  }
+  start_general(now_ns, id, route);
+  return id;
+}
+
+// A flow alone on its links runs at the smallest of their capacities (and its
+// cap) at once; otherwise the max-min rates of its component are recomputed.
+void FlowNetwork::start_general(TimeNs now_ns, FlowId id, const Route& route) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  double alone_rate = route.links.empty() ? route.bytes_per_s : f.cap_bytes_per_s;
+  bool alone = true;
+  for (const LinkId l : route.links) {
+    if (links_[static_cast<std::size_t>(l)].pool >= 0) dissolve_pool(l);
+    alone = alone && links_[static_cast<std::size_t>(l)].count == 0;
+    alone_rate = std::min(alone_rate, topo_.link_bytes_per_s(l));
+    link_in(id, l);
+  }
+  if (alone) {
+    set_rate(f, id, std::min(alone_rate, f.cap_bytes_per_s), now_ns);
+    return;
+  }
+  seeds_.assign(1, id);
+  recompute_rates(now_ns);
+}
+
+void FlowNetwork::link_in(FlowId id, LinkId link) {
+  Link& l = links_[static_cast<std::size_t>(link)];
+  flows_[static_cast<std::size_t>(id)].hops.push_back(Hop{link, -1, l.head});
+  if (l.head >= 0) {
+    for (Hop& h : flows_[static_cast<std::size_t>(l.head)].hops) {
+      if (h.link == link) h.prev = id;
+    }
+  }
+  l.head = id;
+  ++l.count;
+}
+
+void FlowNetwork::unlink(FlowId id) {
+  for (const Hop& hop : flows_[static_cast<std::size_t>(id)].hops) {
+    Link& l = links_[static_cast<std::size_t>(hop.link)];
+    const auto relink = [&](FlowId other, bool forward) {
+      for (Hop& h : flows_[static_cast<std::size_t>(other)].hops) {
+        if (h.link == hop.link) (forward ? h.prev : h.next) = forward ? hop.prev : hop.next;
+      }
+    };
+    if (hop.prev >= 0) relink(hop.prev, false);
+    else l.head = hop.next;
+    if (hop.next >= 0) relink(hop.next, true);
+    --l.count;
+  }
+}
+
+FlowId FlowNetwork::next_on(FlowId id, LinkId link) const {
+  for (const Hop& h : flows_[static_cast<std::size_t>(id)].hops) {
+    if (h.link == link) return h.next;
+  }
+  return -1;
+}
+
+void FlowNetwork::advance_to(TimeNs now_ns, std::vector<std::uint64_t>& done) {
+  assert(now_ns >= now_ns_ && "advance_to moves time backwards");
+  while (completions_.top_ns() <= now_ns) {
+    const TimeNs t = completions_.top_ns();
+    const CompletionHeap::Handle h = completions_.top();
+    if (h % 2 == 0) {
+      complete_flow(static_cast<FlowId>(h / 2), t, done);
+    } else {
+      complete_pool(static_cast<std::int32_t>(h / 2), t, done);
+    }
+  }
+  now_ns_ = now_ns;
 }
 
 std::vector<std::uint64_t> FlowNetwork::advance_to(TimeNs now_ns) {
-  assert(now_ns >= now_ns_ && "advance_to moves time backwards");
   std::vector<std::uint64_t> done;
-  while (!completions_.empty() && completions_.begin()->first <= now_ns) {
-    const auto [t, id] = *completions_.begin();
-    completions_.erase(completions_.begin());
-    Flow& f = flows_[static_cast<std::size_t>(id)];
-    f.active = false;
-    f.remaining_bytes = 0;
-    f.rate = 0;
-    --active_;
-    done.push_back(f.tag);
-    std::vector<FlowId> neighbours;
-    for (const LinkId l : f.links) {
-      auto& on = flows_on_link_[static_cast<std::size_t>(l)];
-      on.erase(std::find(on.begin(), on.end(), id));
-      neighbours.insert(neighbours.end(), on.begin(), on.end());
-    }
-    f.links.clear();  // keeps capacity for the slot's next flow
-    free_ids_.push_back(id);
-    if (!neighbours.empty()) recompute_rates(neighbours, t);
-  }
-  now_ns_ = now_ns;
+  advance_to(now_ns, done);
   return done;
 }
 
-std::size_t FlowNetwork::active_flows() const { return active_; }
+void FlowNetwork::complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>& done) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  completions_.erase(flow_handle(id));
+  f.active = false;
+  f.remaining_bytes = 0;
+  f.rate = 0;
+  --active_;
+  done.push_back(f.tag);
+  unlink(id);
+  seeds_.clear();
+  for (const Hop& hop : f.hops) {
+    for (FlowId g = links_[static_cast<std::size_t>(hop.link)].head; g >= 0; g = next_on(g, hop.link)) {
+      seeds_.push_back(g);
+    }
+  }
+  f.hops.clear();
+  free_ids_.push_back(id);
+  if (!seeds_.empty()) recompute_rates(t);
+}
 
 double FlowNetwork::flow_rate(FlowId id) const {
   if (id < 0 || static_cast<std::size_t>(id) >= flows_.size()) throw std::invalid_argument("unknown flow id");
   const Flow& f = flows_[static_cast<std::size_t>(id)];
-  return f.active ? f.rate : 0.0;
+  if (!f.active) return 0.0;
+  return f.pool >= 0 ? pools_[static_cast<std::size_t>(f.pool)].rate : f.rate;
 }
 
-std::vector<FlowId> FlowNetwork::component(const std::vector<FlowId>& seeds) const {
-  std::unordered_set<FlowId> seen(seeds.begin(), seeds.end());
-  std::unordered_set<LinkId> links_seen;
-  std::vector<FlowId> out(seen.begin(), seen.end());
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    for (const LinkId l : flows_[static_cast<std::size_t>(out[i])].links) {
-      if (!links_seen.insert(l).second) continue;
-      for (const FlowId other : flows_on_link_[static_cast<std::size_t>(l)]) {
-        if (seen.insert(other).second) out.push_back(other);
-      }
-    }
+// The flows connected to seeds_ through shared links, in search order.
+void FlowNetwork::collect_component() {
+  if (++stamp_ == 0) {  // wrapped: clear every mark once
+    for (Flow& f : flows_) f.mark = 0;
+    for (Link& l : links_) l.mark = 0;
+    stamp_ = 1;
   }
-  std::sort(out.begin(), out.end());  // deterministic order for the filling below
-  return out;
-}
-
-void FlowNetwork::recompute_rates(const std::vector<FlowId>& seeds, TimeNs now_ns) {
-  const std::vector<FlowId> flows = component(seeds);
-  // Progressive filling: the link with the smallest fair share freezes its
-  // flows at that share; repeat on what is left.
-  std::vector<LinkId> links;
-  for (const FlowId id : flows) {
-    for (const LinkId l : flows_[static_cast<std::size_t>(id)].links) links.push_back(l);
-  }
-  std::sort(links.begin(), links.end());
-  links.erase(std::unique(links.begin(), links.end()), links.end());
-  std::unordered_map<LinkId, std::size_t> index;
-  std::vector<double> capacity(links.size());
-  std::vector<std::size_t> unfrozen(links.size());
-  for (std::size_t i = 0; i < links.size(); ++i) {
-    index.emplace(links[i], i);
-    capacity[i] = topo_.link_bytes_per_s(links[i]);
-    unfrozen[i] = flows_on_link_[static_cast<std::size_t>(links[i])].size();
-  }
-  std::unordered_map<FlowId, double> rate;
-  while (rate.size() < flows.size()) {
-    std::size_t best = links.size();
-    double share = 0;
-    for (std::size_t i = 0; i < links.size(); ++i) {
-      if (unfrozen[i] == 0) continue;
-      const double s = capacity[i] / static_cast<double>(unfrozen[i]);
-      if (best == links.size() || s < share) best = i, share = s;
-    }
-    assert(best < links.size());
-    for (const FlowId id : flows_on_link_[static_cast<std::size_t>(links[best])]) {
-      if (!rate.emplace(id, share).second) continue;
-      for (const LinkId l : flows_[static_cast<std::size_t>(id)].links) {
-        const std::size_t i = index.at(l);
-        capacity[i] = std::max(0.0, capacity[i] - share);
-        --unfrozen[i];
-      }
-    }
-  }
-  for (const FlowId id : flows) {
+  component_.clear();
+  component_links_.clear();
+  for (const FlowId id : seeds_) {
     Flow& f = flows_[static_cast<std::size_t>(id)];
-    const double r = rate.at(id);
-    if (r == f.rate) continue;  // untouched: keeps its exact projected completion
-    if (f.done_ns <= now_ns) {
-      f.remaining_bytes = 0;  // due now; rounding must not push it a nanosecond later
-    } else {
-      const double sent = f.rate * to_seconds(now_ns - f.last_ns);
-      f.remaining_bytes = std::max(0.0, f.remaining_bytes - sent);
-    }
-    if (f.done_ns != kTimeNever) completions_.erase({f.done_ns, id});
-    f.last_ns = now_ns;
-    f.rate = r;
-    f.done_ns = checked_add_ns(now_ns, transfer_time_ns(f.remaining_bytes, r));
-    completions_.emplace(f.done_ns, id);
+    if (f.mark != stamp_) f.mark = stamp_, component_.push_back(id);
   }
+  for (std::size_t i = 0; i < component_.size(); ++i) {
+    for (const Hop& hop : flows_[static_cast<std::size_t>(component_[i])].hops) {
+      Link& l = links_[static_cast<std::size_t>(hop.link)];
+      if (l.mark == stamp_) continue;
+      l.mark = stamp_;
+      l.local = static_cast<std::int32_t>(component_links_.size());
+      component_links_.push_back(hop.link);
+      for (FlowId g = l.head; g >= 0; g = next_on(g, hop.link)) {
+        Flow& other = flows_[static_cast<std::size_t>(g)];
+        if (other.mark != stamp_) other.mark = stamp_, component_.push_back(g);
+      }
+    }
+  }
+}
+
+// Progressive filling: the tightest constraint (a link's fair share among its
+// unfrozen flows, or a flow's cap) freezes its flows at that rate; repeat on
+// what is left.
+void FlowNetwork::fill_max_min() {
+  const std::size_t n_links = component_links_.size();
+  capacity_.resize(n_links);
+  unfrozen_.resize(n_links);
+  for (std::size_t i = 0; i < n_links; ++i) {
+    capacity_[i] = topo_.link_bytes_per_s(component_links_[i]);
+    unfrozen_[i] = links_[static_cast<std::size_t>(component_links_[i])].count;
+  }
+  bool capped = false;
+  for (const FlowId id : component_) {
+    Flow& f = flows_[static_cast<std::size_t>(id)];
+    f.new_rate = -1;
+    capped = capped || f.cap_bytes_per_s < kNoRateCap;
+  }
+  const auto freeze = [&](Flow& f, double rate) {
+    f.new_rate = rate;
+    for (const Hop& hop : f.hops) {
+      const auto i = static_cast<std::size_t>(links_[static_cast<std::size_t>(hop.link)].local);
+      capacity_[i] = std::max(0.0, capacity_[i] - rate);
+      --unfrozen_[i];
+    }
+  };
+  for (std::size_t left = component_.size(); left > 0;) {
+    std::size_t best = n_links;
+    double share = 0;
+    for (std::size_t i = 0; i < n_links; ++i) {
+      if (unfrozen_[i] == 0) continue;
+      const double s = capacity_[i] / static_cast<double>(unfrozen_[i]);
+      if (best == n_links || s < share) best = i, share = s;
+    }
+    double cap = kNoRateCap;
+    if (capped) {
+      for (const FlowId id : component_) {
+        const Flow& f = flows_[static_cast<std::size_t>(id)];
+        if (f.new_rate < 0) cap = std::min(cap, f.cap_bytes_per_s);
+      }
+    }
+    assert(best < n_links || cap < kNoRateCap);
+    if (best == n_links || cap < share) {  // the tightest caps bind first
+      for (const FlowId id : component_) {
+        Flow& f = flows_[static_cast<std::size_t>(id)];
+        if (f.new_rate < 0 && f.cap_bytes_per_s == cap) freeze(f, cap), --left;
+      }
+      continue;
+    }
+    const LinkId link = component_links_[best];
+    for (FlowId g = links_[static_cast<std::size_t>(link)].head; g >= 0; g = next_on(g, link)) {
+      Flow& f = flows_[static_cast<std::size_t>(g)];
+      if (f.new_rate < 0) freeze(f, share), --left;
+    }
+  }
+}
+
+void FlowNetwork::recompute_rates(TimeNs now_ns) {
+  collect_component();
+  fill_max_min();
+  for (const FlowId id : component_) {
+    Flow& f = flows_[static_cast<std::size_t>(id)];
+    if (f.new_rate != f.rate) set_rate(f, id, f.new_rate, now_ns);  // else keeps its exact projection
+  }
+}
+
+// The flow runs at `rate` from now on: what it sent since last_ns at its old
+// rate comes off, and its completion moves.
+void FlowNetwork::set_rate(Flow& f, FlowId id, double rate, TimeNs now_ns) {
+  if (f.done_ns <= now_ns) {
+    f.remaining_bytes = 0;  // due now; rounding must not push it a nanosecond later
+  } else {
+    const double sent = f.rate * to_seconds(now_ns - f.last_ns);
+    f.remaining_bytes = std::max(0.0, f.remaining_bytes - sent);
+  }
+  f.last_ns = now_ns;
+  f.rate = rate;
+  f.done_ns = checked_add_ns(now_ns, transfer_time_ns(f.remaining_bytes, rate));
+  completions_.set(flow_handle(id), f.done_ns, id);
 }
 
 }  // namespace ringsim
