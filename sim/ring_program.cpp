@@ -113,7 +113,10 @@ Op RingProgram::next(long long d, ProgramCursor& cur) const {
       return op;
     }
     if (ph < kWholePassCount) {
-      if (s != 0) continue;
+      if (s != 0) {  // allocations happen at step 0 only: skip their phases at once
+        cur.phase = kWholePassCount;
+        continue;
+      }
       op.kind = Op::kAlloc;
       op.buffer = kWholePass[ph];
       return op;
