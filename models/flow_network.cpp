@@ -79,7 +79,7 @@ FlowNetwork::FlowNetwork(const Topology& topo)
     : topo_(topo), links_(static_cast<std::size_t>(topo.link_count())) {}
 
 namespace {
-CompletionHeap::Handle flow_handle(FlowId id) { return static_cast<CompletionHeap::Handle>(2 * id); }
+std::uint32_t flow_source(FlowId id) { return static_cast<std::uint32_t>(2 * id); }
 }  // namespace
 
 FlowId FlowNetwork::new_flow(std::uint64_t tag, double cap_bytes_per_s) {
@@ -96,7 +96,7 @@ FlowId FlowNetwork::new_flow(std::uint64_t tag, double cap_bytes_per_s) {
   f.hops.clear();  // keeps the slot's capacity
   f.cap_bytes_per_s = cap_bytes_per_s;
   f.rate = 0;
-  f.done_ns = kTimeNever;
+  f.wake.done_ns = f.wake.woken_ns = kTimeNever;  // the version goes on: old entries stay stale
   f.pool = -1;
   f.active = true;
   ++active_;
@@ -106,7 +106,6 @@ FlowId FlowNetwork::new_flow(std::uint64_t tag, double cap_bytes_per_s) {
 FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag,
                                double rate_cap_bytes_per_s) {
   assert(now_ns >= now_ns_ && "start_flow in the past");
-  assert(now_ns <= next_completion_ns() && "advance_to(now) must run before start_flow(now)");
   if (!(bytes >= 0)) throw std::invalid_argument(fmt::format("flow of {} bytes", bytes));
   if (!(rate_cap_bytes_per_s > 0)) {
     throw std::invalid_argument(fmt::format("flow rate cap of {} B/s is not positive", rate_cap_bytes_per_s));
@@ -124,8 +123,34 @@ FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, 
       return id;
     }
   }
-  start_general(now_ns, id, route);
+  if (!route.links.empty() && alone_on(route)) {
+    start_alone(now_ns, id, route);
+  } else {
+    start_general(now_ns, id, route);
+  }
   return id;
+}
+
+bool FlowNetwork::alone_on(const Route& route) const {
+  for (const LinkId l : route.links) {
+    const Link& link = links_[static_cast<std::size_t>(l)];
+    if (link.count != 0 || link.pool >= 0) return false;
+  }
+  return true;
+}
+
+// No other flow on its links: it runs at the route's rate (the smallest of
+// its links', Route's contract) or its cap, and its completion is the closed form.
+void FlowNetwork::start_alone(TimeNs now_ns, FlowId id, const Route& route) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  for (const LinkId l : route.links) {
+    Link& link = links_[static_cast<std::size_t>(l)];
+    f.hops.push_back(Hop{l, -1, -1});
+    link.head = id;
+    link.count = 1;
+  }
+  f.rate = std::min(route.bytes_per_s, f.cap_bytes_per_s);
+  reproject(f.wake, flow_source(id), checked_add_ns(now_ns, transfer_time_ns(f.remaining_bytes, f.rate)));
 }
 
 // A flow alone on its links runs at the smallest of their capacities (and its
@@ -182,29 +207,48 @@ FlowId FlowNetwork::next_on(FlowId id, LinkId link) const {
   return -1;
 }
 
-void FlowNetwork::advance_to(TimeNs now_ns, std::vector<std::uint64_t>& done) {
-  assert(now_ns >= now_ns_ && "advance_to moves time backwards");
-  while (completions_.top_ns() <= now_ns) {
-    const TimeNs t = completions_.top_ns();
-    const CompletionHeap::Handle h = completions_.top();
-    if (h % 2 == 0) {
-      complete_flow(static_cast<FlowId>(h / 2), t, done);
-    } else {
-      complete_pool(static_cast<std::int32_t>(h / 2), t, done);
-    }
-  }
-  now_ns_ = now_ns;
+// A source's completion moved to done_ns: a Due only if it is earlier than
+// the live one (a later time is given when the live one arrives).
+void FlowNetwork::reproject(Wake& wake, std::uint32_t source, TimeNs done_ns) {
+  wake.done_ns = done_ns;
+  if (done_ns >= wake.woken_ns) return;
+  wake.woken_ns = done_ns;
+  due_.push_back(Due{done_ns, source, ++wake.version});
 }
 
-std::vector<std::uint64_t> FlowNetwork::advance_to(TimeNs now_ns) {
-  std::vector<std::uint64_t> done;
-  advance_to(now_ns, done);
-  return done;
+// The live schedule of a source: an active flow's, or a pool's with members.
+FlowNetwork::Wake* FlowNetwork::wake_of(std::uint32_t source) {
+  const std::size_t i = source / 2;
+  if (source % 2 == 0) return i < flows_.size() && flows_[i].active ? &flows_[i].wake : nullptr;
+  return i < pools_.size() && !pools_[i].targets.empty() ? &pools_[i].wake : nullptr;
+}
+
+TimeNs FlowNetwork::projection(std::uint32_t source, std::uint64_t version) const {
+  const Wake* w = const_cast<FlowNetwork*>(this)->wake_of(source);  // reads only
+  return w && w->version == version ? w->done_ns : kTimeNever;
+}
+
+void FlowNetwork::complete(TimeNs now_ns, std::uint32_t source, std::uint64_t version,
+                           std::vector<std::uint64_t>& done) {
+  assert(now_ns >= now_ns_ && "complete moves time backwards");
+  now_ns_ = now_ns;
+  Wake* w = wake_of(source);
+  if (!w || w->version != version) return;  // stale: a later entry replaced it
+  Wake& wake = *w;
+  wake.woken_ns = kTimeNever;
+  if (wake.done_ns > now_ns) {  // its rate dropped since this entry: wake it again then
+    reproject(wake, source, wake.done_ns);
+    return;
+  }
+  if (source % 2 == 0) {
+    complete_flow(static_cast<FlowId>(source / 2), now_ns, done);
+  } else {
+    complete_pool(static_cast<std::int32_t>(source / 2), now_ns, done);
+  }
 }
 
 void FlowNetwork::complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>& done) {
   Flow& f = flows_[static_cast<std::size_t>(id)];
-  completions_.erase(flow_handle(id));
   f.active = false;
   f.remaining_bytes = 0;
   f.rate = 0;
@@ -325,7 +369,7 @@ void FlowNetwork::recompute_rates(TimeNs now_ns) {
 // The flow runs at `rate` from now on: what it sent since last_ns at its old
 // rate comes off, and its completion moves.
 void FlowNetwork::set_rate(Flow& f, FlowId id, double rate, TimeNs now_ns) {
-  if (f.done_ns <= now_ns) {
+  if (f.wake.done_ns <= now_ns) {
     f.remaining_bytes = 0;  // due now; rounding must not push it a nanosecond later
   } else {
     const double sent = f.rate * to_seconds(now_ns - f.last_ns);
@@ -333,8 +377,7 @@ void FlowNetwork::set_rate(Flow& f, FlowId id, double rate, TimeNs now_ns) {
   }
   f.last_ns = now_ns;
   f.rate = rate;
-  f.done_ns = checked_add_ns(now_ns, transfer_time_ns(f.remaining_bytes, rate));
-  completions_.set(flow_handle(id), f.done_ns, id);
+  reproject(f.wake, flow_source(id), checked_add_ns(now_ns, transfer_time_ns(f.remaining_bytes, rate)));
 }
 
 }  // namespace ringsim

@@ -3,14 +3,19 @@
 // capacity); rates are recomputed when a flow starts or ends, only over the
 // flows connected to it through shared links.
 //
-// Contract with the engine (SimGrid style): the engine calls start_flow and
-// advance_to; it asks next_completion_ns() and wakes the model then. The model
-// never touches the event queue. A flow's latency is not modelled here: the
-// engine delays start_flow by the route's latency.
+// Contract with the engine: the engine calls start_flow when a flow's
+// latency has passed; the model answers, in due(), when each of its
+// completion sources (a flow, or a pool of flows) is due, and the engine
+// calls complete(source, version) at that time. A source's later entry
+// replaces its earlier one (whose version is then stale and is ignored). The
+// model never touches the event queue; it only says when to wake it. An
+// entry is never later than its source's completion: when a rate drops, the
+// entry already scheduled stays, and on that wake the model gives the new
+// time (one wake, not one per change).
 //
 // Cost per event, in three regimes (so the work is linear in events):
 //   - a flow alone on its links (every flow of a ring of separate GPUs):
-//     O(route links + log F) to start and to end, F = flows in flight;
+//     O(route links) to start, O(1) to end: one due entry, no search;
 //   - flows whose route is one link they have to themselves as a group (the
 //     copy link of a GPU its ranks share) form a pool: processor sharing at
 //     min(cap, capacity / n) each, tracked by one served-bytes clock per pool,
@@ -29,7 +34,6 @@
 #include <utility>
 #include <vector>
 
-#include "models/completion_heap.hpp"
 #include "models/topology.hpp"
 
 namespace ringsim {
@@ -46,6 +50,14 @@ TimeNs transfer_time_ns(double bytes, double bytes_per_s);
 
 class FlowNetwork {
  public:
+  // A completion source (2 x flow id for a flow, 2 x pool + 1 for a pool) is
+  // due at time_ns; version tells this entry from the source's later ones.
+  struct Due {
+    TimeNs time_ns;
+    std::uint32_t source;
+    std::uint64_t version;
+  };
+
   explicit FlowNetwork(const Topology& topo);
   // Starts a flow at `now_ns` on `route` carrying `bytes`; returns its id.
   // rate_cap_bytes_per_s: the flow never runs faster, even alone on its links
@@ -54,13 +66,15 @@ class FlowNetwork {
   // flight, not with all flows ever started (P^2 in a ring).
   FlowId start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag,
                     double rate_cap_bytes_per_s = kNoRateCap);
-  // Earliest completion among active flows, kTimeNever if none. O(1).
-  TimeNs next_completion_ns() const { return completions_.top_ns(); }
-  // Moves to `now_ns` (>= last time) and appends to `done` the tags of flows
-  // that completed at or before it, in completion time order (ties: flow id;
-  // within a pool, the order its members were due).
-  void advance_to(TimeNs now_ns, std::vector<std::uint64_t>& done);
-  std::vector<std::uint64_t> advance_to(TimeNs now_ns);  // same, in a new vector
+  // The wake-ups to schedule, added by start_flow and complete since the
+  // caller last cleared the vector (the caller clears it).
+  std::vector<Due>& due() { return due_; }
+  // At a Due's time: completes what the source has due now (appending the
+  // flows' tags to `done`), or, if its completion moved later, adds a new
+  // Due; nothing if the version is stale.
+  void complete(TimeNs now_ns, std::uint32_t source, std::uint64_t version, std::vector<std::uint64_t>& done);
+  // The source's current completion, kTimeNever if none or if `version` is stale.
+  TimeNs projection(std::uint32_t source, std::uint64_t version) const;
   std::size_t active_flows() const { return active_; }
   double flow_rate(FlowId) const;  // bytes/s now; for tests
 
@@ -69,14 +83,19 @@ class FlowNetwork {
     LinkId link;
     FlowId prev, next;  // neighbours among the link's general flows; -1 at the ends
   };
+  struct Wake {                  // a completion source's schedule
+    TimeNs done_ns = kTimeNever;  // its completion as the model projects it now
+    TimeNs woken_ns = kTimeNever; // time of its live Due (<= done_ns), kTimeNever if none
+    std::uint64_t version = 0;    // of its live Due; only ever grows
+  };
   struct Flow {
     std::uint64_t tag = 0;
+    Wake wake;                         // general flows
     std::vector<Hop> hops;             // general flows only (a pooled flow has none)
     double cap_bytes_per_s = kNoRateCap;
     double remaining_bytes = 0;        // general: as of last_ns, floored at 0
     double rate = 0;                   // general: bytes/s since last_ns
-    TimeNs last_ns = 0;
-    TimeNs done_ns = kTimeNever;       // general: last_ns + transfer_time_ns(remaining_bytes, rate)
+    TimeNs last_ns = 0;                // general: wake.done_ns = last_ns + transfer_time_ns(remaining_bytes, rate)
     std::int32_t pool = -1;            // pooled: its pool
     std::uint32_t mark = 0;            // component search: visited when == stamp_
     double new_rate = 0;               // progressive filling: frozen rate, < 0 while unfrozen
@@ -98,6 +117,7 @@ class FlowNetwork {
     double served_bytes = 0;              // as of since_ns
     TimeNs since_ns = 0;
     double rate = 0;                      // each member's bytes/s since since_ns
+    Wake wake;                            // when the smallest target is reached
     std::vector<std::pair<double, FlowId>> targets;  // min-heap of (served bytes when done, id)
   };
 
@@ -107,7 +127,7 @@ class FlowNetwork {
   std::vector<Link> links_;         // by LinkId
   std::vector<Pool> pools_;         // by pool index; free ones reused
   std::vector<std::int32_t> free_pools_;
-  CompletionHeap completions_;      // general flows (handle 2 id) and pools (2 index + 1)
+  std::vector<Due> due_;
   std::size_t active_ = 0;
   TimeNs now_ns_ = 0;
   // Scratch of the component search and filling, kept to avoid allocation.
@@ -121,7 +141,11 @@ class FlowNetwork {
   FlowId next_on(FlowId id, LinkId link) const;
   void link_in(FlowId id, LinkId link);
   void unlink(FlowId id);
+  bool alone_on(const Route& route) const;
+  void start_alone(TimeNs now_ns, FlowId id, const Route& route);
   void start_general(TimeNs now_ns, FlowId id, const Route& route);
+  void reproject(Wake& wake, std::uint32_t source, TimeNs done_ns);
+  Wake* wake_of(std::uint32_t source);
   void complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>& done);
   void recompute_rates(TimeNs now_ns);  // over the component of seeds_
   void collect_component();

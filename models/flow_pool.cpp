@@ -7,8 +7,8 @@
 //
 // A member is done when the clock reaches its target (clock at its start +
 // its bytes); the pool's next completion is the smallest target's, projected
-// from the last rate change with transfer_time_ns, and sits in the network's
-// completion heap under handle 2 * pool + 1.
+// from the last rate change with transfer_time_ns; its Due entries name
+// source 2 * pool + 1.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,7 +19,7 @@
 namespace ringsim {
 
 namespace {
-CompletionHeap::Handle pool_handle(std::int32_t p) { return static_cast<CompletionHeap::Handle>(2 * p + 1); }
+std::uint32_t pool_source(std::int32_t p) { return static_cast<std::uint32_t>(2 * p + 1); }
 using Target = std::pair<double, FlowId>;
 }  // namespace
 
@@ -40,6 +40,7 @@ void FlowNetwork::join_pool(TimeNs now_ns, FlowId id, LinkId link, double bytes)
     fresh.served_bytes = 0;
     fresh.since_ns = now_ns;
     fresh.rate = 0;
+    fresh.wake.done_ns = fresh.wake.woken_ns = kTimeNever;  // the version goes on
     fresh.targets.clear();  // keeps the slot's capacity
   }
   f.pool = l.pool;
@@ -61,7 +62,6 @@ TimeNs FlowNetwork::pool_projection(const Pool& pool, double target) const {
 void FlowNetwork::rerate_pool(std::int32_t p, TimeNs now_ns) {
   Pool& pool = pools_[static_cast<std::size_t>(p)];
   if (pool.targets.empty()) {
-    completions_.erase(pool_handle(p));
     links_[static_cast<std::size_t>(pool.link)].pool = -1;
     free_pools_.push_back(p);
     return;
@@ -73,8 +73,7 @@ void FlowNetwork::rerate_pool(std::int32_t p, TimeNs now_ns) {
     pool.since_ns = now_ns;
     pool.rate = rate;
   }
-  const Target& first = pool.targets.front();
-  completions_.set(pool_handle(p), pool_projection(pool, first.first), first.second);
+  reproject(pool.wake, pool_source(p), pool_projection(pool, pool.targets.front().first));
 }
 
 // Members due at t (the first, and any other whose projection at the rate
@@ -111,12 +110,11 @@ void FlowNetwork::dissolve_pool(LinkId link) {
     f.rate = pool.rate;
     f.last_ns = pool.since_ns;
     f.remaining_bytes = std::max(0.0, target - pool.served_bytes);
-    f.done_ns = pool_projection(pool, target);
-    completions_.set(static_cast<CompletionHeap::Handle>(2 * id), f.done_ns, id);
+    f.wake.woken_ns = kTimeNever;
+    reproject(f.wake, static_cast<std::uint32_t>(2 * id), pool_projection(pool, target));
     link_in(id, link);
   }
   pool.targets.clear();
-  completions_.erase(pool_handle(p));
   free_pools_.push_back(p);
 }
 

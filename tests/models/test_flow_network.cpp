@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 
+#include "flow_driver.hpp"
 #include "models/flow_network.hpp"
 
 using namespace ringsim;
@@ -89,7 +90,7 @@ TEST_CASE("models::FlowNetwork: a lone flow completes exactly at start + transfe
   std::mt19937_64 rng(99);
   for (int seed = 0; seed < 200; ++seed) {
     CAPTURE(seed);
-    FlowNetwork net(topo);
+    test::FlowDriver net(topo);
     const TimeNs start = static_cast<TimeNs>(rng() % 1000000000000ULL);
     const double bytes = static_cast<double>(rng() % (1ULL << 34)) + std::uniform_real_distribution<double>(0, 1)(rng);
     const long long src = static_cast<long long>(rng() % 64);
@@ -109,7 +110,7 @@ TEST_CASE("models::FlowNetwork: a lone flow completes exactly at start + transfe
 
 TEST_CASE("models::FlowNetwork: two flows on one link each get half, and the survivor gets it all back") {
   const Topology topo(one_node());
-  FlowNetwork net(topo);
+  test::FlowDriver net(topo);
   const FlowId a = net.start_flow(0, topo.route(0, 1), 1e9, 1);    // links 0, 5
   const FlowId b = net.start_flow(0, topo.route(2, 1), 0.5e9, 2);  // links 8, 5: shares 5
   CHECK(net.flow_rate(a) == kRate / 2);
@@ -124,7 +125,7 @@ TEST_CASE("models::FlowNetwork: two flows on one link each get half, and the sur
 
 TEST_CASE("models::FlowNetwork: a flow starting later takes half from then on") {
   const Topology topo(one_node());
-  FlowNetwork net(topo);
+  test::FlowDriver net(topo);
   net.start_flow(0, topo.route(0, 1), 1e9, 1);
   net.advance_to(400000000);  // a has 0.6e9 left
   net.start_flow(400000000, topo.route(2, 1), 0.2e9, 2);
@@ -135,7 +136,7 @@ TEST_CASE("models::FlowNetwork: a flow starting later takes half from then on") 
 
 TEST_CASE("models::FlowNetwork: max-min with three flows on two links") {
   const Topology topo(one_node());
-  FlowNetwork net(topo);
+  test::FlowDriver net(topo);
   net.start_flow(0, topo.route(0, 1), 1e9, 1);    // link 5 (into GPU 1)
   net.start_flow(0, topo.route(2, 1), 0.5e9, 2);  // links 8 and 5
   net.start_flow(0, topo.route(2, 3), 2e9, 3);    // link 8 (out of GPU 2)
@@ -149,7 +150,7 @@ TEST_CASE("models::FlowNetwork: max-min with three flows on two links") {
 
 TEST_CASE("models::FlowNetwork: max-min gives the unbottlenecked flow the leftover capacity") {
   const Topology topo(one_node());
-  FlowNetwork net(topo);
+  test::FlowDriver net(topo);
   const FlowId a = net.start_flow(0, topo.route(0, 1), 1e9, 1);  // link 5
   const FlowId b = net.start_flow(0, topo.route(2, 1), 1e9, 2);  // links 8, 5
   const FlowId e = net.start_flow(0, topo.route(4, 1), 1e9, 3);  // link 5
@@ -162,7 +163,7 @@ TEST_CASE("models::FlowNetwork: max-min gives the unbottlenecked flow the leftov
 
 TEST_CASE("models::FlowNetwork: flows on disjoint links keep their exact completion") {
   const Topology topo(one_node());
-  FlowNetwork net(topo);
+  test::FlowDriver net(topo);
   net.start_flow(0, topo.route(0, 1), 777777777, 1);
   net.start_flow(5, topo.route(2, 3), 1e9, 2);  // disjoint: no effect on flow 1
   net.start_flow(9, topo.route(4, 3), 1e9, 3);  // shares with flow 2 only
@@ -176,7 +177,7 @@ TEST_CASE("models::FlowNetwork: random flows get max-min rates and all complete 
   for (int seed = 0; seed < 30; ++seed) {
     CAPTURE(seed);
     std::mt19937_64 rng(seed);
-    FlowNetwork net(topo);
+    test::FlowDriver net(topo);
     std::map<FlowId, Route> routes;
     TimeNs now = 0, last_done = 0;
     std::size_t completed = 0;

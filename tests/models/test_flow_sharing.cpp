@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "flow_driver.hpp"
 #include "models/flow_network.hpp"
 
 using namespace ringsim;
@@ -98,7 +99,7 @@ TEST_CASE("models::FlowNetwork: a rate cap holds even for a flow alone on its li
   const Topology topo(node_with_copy_links());
   for (const Route& r : {topo.route(0, 1), topo.loopback(2)}) {
     CAPTURE(r.links.size());
-    FlowNetwork net(topo);
+    test::FlowDriver net(topo);
     const FlowId capped = net.start_flow(100, r, 1e6, 1, 0.25e9);
     CHECK(net.flow_rate(capped) == 0.25e9);
     const TimeNs end = 100 + transfer_time_ns(1e6, 0.25e9);
@@ -107,14 +108,14 @@ TEST_CASE("models::FlowNetwork: a rate cap holds even for a flow alone on its li
     const FlowId loose = net.start_flow(end, r, 1e6, 2, 1e15);
     CHECK(net.flow_rate(loose) == r.bytes_per_s);  // a cap above the links changes nothing
   }
-  FlowNetwork net(topo);
+  test::FlowDriver net(topo);
   CHECK_THROWS_AS(net.start_flow(0, topo.route(0, 1), 1, 1, 0), std::invalid_argument);
   CHECK_THROWS_AS(net.start_flow(0, topo.route(0, 1), 1, 1, std::nan("")), std::invalid_argument);
 }
 
 TEST_CASE("models::FlowNetwork: a capped flow leaves the rest of a shared link to the others") {
   const Topology topo(node_with_copy_links());
-  FlowNetwork net(topo);
+  test::FlowDriver net(topo);
   const FlowId a = net.start_flow(0, topo.route(0, 1), 1e9, 1, kRate / 4);  // links 0, 5
   const FlowId b = net.start_flow(0, topo.route(2, 1), 1e9, 2);             // links 8, 5
   CHECK(net.flow_rate(a) == kRate / 4);
@@ -132,7 +133,7 @@ TEST_CASE("models::FlowNetwork: n copies on one link started together share it a
   const Topology topo(node_with_copy_links());
   for (int n : {1, 2, 3, 7, 1000}) {
     CAPTURE(n);
-    FlowNetwork net(topo);
+    test::FlowDriver net(topo);
     const double bytes = 8388608;
     std::vector<FlowId> ids;
     for (int i = 0; i < n; ++i) ids.push_back(net.start_flow(2500, topo.loopback(1), bytes, i));
@@ -149,7 +150,7 @@ TEST_CASE("models::FlowNetwork: copies of different sizes end as processor shari
   // Sizes k x 1e9 bytes started together: flow k ends when the k-th smallest is served,
   // T_k = T_{k-1} + (b_k - b_{k-1}) x (n - k + 1) / C.
   const Topology topo(node_with_copy_links());
-  FlowNetwork net(topo);
+  test::FlowDriver net(topo);
   const int n = 5;
   for (int k = n; k >= 1; --k) net.start_flow(0, topo.loopback(0), k * 1e9, static_cast<std::uint64_t>(k));
   double expect_s = 0;
@@ -176,13 +177,16 @@ TEST_CASE("models::FlowNetwork: random flows, pools, caps and mixed links match 
       Route r = topo.route(g, h);
       const int kind = static_cast<int>(rng() % 5);
       if (kind <= 1) r = topo.loopback(g);
-      if (kind == 2) r.links.push_back(topo.loopback(g).links[0]);  // a route through a copy link: pools dissolve
+      if (kind == 2) {  // a route through a copy link: pools dissolve
+        r.links.push_back(topo.loopback(g).links[0]);
+        r.bytes_per_s = std::min(r.bytes_per_s, kCopyRate);  // Route's contract: the smallest link's rate
+      }
       const double cap = rng() % 3 == 0 ? static_cast<double>(1 + rng() % 4) * 0.25e9 : kNoRateCap;
       flows.push_back(FluidFlow{std::floor(t), r.links, 1e5 + static_cast<double>(rng() % 5000000), cap});
       routes.push_back(r);
     }
     const std::vector<double> want = fluid_completions(topo, flows);
-    FlowNetwork net(topo);
+    test::FlowDriver net(topo);
     std::vector<TimeNs> got(flows.size(), -1);
     std::vector<std::uint64_t> done;
     const auto collect = [&](TimeNs upto) {
