@@ -1,4 +1,5 @@
-// Lanes and 4-ary heap for sim/event_queue.hpp (see there for the order and complexity).
+// Lanes and 4-ary heap for sim/event_queue.hpp (see there for the order and
+// complexity); the usual push and pop are inline in the header.
 #include "sim/event_queue.hpp"
 
 #include <stdexcept>
@@ -8,20 +9,18 @@ namespace ringsim {
 
 EventQueue::EventQueue() { front_.fill(kNoFront); }
 
-void EventQueue::push(TimeNs time_ns, Band band, std::uint8_t kind, std::int64_t device,
-                      std::int64_t arg) {
+void EventQueue::refuse_push(TimeNs time_ns) const {
   if (time_ns < last_popped_ns_) {
     throw std::logic_error("EventQueue: event at " + std::to_string(time_ns) +
                            " ns scheduled before now (" + std::to_string(last_popped_ns_) + " ns)");
   }
-  if (next_sequence_ > Event::kSequenceMask) throw std::overflow_error("EventQueue: sequence exhausted");
-  Event e;
-  e.time_ns = time_ns;
-  e.order = (std::uint64_t{static_cast<std::uint8_t>(band)} << 56) | (next_sequence_++ << 8) | kind;
-  e.device = device;
-  e.arg = arg;
-  ++size_;
-  const int lane = lane_for(time_ns - last_popped_ns_, band, e.key());
+  throw std::overflow_error("EventQueue: sequence exhausted");
+}
+void EventQueue::refuse_pop() { throw std::logic_error("EventQueue: pop from an empty queue"); }
+void EventQueue::refuse_order() { throw std::logic_error("EventQueue: popped time decreased"); }
+
+void EventQueue::push_slow(const Event& e) {
+  const int lane = lane_for(e.time_ns - last_popped_ns_, e.band(), e.key());
   if (lane >= 0) {
     append(lane, e);
   } else {
@@ -30,8 +29,7 @@ void EventQueue::push(TimeNs time_ns, Band band, std::uint8_t kind, std::int64_t
 }
 
 int EventQueue::lane_for(TimeNs delay_ns, Band band, Key key) {
-  // Fibonacci hashing of the delay picks the slot.
-  DelaySlot& slot = delay_slots_[(static_cast<std::uint64_t>(delay_ns) * 0x9E3779B97F4A7C15ull) >> 60];
+  DelaySlot& slot = delay_slots_[slot_of(delay_ns)];
   const auto b = static_cast<std::uint8_t>(band);
   if (slot.delay_ns == delay_ns && slot.band == b && back_[slot.lane] <= key) return slot.lane;
   // Best fit: the lane ending latest before the event (an empty lane ends at key 0).
@@ -54,11 +52,15 @@ void EventQueue::raise(int source) {
   order_[i] = static_cast<std::uint8_t>(source);
 }
 
-// The first source gave its first event: it leaves the order if empty, else
-// moves back to its new place (usually a step or none: a lane's next event is
-// close behind the one it gave).
+// The first source gave its first event and is no longer first: it leaves
+// the order if empty, else moves back to its new place.
 void EventQueue::settle_first() {
   const int source = order_[0];
+  if (source != kHeapSource) {
+    const Lane& lane = lanes_[source];
+    front_[source] = lane.count == 0 ? kNoFront : lane.ring[lane.head].key();
+    if (lane.count == 0) back_[source] = 0;
+  }
   if (front_[source] == kNoFront) {
     --sources_;
     for (int i = 0; i < sources_; ++i) order_[i] = order_[i + 1];
@@ -70,52 +72,28 @@ void EventQueue::settle_first() {
 }
 
 const Event& EventQueue::top() const {
-  if (empty()) throw std::logic_error("EventQueue: top of an empty queue");
+  if (empty()) refuse_pop();
   const int source = order_[0];
   if (source == kHeapSource) return heap_.front();
   const Lane& lane = lanes_[source];
   return lane.ring[lane.head];
 }
 
-Event EventQueue::pop() {
-  if (empty()) throw std::logic_error("EventQueue: pop from an empty queue");
-  const int source = order_[0];
-  const Event first = source == kHeapSource ? heap_pop() : take_front(source);
-  settle_first();
-  --size_;
-  // The engine's main invariant: simulated time never runs backwards.
-  if (first.time_ns < last_popped_ns_) throw std::logic_error("EventQueue: popped time decreased");
-  last_popped_ns_ = first.time_ns;
-  return first;
-}
-
 void EventQueue::append(int i, const Event& e) {
   Lane& lane = lanes_[i];
   if (lane.count == lane.ring.size()) {  // full: double, unwrapping the ring
     std::vector<Event> grown(lane.ring.empty() ? 64 : 2 * lane.ring.size());
-    for (std::size_t j = 0; j < lane.count; ++j) grown[j] = lane.ring[(lane.head + j) & (lane.ring.size() - 1)];
+    for (std::size_t j = 0; j < lane.count; ++j) grown[j] = lane.ring[(lane.head + j) & lane.mask];
     lane.ring.swap(grown);
     lane.head = 0;
+    lane.mask = lane.ring.size() - 1;
   }
-  lane.ring[(lane.head + lane.count) & (lane.ring.size() - 1)] = e;
+  lane.ring[(lane.head + lane.count) & lane.mask] = e;
   back_[i] = e.key();
   if (lane.count++ == 0) {
     front_[i] = e.key();
     raise(i);
   }
-}
-
-Event EventQueue::take_front(int i) {
-  Lane& lane = lanes_[i];
-  const Event e = lane.ring[lane.head];
-  lane.head = (lane.head + 1) & (lane.ring.size() - 1);
-  if (--lane.count == 0) {
-    front_[i] = kNoFront;
-    back_[i] = 0;
-  } else {
-    front_[i] = lane.ring[lane.head].key();
-  }
-  return e;
 }
 
 void EventQueue::heap_push(const Event& e) {
@@ -134,17 +112,14 @@ void EventQueue::heap_push(const Event& e) {
   heap_[i] = e;
 }
 
-Event EventQueue::heap_pop() {
+Event EventQueue::pop_heap() {
   const Event first = heap_.front();
   const Event e = heap_.back();
   heap_.pop_back();
+  --size_;
   const std::size_t n = heap_.size();
-  if (n == 0) {
-    front_[kHeapSource] = kNoFront;
-    return first;
-  }
   std::size_t i = 0;
-  for (;;) {
+  while (n > 0) {
     const std::size_t child = i * kArity + 1;
     if (child >= n) break;
     std::size_t best = child;
@@ -156,9 +131,10 @@ Event EventQueue::heap_pop() {
     heap_[i] = heap_[best];
     i = best;
   }
-  heap_[i] = e;
-  front_[kHeapSource] = heap_.front().key();
-  return first;
+  if (n > 0) heap_[i] = e;
+  front_[kHeapSource] = n > 0 ? heap_.front().key() : kNoFront;
+  settle_first();
+  return popped(first);
 }
 
 }  // namespace ringsim

@@ -60,9 +60,41 @@ class EventQueue {
   EventQueue();
   void reserve(std::size_t n) { heap_.reserve(n); }
   // Schedules an event; time_ns must not be before the last popped time.
-  void push(TimeNs time_ns, Band band, std::uint8_t kind, std::int64_t device, std::int64_t arg);
+  // Inline: the engine pushes every event through here (the usual case is a
+  // lookup and a store).
+  void push(TimeNs time_ns, Band band, std::uint8_t kind, std::int64_t device, std::int64_t arg) {
+    if (time_ns < last_popped_ns_ || next_sequence_ > Event::kSequenceMask) refuse_push(time_ns);
+    const Event e{time_ns, (std::uint64_t{static_cast<std::uint8_t>(band)} << 56) | (next_sequence_++ << 8) | kind,
+                  device, arg};
+    ++size_;
+    const TimeNs delay_ns = time_ns - last_popped_ns_;
+    const DelaySlot& slot = delay_slots_[slot_of(delay_ns)];
+    if (slot.delay_ns == delay_ns && slot.band == static_cast<std::uint8_t>(band) && back_[slot.lane] <= e.key()) {
+      Lane& lane = lanes_[slot.lane];
+      if (lane.count != 0 && lane.count <= lane.mask) {  // behind its last event, room left
+        lane.ring[(lane.head + lane.count++) & lane.mask] = e;
+        back_[slot.lane] = e.key();
+        return;
+      }
+    }
+    push_slow(e);
+  }
   // Removes and returns the first event in (time, band, sequence) order.
-  Event pop();
+  Event pop() {
+    if (size_ == 0) refuse_pop();
+    const int source = order_[0];
+    if (source == kHeapSource) return pop_heap();
+    Lane& lane = lanes_[source];
+    const Event e = lane.ring[lane.head];
+    lane.head = (lane.head + 1) & lane.mask;
+    --size_;
+    if (--lane.count != 0 && (sources_ == 1 || lane.ring[lane.head].key() < front_[order_[1]])) {
+      front_[source] = lane.ring[lane.head].key();  // the lane stays first: the usual case
+    } else {
+      settle_first();
+    }
+    return popped(e);
+  }
   const Event& top() const;
   bool empty() const { return size_ == 0; }
   std::size_t size() const { return size_; }
@@ -79,8 +111,8 @@ class EventQueue {
   static constexpr int kDelaySlots = 16;
   static constexpr Key kNoFront = ~Key{0};  // an empty source's first key: after everything
   struct Lane {  // ring buffer of events in (time, band, sequence) order
-    std::vector<Event> ring;  // size: 0 or a power of 2
-    std::size_t head = 0, count = 0;
+    std::vector<Event> ring;  // size: 0 or a power of 2, mask + 1
+    std::size_t head = 0, count = 0, mask = 0;
   };
   struct DelaySlot {  // the lane a delay and band used last
     TimeNs delay_ns = -1;
@@ -88,7 +120,7 @@ class EventQueue {
     std::uint8_t lane = 0;
   };
   std::array<Lane, kLanes> lanes_;
-  std::array<Key, kLanes> back_{};             // key of each lane's last event; empty: 0
+  std::array<Key, kLanes> back_{};              // key of each lane's last event; empty: 0
   std::array<Key, kSources> front_;             // first key of each lane, and the heap's; empty: kNoFront
   std::array<std::uint8_t, kSources> order_{};  // [0, sources_): non-empty sources by first key
   int sources_ = 0;
@@ -97,13 +129,27 @@ class EventQueue {
   std::size_t size_ = 0;
   std::uint64_t next_sequence_ = 0;
   TimeNs last_popped_ns_ = 0;
+
+  // Fibonacci hashing of the delay picks its slot.
+  static std::size_t slot_of(TimeNs delay_ns) {
+    return static_cast<std::size_t>((static_cast<std::uint64_t>(delay_ns) * 0x9E3779B97F4A7C15ull) >> 60);
+  }
+  Event popped(const Event& e) {
+    // The engine's main invariant: simulated time never runs backwards.
+    if (e.time_ns < last_popped_ns_) refuse_order();
+    last_popped_ns_ = e.time_ns;
+    return e;
+  }
+  [[noreturn]] void refuse_push(TimeNs time_ns) const;
+  [[noreturn]] static void refuse_pop();
+  [[noreturn]] static void refuse_order();
+  void push_slow(const Event& e);
   int lane_for(TimeNs delay_ns, Band band, Key key);  // -1: the heap
   void raise(int source);
   void settle_first();
   void append(int lane, const Event& e);
-  Event take_front(int lane);
+  Event pop_heap();
   void heap_push(const Event& e);
-  Event heap_pop();
 };
 
 }  // namespace ringsim
