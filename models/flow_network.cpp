@@ -1,8 +1,7 @@
-// Flow network: the exact transfer time, flows alone on their links, and
-// max-min fair sharing by progressive filling, recomputed only over the
-// connected component (flows sharing links, transitively) of a flow that
-// starts or ends. Pools of single-link flows are in flow_pool.cpp. See
-// flow_network.hpp; tests in tests/models/test_flow_network.cpp.
+// Flow network: the exact transfer time, the flows' life (waiting,
+// reserved, alone, completed), the links' lists and the wake-ups. Max-min
+// sharing is in flow_maxmin.cpp, pools in flow_pool.cpp. See flow_network.hpp;
+// tests in tests/models/test_flow_network.cpp and test_flow_sharing.cpp.
 //
 // Exactness: a flow's remaining bytes and projected completion are touched
 // only when its rate changes, so a flow whose rate never changes completes at
@@ -78,19 +77,8 @@ TimeNs transfer_time_ns(double bytes, double bytes_per_s) {
 FlowNetwork::FlowNetwork(const Topology& topo)
     : topo_(topo), links_(static_cast<std::size_t>(topo.link_count())) {}
 
-namespace {
-std::uint32_t flow_source(FlowId id) { return static_cast<std::uint32_t>(2 * id); }
-}  // namespace
-
 FlowId FlowNetwork::new_flow(std::uint64_t tag, double cap_bytes_per_s) {
-  FlowId id;
-  if (free_ids_.empty()) {
-    id = static_cast<FlowId>(flows_.size());
-    flows_.emplace_back();
-  } else {
-    id = free_ids_.back();
-    free_ids_.pop_back();
-  }
+  const FlowId id = take_slot(flows_, free_ids_);
   Flow& f = flows_[static_cast<std::size_t>(id)];
   f.tag = tag;
   f.hops.clear();  // keeps the slot's capacity
@@ -98,42 +86,117 @@ FlowId FlowNetwork::new_flow(std::uint64_t tag, double cap_bytes_per_s) {
   f.rate = 0;
   f.wake.done_ns = f.wake.woken_ns = kTimeNever;  // the version goes on: old entries stay stale
   f.pool = -1;
+  f.waiting = f.reserved = false;
   f.active = true;
   ++active_;
   return id;
 }
 
 FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag,
-                               double rate_cap_bytes_per_s) {
+                               double rate_cap_bytes_per_s, TimeNs start_ns) {
   assert(now_ns >= now_ns_ && "start_flow in the past");
+  if (start_ns == kStartNow) start_ns = now_ns;
   if (!(bytes >= 0)) throw std::invalid_argument(fmt::format("flow of {} bytes", bytes));
   if (!(rate_cap_bytes_per_s > 0)) {
     throw std::invalid_argument(fmt::format("flow rate cap of {} B/s is not positive", rate_cap_bytes_per_s));
   }
-  now_ns_ = std::max(now_ns_, now_ns);
+  if (start_ns < now_ns) throw std::invalid_argument(fmt::format("flow starting at {} ns before now ({} ns)", start_ns, now_ns));
+  now_ns_ = now_ns;
   const FlowId id = new_flow(tag, rate_cap_bytes_per_s);
   Flow& f = flows_[static_cast<std::size_t>(id)];
   f.remaining_bytes = bytes;
-  f.last_ns = now_ns;
-  if (route.links.size() == 1) {
-    const Link& l = links_[static_cast<std::size_t>(route.links[0])];
-    const bool fits = l.pool < 0 || pools_[static_cast<std::size_t>(l.pool)].cap_bytes_per_s == rate_cap_bytes_per_s;
-    if (l.count == 0 && fits) {
-      join_pool(now_ns, id, route.links[0], bytes);
-      return id;
-    }
-  }
-  if (!route.links.empty() && alone_on(route)) {
-    start_alone(now_ns, id, route);
+  f.route_bytes_per_s = route.bytes_per_s;
+  for (const LinkId l : route.links) f.hops.push_back(Hop{l, -1, -1});
+  if (start_ns == now_ns) {
+    begin(now_ns, id);
+  } else if (!f.hops.empty() && free_from(f, start_ns)) {
+    reserve(id, start_ns);
   } else {
-    start_general(now_ns, id, route);
+    wait(id, start_ns);
   }
   return id;
 }
 
-bool FlowNetwork::alone_on(const Route& route) const {
-  for (const LinkId l : route.links) {
-    const Link& link = links_[static_cast<std::size_t>(l)];
+// Whether the flow's links carry nothing from start_ns on but reserved flows
+// that end by then (intervals are half-open: completions come before starts).
+bool FlowNetwork::free_from(const Flow& f, TimeNs start_ns) const {
+  for (const Hop& hop : f.hops) {
+    const Link& l = links_[static_cast<std::size_t>(hop.link)];
+    if (l.pool >= 0) return false;
+    for (FlowId g = l.head; g >= 0; g = next_on(g, hop.link)) {
+      const Flow& other = flows_[static_cast<std::size_t>(g)];
+      if (!other.reserved || other.wake.done_ns > start_ns) return false;
+    }
+  }
+  return true;
+}
+
+// On its links from now, alone on them from start_ns: its completion is known.
+void FlowNetwork::reserve(FlowId id, TimeNs start_ns) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  link_in(id);
+  f.reserved = true;
+  f.start_ns = f.last_ns = start_ns;
+  f.rate = std::min(f.route_bytes_per_s, f.cap_bytes_per_s);
+  reproject(f.wake, flow_source(id), checked_add_ns(start_ns, lone_transfer_ns(f.remaining_bytes, f.rate)));
+}
+
+// Off every link until start_ns, when a Due starts it.
+void FlowNetwork::wait(FlowId id, TimeNs start_ns) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  f.waiting = true;
+  f.start_ns = start_ns;
+  f.wake.done_ns = f.wake.woken_ns = start_ns;
+  due_.push_back(Due{start_ns, flow_source(id), ++f.wake.version, true});
+}
+
+// The flow's bytes start to flow now.
+void FlowNetwork::begin(TimeNs now_ns, FlowId id) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  f.waiting = false;
+  f.last_ns = now_ns;
+  f.wake.done_ns = f.wake.woken_ns = kTimeNever;
+  meet_reserved(now_ns, f);
+  if (try_pool(now_ns, id)) return;
+  if (!f.hops.empty() && alone_on(f)) {
+    start_alone(now_ns, id);
+  } else {
+    start_general(now_ns, id);
+  }
+}
+
+// Reserved flows on f's links: one already flowing shares them from now on
+// (its state is exact: it has run at its rate since its start); one not yet
+// flowing leaves them and waits for its start. A flowing one now ends later
+// than planned, so the reservations after it on its own links are off too:
+// they wait as well (none of them can be flowing: reservations on a link do
+// not overlap).
+void FlowNetwork::meet_reserved(TimeNs now_ns, const Flow& f) {
+  component_links_.clear();  // worklist of links whose reservations are off
+  for (const Hop& hop : f.hops) component_links_.push_back(hop.link);
+  for (std::size_t i = 0; i < component_links_.size(); ++i) {
+    const LinkId link = component_links_[i];
+    seeds_.clear();
+    for (FlowId g = links_[static_cast<std::size_t>(link)].head; g >= 0; g = next_on(g, link)) {
+      if (flows_[static_cast<std::size_t>(g)].reserved) seeds_.push_back(g);
+    }
+    for (const FlowId g : seeds_) {
+      Flow& other = flows_[static_cast<std::size_t>(g)];
+      other.reserved = false;
+      if (other.start_ns <= now_ns) {
+        for (const Hop& h : other.hops) component_links_.push_back(h.link);
+        continue;
+      }
+      unlink(g);
+      other.rate = 0;
+      wait(g, other.start_ns);  // its completion entry goes stale
+    }
+  }
+}
+
+bool FlowNetwork::alone_on(const Flow& f) const {
+  for (const Hop& hop : f.hops) {
+    const Link& link = links_[static_cast<std::size_t>(hop.link)];
     if (link.count != 0 || link.pool >= 0) return false;
   }
   return true;
@@ -141,48 +204,40 @@ bool FlowNetwork::alone_on(const Route& route) const {
 
 // No other flow on its links: it runs at the route's rate (the smallest of
 // its links', Route's contract) or its cap, and its completion is the closed form.
-void FlowNetwork::start_alone(TimeNs now_ns, FlowId id, const Route& route) {
+void FlowNetwork::start_alone(TimeNs now_ns, FlowId id) {
   Flow& f = flows_[static_cast<std::size_t>(id)];
-  for (const LinkId l : route.links) {
-    Link& link = links_[static_cast<std::size_t>(l)];
-    f.hops.push_back(Hop{l, -1, -1});
-    link.head = id;
-    link.count = 1;
-  }
-  f.rate = std::min(route.bytes_per_s, f.cap_bytes_per_s);
-  reproject(f.wake, flow_source(id), checked_add_ns(now_ns, transfer_time_ns(f.remaining_bytes, f.rate)));
+  link_in(id);
+  f.rate = std::min(f.route_bytes_per_s, f.cap_bytes_per_s);
+  reproject(f.wake, flow_source(id), checked_add_ns(now_ns, lone_transfer_ns(f.remaining_bytes, f.rate)));
 }
 
-// A flow alone on its links runs at the smallest of their capacities (and its
-// cap) at once; otherwise the max-min rates of its component are recomputed.
-void FlowNetwork::start_general(TimeNs now_ns, FlowId id, const Route& route) {
-  Flow& f = flows_[static_cast<std::size_t>(id)];
-  double alone_rate = route.links.empty() ? route.bytes_per_s : f.cap_bytes_per_s;
-  bool alone = true;
-  for (const LinkId l : route.links) {
-    if (links_[static_cast<std::size_t>(l)].pool >= 0) dissolve_pool(l);
-    alone = alone && links_[static_cast<std::size_t>(l)].count == 0;
-    alone_rate = std::min(alone_rate, topo_.link_bytes_per_s(l));
-    link_in(id, l);
+// transfer_time_ns, remembered for the last few (bytes, rate) pairs: the
+// flows of a ring repeat one message size over one or two kinds of route.
+TimeNs FlowNetwork::lone_transfer_ns(double bytes, double bytes_per_s) {
+  for (const TransferMemo& m : memo_) {
+    if (m.bytes == bytes && m.bytes_per_s == bytes_per_s) return m.ns;
   }
-  if (alone) {
-    set_rate(f, id, std::min(alone_rate, f.cap_bytes_per_s), now_ns);
-    return;
-  }
-  seeds_.assign(1, id);
-  recompute_rates(now_ns);
+  const TimeNs ns = transfer_time_ns(bytes, bytes_per_s);
+  memo_[memo_next_++ % memo_.size()] = TransferMemo{bytes, bytes_per_s, ns};
+  return ns;
 }
 
-void FlowNetwork::link_in(FlowId id, LinkId link) {
-  Link& l = links_[static_cast<std::size_t>(link)];
-  flows_[static_cast<std::size_t>(id)].hops.push_back(Hop{link, -1, l.head});
+void FlowNetwork::link_hop(FlowId id, std::size_t i) {
+  Hop& hop = flows_[static_cast<std::size_t>(id)].hops[i];
+  Link& l = links_[static_cast<std::size_t>(hop.link)];
+  hop.prev = -1;
+  hop.next = l.head;
   if (l.head >= 0) {
     for (Hop& h : flows_[static_cast<std::size_t>(l.head)].hops) {
-      if (h.link == link) h.prev = id;
+      if (h.link == hop.link) h.prev = id;
     }
   }
   l.head = id;
   ++l.count;
+}
+
+void FlowNetwork::link_in(FlowId id) {
+  for (std::size_t i = 0; i < flows_[static_cast<std::size_t>(id)].hops.size(); ++i) link_hop(id, i);
 }
 
 void FlowNetwork::unlink(FlowId id) {
@@ -213,7 +268,7 @@ void FlowNetwork::reproject(Wake& wake, std::uint32_t source, TimeNs done_ns) {
   wake.done_ns = done_ns;
   if (done_ns >= wake.woken_ns) return;
   wake.woken_ns = done_ns;
-  due_.push_back(Due{done_ns, source, ++wake.version});
+  due_.push_back(Due{done_ns, source, ++wake.version, false});
 }
 
 // The live schedule of a source: an active flow's, or a pool's with members.
@@ -240,25 +295,27 @@ void FlowNetwork::complete(TimeNs now_ns, std::uint32_t source, std::uint64_t ve
     reproject(wake, source, wake.done_ns);
     return;
   }
-  if (source % 2 == 0) {
-    complete_flow(static_cast<FlowId>(source / 2), now_ns, done);
-  } else {
+  if (source % 2 == 1) {
     complete_pool(static_cast<std::int32_t>(source / 2), now_ns, done);
+  } else if (flows_[source / 2].waiting) {
+    begin(now_ns, static_cast<FlowId>(source / 2));
+  } else {
+    complete_flow(static_cast<FlowId>(source / 2), now_ns, done);
   }
 }
 
 void FlowNetwork::complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>& done) {
   Flow& f = flows_[static_cast<std::size_t>(id)];
-  f.active = false;
+  f.active = f.reserved = false;
   f.remaining_bytes = 0;
   f.rate = 0;
   --active_;
   done.push_back(f.tag);
   unlink(id);
-  seeds_.clear();
+  seeds_.clear();  // its neighbours may speed up; reserved ones run alone as planned
   for (const Hop& hop : f.hops) {
     for (FlowId g = links_[static_cast<std::size_t>(hop.link)].head; g >= 0; g = next_on(g, hop.link)) {
-      seeds_.push_back(g);
+      if (!flows_[static_cast<std::size_t>(g)].reserved) seeds_.push_back(g);
     }
   }
   f.hops.clear();
@@ -269,115 +326,8 @@ void FlowNetwork::complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>&
 double FlowNetwork::flow_rate(FlowId id) const {
   if (id < 0 || static_cast<std::size_t>(id) >= flows_.size()) throw std::invalid_argument("unknown flow id");
   const Flow& f = flows_[static_cast<std::size_t>(id)];
-  if (!f.active) return 0.0;
+  if (!f.active || f.waiting) return 0.0;
   return f.pool >= 0 ? pools_[static_cast<std::size_t>(f.pool)].rate : f.rate;
-}
-
-// The flows connected to seeds_ through shared links, in search order.
-void FlowNetwork::collect_component() {
-  if (++stamp_ == 0) {  // wrapped: clear every mark once
-    for (Flow& f : flows_) f.mark = 0;
-    for (Link& l : links_) l.mark = 0;
-    stamp_ = 1;
-  }
-  component_.clear();
-  component_links_.clear();
-  for (const FlowId id : seeds_) {
-    Flow& f = flows_[static_cast<std::size_t>(id)];
-    if (f.mark != stamp_) f.mark = stamp_, component_.push_back(id);
-  }
-  for (std::size_t i = 0; i < component_.size(); ++i) {
-    for (const Hop& hop : flows_[static_cast<std::size_t>(component_[i])].hops) {
-      Link& l = links_[static_cast<std::size_t>(hop.link)];
-      if (l.mark == stamp_) continue;
-      l.mark = stamp_;
-      l.local = static_cast<std::int32_t>(component_links_.size());
-      component_links_.push_back(hop.link);
-      for (FlowId g = l.head; g >= 0; g = next_on(g, hop.link)) {
-        Flow& other = flows_[static_cast<std::size_t>(g)];
-        if (other.mark != stamp_) other.mark = stamp_, component_.push_back(g);
-      }
-    }
-  }
-}
-
-// Progressive filling: the tightest constraint (a link's fair share among its
-// unfrozen flows, or a flow's cap) freezes its flows at that rate; repeat on
-// what is left.
-void FlowNetwork::fill_max_min() {
-  const std::size_t n_links = component_links_.size();
-  capacity_.resize(n_links);
-  unfrozen_.resize(n_links);
-  for (std::size_t i = 0; i < n_links; ++i) {
-    capacity_[i] = topo_.link_bytes_per_s(component_links_[i]);
-    unfrozen_[i] = links_[static_cast<std::size_t>(component_links_[i])].count;
-  }
-  bool capped = false;
-  for (const FlowId id : component_) {
-    Flow& f = flows_[static_cast<std::size_t>(id)];
-    f.new_rate = -1;
-    capped = capped || f.cap_bytes_per_s < kNoRateCap;
-  }
-  const auto freeze = [&](Flow& f, double rate) {
-    f.new_rate = rate;
-    for (const Hop& hop : f.hops) {
-      const auto i = static_cast<std::size_t>(links_[static_cast<std::size_t>(hop.link)].local);
-      capacity_[i] = std::max(0.0, capacity_[i] - rate);
-      --unfrozen_[i];
-    }
-  };
-  for (std::size_t left = component_.size(); left > 0;) {
-    std::size_t best = n_links;
-    double share = 0;
-    for (std::size_t i = 0; i < n_links; ++i) {
-      if (unfrozen_[i] == 0) continue;
-      const double s = capacity_[i] / static_cast<double>(unfrozen_[i]);
-      if (best == n_links || s < share) best = i, share = s;
-    }
-    double cap = kNoRateCap;
-    if (capped) {
-      for (const FlowId id : component_) {
-        const Flow& f = flows_[static_cast<std::size_t>(id)];
-        if (f.new_rate < 0) cap = std::min(cap, f.cap_bytes_per_s);
-      }
-    }
-    assert(best < n_links || cap < kNoRateCap);
-    if (best == n_links || cap < share) {  // the tightest caps bind first
-      for (const FlowId id : component_) {
-        Flow& f = flows_[static_cast<std::size_t>(id)];
-        if (f.new_rate < 0 && f.cap_bytes_per_s == cap) freeze(f, cap), --left;
-      }
-      continue;
-    }
-    const LinkId link = component_links_[best];
-    for (FlowId g = links_[static_cast<std::size_t>(link)].head; g >= 0; g = next_on(g, link)) {
-      Flow& f = flows_[static_cast<std::size_t>(g)];
-      if (f.new_rate < 0) freeze(f, share), --left;
-    }
-  }
-}
-
-void FlowNetwork::recompute_rates(TimeNs now_ns) {
-  collect_component();
-  fill_max_min();
-  for (const FlowId id : component_) {
-    Flow& f = flows_[static_cast<std::size_t>(id)];
-    if (f.new_rate != f.rate) set_rate(f, id, f.new_rate, now_ns);  // else keeps its exact projection
-  }
-}
-
-// The flow runs at `rate` from now on: what it sent since last_ns at its old
-// rate comes off, and its completion moves.
-void FlowNetwork::set_rate(Flow& f, FlowId id, double rate, TimeNs now_ns) {
-  if (f.wake.done_ns <= now_ns) {
-    f.remaining_bytes = 0;  // due now; rounding must not push it a nanosecond later
-  } else {
-    const double sent = f.rate * to_seconds(now_ns - f.last_ns);
-    f.remaining_bytes = std::max(0.0, f.remaining_bytes - sent);
-  }
-  f.last_ns = now_ns;
-  f.rate = rate;
-  reproject(f.wake, flow_source(id), checked_add_ns(now_ns, transfer_time_ns(f.remaining_bytes, rate)));
 }
 
 }  // namespace ringsim

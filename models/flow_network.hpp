@@ -3,19 +3,24 @@
 // capacity); rates are recomputed when a flow starts or ends, only over the
 // flows connected to it through shared links.
 //
-// Contract with the engine: the engine calls start_flow when a flow's
-// latency has passed; the model answers, in due(), when each of its
-// completion sources (a flow, or a pool of flows) is due, and the engine
-// calls complete(source, version) at that time. A source's later entry
-// replaces its earlier one (whose version is then stale and is ignored). The
-// model never touches the event queue; it only says when to wake it. An
-// entry is never later than its source's completion: when a rate drops, the
-// entry already scheduled stays, and on that wake the model gives the new
-// time (one wake, not one per change).
+// Contract with the engine: the engine starts a flow when its transfer is
+// matched, saying when its bytes start to flow (after the route's latency);
+// the model answers, in due(), when each of its sources (a flow, or a pool of
+// flows) needs a wake-up, and the engine calls complete(source, version)
+// then. A source's later entry replaces its earlier one (whose version is
+// then stale and is ignored). An entry is never later than what it stands
+// for: when a rate drops, the entry already scheduled stays, and on that wake
+// the model gives the new time (one wake, not one per change). The model
+// never touches the event queue; it only says when to wake it.
 //
-// Cost per event, in three regimes (so the work is linear in events):
-//   - a flow alone on its links (every flow of a ring of separate GPUs):
-//     O(route links) to start, O(1) to end: one due entry, no search;
+// Cost per event, in four regimes (so the work is linear in events):
+//   - a flow whose links are free from its start to its end, as known when
+//     it is matched (every flow of a ring of separate GPUs), is reserved
+//     then: one entry, at its completion; O(route links) to start and end.
+//     Should another flow later want one of its links, it is met at that
+//     flow's start: already flowing, it joins the sharing with its exact
+//     state; not yet, it waits for its start like any other flow;
+//   - a flow alone on its links when it starts: O(route links) likewise;
 //   - flows whose route is one link they have to themselves as a group (the
 //     copy link of a GPU its ranks share) form a pool: processor sharing at
 //     min(cap, capacity / n) each, tracked by one served-bytes clock per pool,
@@ -27,8 +32,10 @@
 // only when its rate changes, so a flow whose rate never changes completes at
 // start + transfer_time_ns(bytes, rate), the same expression the fast path
 // uses; a pooled flow does when it joins an empty pool (and flows that join
-// at the same nanosecond share it from the start).
+// at the same nanosecond share it from the start). Reserving a flow changes
+// no time: it completes as if it had started at its start.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <utility>
@@ -56,22 +63,25 @@ class FlowNetwork {
     TimeNs time_ns;
     std::uint32_t source;
     std::uint64_t version;
+    bool start;  // a waiting flow's start: after the completions due at the same time
   };
+  static constexpr TimeNs kStartNow = -1;
 
   explicit FlowNetwork(const Topology& topo);
-  // Starts a flow at `now_ns` on `route` carrying `bytes`; returns its id.
+  // A flow on `route` carrying `bytes`, known at `now_ns`, whose bytes start
+  // to flow at start_ns (>= now_ns; kStartNow: now); returns its id.
   // rate_cap_bytes_per_s: the flow never runs faster, even alone on its links
   // (a transport's ceiling per message); kNoRateCap: the links alone decide.
   // Ids of finished flows are reused, so memory grows with the flows in
   // flight, not with all flows ever started (P^2 in a ring).
   FlowId start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag,
-                    double rate_cap_bytes_per_s = kNoRateCap);
+                    double rate_cap_bytes_per_s = kNoRateCap, TimeNs start_ns = kStartNow);
   // The wake-ups to schedule, added by start_flow and complete since the
   // caller last cleared the vector (the caller clears it).
   std::vector<Due>& due() { return due_; }
-  // At a Due's time: completes what the source has due now (appending the
-  // flows' tags to `done`), or, if its completion moved later, adds a new
-  // Due; nothing if the version is stale.
+  // At a Due's time: starts a waiting flow, or completes what the source has
+  // due now (appending the flows' tags to `done`), or, if its completion
+  // moved later, adds a new Due; nothing if the version is stale.
   void complete(TimeNs now_ns, std::uint32_t source, std::uint64_t version, std::vector<std::uint64_t>& done);
   // The source's current completion, kTimeNever if none or if `version` is stale.
   TimeNs projection(std::uint32_t source, std::uint64_t version) const;
@@ -90,9 +100,14 @@ class FlowNetwork {
   };
   struct Flow {
     std::uint64_t tag = 0;
-    Wake wake;                         // general flows
-    std::vector<Hop> hops;             // general flows only (a pooled flow has none)
+    Wake wake;                         // general flows; a waiting flow's start
+    std::vector<Hop> hops;             // its route's links (a pooled flow has none); linked when on them
     double cap_bytes_per_s = kNoRateCap;
+    double route_bytes_per_s = 0;      // its route's rate alone
+    TimeNs start_ns = 0;               // waiting or reserved: when its bytes start to flow
+    bool waiting = false;              // before start_ns, on no link's list: a Due at start_ns
+    bool reserved = false;             // on its links from when it was matched, alone on them
+                                       // from start_ns to its end (untouched until another comes)
     double remaining_bytes = 0;        // general: as of last_ns, floored at 0
     double rate = 0;                   // general: bytes/s since last_ns
     TimeNs last_ns = 0;                // general: wake.done_ns = last_ns + transfer_time_ns(remaining_bytes, rate)
@@ -130,6 +145,12 @@ class FlowNetwork {
   std::vector<Due> due_;
   std::size_t active_ = 0;
   TimeNs now_ns_ = 0;
+  struct TransferMemo {
+    double bytes = -1, bytes_per_s = 0;
+    TimeNs ns = 0;
+  };
+  std::array<TransferMemo, 4> memo_;  // lone_transfer_ns's last pairs
+  unsigned memo_next_ = 0;
   // Scratch of the component search and filling, kept to avoid allocation.
   std::uint32_t stamp_ = 0;
   std::vector<FlowId> seeds_, component_;
@@ -137,13 +158,33 @@ class FlowNetwork {
   std::vector<double> capacity_;
   std::vector<std::int32_t> unfrozen_;
 
+  // A free slot of `slots` (the last freed one), or a new one at the end.
+  template <class T, class Id>
+  static Id take_slot(std::vector<T>& slots, std::vector<Id>& free) {
+    if (free.empty()) {
+      slots.emplace_back();
+      return static_cast<Id>(slots.size() - 1);
+    }
+    const Id id = free.back();
+    free.pop_back();
+    return id;
+  }
+  static std::uint32_t flow_source(FlowId id) { return static_cast<std::uint32_t>(2 * id); }
+  static std::uint32_t pool_source(std::int32_t p) { return static_cast<std::uint32_t>(2 * p + 1); }
   FlowId new_flow(std::uint64_t tag, double cap_bytes_per_s);
   FlowId next_on(FlowId id, LinkId link) const;
-  void link_in(FlowId id, LinkId link);
+  void link_hop(FlowId id, std::size_t hop);  // onto the front of the hop's link's list
+  void link_in(FlowId id);                    // every hop
   void unlink(FlowId id);
-  bool alone_on(const Route& route) const;
-  void start_alone(TimeNs now_ns, FlowId id, const Route& route);
-  void start_general(TimeNs now_ns, FlowId id, const Route& route);
+  bool free_from(const Flow& f, TimeNs start_ns) const;
+  void reserve(FlowId id, TimeNs start_ns);
+  void wait(FlowId id, TimeNs start_ns);
+  void begin(TimeNs now_ns, FlowId id);
+  void meet_reserved(TimeNs now_ns, const Flow& f);
+  bool alone_on(const Flow& f) const;
+  void start_alone(TimeNs now_ns, FlowId id);
+  TimeNs lone_transfer_ns(double bytes, double bytes_per_s);
+  void start_general(TimeNs now_ns, FlowId id);
   void reproject(Wake& wake, std::uint32_t source, TimeNs done_ns);
   Wake* wake_of(std::uint32_t source);
   void complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>& done);
@@ -152,6 +193,9 @@ class FlowNetwork {
   void fill_max_min();
   void set_rate(Flow& f, FlowId id, double rate, TimeNs now_ns);
   // Pools (models/flow_pool.cpp).
+  bool try_pool(TimeNs now_ns, FlowId id);
+  void pool_alone_flow(LinkId link);
+  std::int32_t new_pool(LinkId link, double cap_bytes_per_s, TimeNs since_ns);
   void join_pool(TimeNs now_ns, FlowId id, LinkId link, double bytes);
   void rerate_pool(std::int32_t p, TimeNs now_ns);
   TimeNs pool_projection(const Pool& pool, double target) const;

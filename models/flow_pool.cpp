@@ -19,30 +19,64 @@
 namespace ringsim {
 
 namespace {
-std::uint32_t pool_source(std::int32_t p) { return static_cast<std::uint32_t>(2 * p + 1); }
 using Target = std::pair<double, FlowId>;
 }  // namespace
+
+// A single-link flow joins its link's pool if the link has no other kind of
+// flow and the caps agree; a flow alone on the link (reserved, or left over
+// from a dissolved pool) becomes the pool's first member.
+bool FlowNetwork::try_pool(TimeNs now_ns, FlowId id) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  if (f.hops.size() != 1) return false;
+  const LinkId link = f.hops[0].link;
+  const Link& l = links_[static_cast<std::size_t>(link)];
+  if (l.count == 1 && l.pool < 0) {
+    const Flow& other = flows_[static_cast<std::size_t>(l.head)];
+    if (other.hops.size() != 1 || other.cap_bytes_per_s != f.cap_bytes_per_s) return false;
+    pool_alone_flow(link);
+  }
+  if (l.count != 0) return false;
+  if (l.pool >= 0 && pools_[static_cast<std::size_t>(l.pool)].cap_bytes_per_s != f.cap_bytes_per_s) return false;
+  f.hops.clear();
+  join_pool(now_ns, id, link, f.remaining_bytes);
+  return true;
+}
+
+// The one flow on `link` becomes a pool of one, formed when its rate was last
+// set: the pool's clock then gives it the same completion.
+void FlowNetwork::pool_alone_flow(LinkId link) {
+  Link& l = links_[static_cast<std::size_t>(link)];
+  const FlowId id = l.head;
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  unlink(id);
+  f.hops.clear();
+  ++f.wake.version;  // its own entries go stale: the pool's stand for it
+  f.wake.woken_ns = kTimeNever;
+  l.pool = new_pool(link, f.cap_bytes_per_s, f.last_ns);
+  Pool& pool = pools_[static_cast<std::size_t>(l.pool)];
+  f.pool = l.pool;
+  pool.rate = f.rate;
+  pool.targets.emplace_back(f.remaining_bytes, id);
+  reproject(pool.wake, pool_source(l.pool), pool_projection(pool, f.remaining_bytes));
+}
+
+std::int32_t FlowNetwork::new_pool(LinkId link, double cap_bytes_per_s, TimeNs since_ns) {
+  const std::int32_t p = take_slot(pools_, free_pools_);
+  Pool& fresh = pools_[static_cast<std::size_t>(p)];
+  fresh.link = link;
+  fresh.cap_bytes_per_s = cap_bytes_per_s;
+  fresh.served_bytes = 0;
+  fresh.since_ns = since_ns;
+  fresh.rate = 0;
+  fresh.wake.done_ns = fresh.wake.woken_ns = kTimeNever;  // the version goes on
+  fresh.targets.clear();  // keeps the slot's capacity
+  return p;
+}
 
 void FlowNetwork::join_pool(TimeNs now_ns, FlowId id, LinkId link, double bytes) {
   Link& l = links_[static_cast<std::size_t>(link)];
   Flow& f = flows_[static_cast<std::size_t>(id)];
-  if (l.pool < 0) {
-    if (free_pools_.empty()) {
-      l.pool = static_cast<std::int32_t>(pools_.size());
-      pools_.emplace_back();
-    } else {
-      l.pool = free_pools_.back();
-      free_pools_.pop_back();
-    }
-    Pool& fresh = pools_[static_cast<std::size_t>(l.pool)];
-    fresh.link = link;
-    fresh.cap_bytes_per_s = f.cap_bytes_per_s;
-    fresh.served_bytes = 0;
-    fresh.since_ns = now_ns;
-    fresh.rate = 0;
-    fresh.wake.done_ns = fresh.wake.woken_ns = kTimeNever;  // the version goes on
-    fresh.targets.clear();  // keeps the slot's capacity
-  }
+  if (l.pool < 0) l.pool = new_pool(link, f.cap_bytes_per_s, now_ns);
   f.pool = l.pool;
   Pool& pool = pools_[static_cast<std::size_t>(l.pool)];
   const double served_now = pool.served_bytes + pool.rate * to_seconds(now_ns - pool.since_ns);
@@ -111,8 +145,9 @@ void FlowNetwork::dissolve_pool(LinkId link) {
     f.last_ns = pool.since_ns;
     f.remaining_bytes = std::max(0.0, target - pool.served_bytes);
     f.wake.woken_ns = kTimeNever;
-    reproject(f.wake, static_cast<std::uint32_t>(2 * id), pool_projection(pool, target));
-    link_in(id, link);
+    reproject(f.wake, flow_source(id), pool_projection(pool, target));
+    f.hops.assign(1, Hop{link, -1, -1});
+    link_hop(id, 0);
   }
   pool.targets.clear();
   free_pools_.push_back(p);

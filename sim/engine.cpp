@@ -2,9 +2,11 @@
 //   compute_done(d)  d's compute finished (with interference: unless its epoch
 //                    is stale, or its end moved later: then it is woken again);
 //                    the next one queued on its GPU starts
-//   flow_start(x)    transfer x's latency has passed: its bytes enter the network
-//   network_due(s,v) the network's completion source s is due (ignored by the
-//                    network if version v is stale)
+//   flow_start(x)    with interference only: transfer x's latency has passed,
+//                    its bytes enter the network (without interference the
+//                    network is told the start when the transfer is matched)
+//   network_due(s,v) the network's source s is due: a flow starts or ends
+//                    (ignored by the network if version v is stale)
 // A device whose WAIT_ALL is satisfied runs on at once, inside the event that
 // satisfied it (at that time; the events it schedules keep their bands), and
 // its ALLOC/FREE apply as its program reaches them: each DeviceMemory sees its
@@ -163,7 +165,13 @@ struct Engine::Impl {
     }
     const Route* r = route(src, dst);
     transfers[x] = Transfer{src, dst, bytes, r, now, label};
-    push(checked_add_ns(now, r->latency_ns), Band::kFlowStart, kFlowStart, src, x);
+    const TimeNs start = checked_add_ns(now, r->latency_ns);
+    if (interference) {  // its start changes compute rates: an event of its own
+      push(start, Band::kFlowStart, kFlowStart, src, x);
+      return;
+    }
+    network.start_flow(now, *r, bytes, static_cast<std::uint64_t>(x), kNoRateCap, start);
+    schedule_network();
   }
 
   // A send (src d -> op.peer) looks for a recv posted at op.peer's list of
@@ -318,10 +326,12 @@ struct Engine::Impl {
     }
   }
 
-  // The network's wake-ups become events.
+  // The network's wake-ups become events: starts after the completions due
+  // at the same time, so a link is free before a new flow shares it.
   void schedule_network() {
     for (const FlowNetwork::Due& due : network.due()) {
-      push(due.time_ns, Band::kNetwork, kNetworkDue, due.source, static_cast<std::int64_t>(due.version));
+      push(due.time_ns, due.start ? Band::kFlowStart : Band::kNetwork, kNetworkDue, due.source,
+           static_cast<std::int64_t>(due.version));
     }
     network.due().clear();
   }

@@ -187,29 +187,63 @@ TEST_CASE("models::FlowNetwork: random flows, pools, caps and mixed links match 
     }
     const std::vector<double> want = fluid_completions(topo, flows);
     test::FlowDriver net(topo);
-    std::vector<TimeNs> got(flows.size(), -1);
-    std::vector<std::uint64_t> done;
-    const auto collect = [&](TimeNs upto) {
-      while (net.next_completion_ns() <= upto) {
-        const TimeNs at = net.next_completion_ns();
-        done.clear();
-        net.advance_to(at, done);
-        for (std::uint64_t tag : done) got[tag] = at;
-      }
-    };
     for (std::size_t i = 0; i < flows.size(); ++i) {
       const auto start = static_cast<TimeNs>(flows[i].start_ns);
-      collect(start);
       net.advance_to(start);
       net.start_flow(start, routes[i], flows[i].bytes, i, flows[i].cap);
     }
-    collect(kTimeNever - 1);
+    net.advance_to(kTimeNever - 1);
     CHECK(net.active_flows() == 0);
     for (std::size_t i = 0; i < flows.size(); ++i) {
       CAPTURE(i);
       // Completions land on whole nanoseconds, so each rate change may come
       // up to 1 ns late: a few ns over 40 flows.
-      CHECK(std::abs(static_cast<double>(got[i]) - want[i]) <= 8 + 1e-9 * want[i]);
+      CHECK(std::abs(static_cast<double>(net.end_ns(i)) - want[i]) <= 8 + 1e-9 * want[i]);
     }
+  }
+}
+
+TEST_CASE("models::FlowNetwork: flows told their start when matched end exactly as flows started then") {
+  // Second implementation as oracle: the same flows, once announced at their
+  // match (reserved when their links are free, else waiting) and once started
+  // only at their start; many share links, pools and caps.
+  const Topology topo(node_with_copy_links());
+  const TimeNs latencies[] = {0, 1000, 1000, 5000};
+  for (int seed = 0; seed < 60; ++seed) {
+    CAPTURE(seed);
+    std::mt19937_64 rng(1000 + seed);
+    struct Planned {
+      TimeNs match_ns, start_ns;
+      Route route;
+      double bytes, cap;
+    };
+    std::vector<Planned> plan;
+    TimeNs t = 0;
+    for (int i = 0; i < 50; ++i) {
+      t += static_cast<TimeNs>(rng() % (seed % 2 ? 4000000 : 400000));
+      const long long g = static_cast<long long>(rng() % 4), h = (g + 1 + static_cast<long long>(rng() % 3)) % 4;
+      const Route r = rng() % 3 == 0 ? topo.loopback(g) : topo.route(g, h);
+      const TimeNs latency = rng() % 4 == 0 ? static_cast<TimeNs>(rng() % 3000000) : latencies[rng() % 4];
+      const double cap = rng() % 4 == 0 ? 0.5e9 : kNoRateCap;
+      plan.push_back(Planned{t, t + latency, r, 1e5 + static_cast<double>(rng() % 5000000), cap});
+    }
+    const auto run = [&](bool announce) {
+      test::FlowDriver net(topo);
+      std::vector<std::size_t> order(plan.size());
+      for (std::size_t i = 0; i < plan.size(); ++i) order[i] = i;
+      const auto when = [&](std::size_t i) { return announce ? plan[i].match_ns : plan[i].start_ns; };
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return when(a) < when(b); });
+      for (std::size_t i : order) {
+        net.advance_to(when(i));
+        const Planned& p = plan[i];
+        net.start_flow(when(i), p.route, p.bytes, i, p.cap, announce ? p.start_ns : FlowNetwork::kStartNow);
+      }
+      net.advance_to(kTimeNever - 1);
+      CHECK(net.active_flows() == 0);
+      std::vector<TimeNs> end;
+      for (std::size_t i = 0; i < plan.size(); ++i) end.push_back(net.end_ns(i));
+      return end;
+    };
+    CHECK(run(true) == run(false));
   }
 }
