@@ -77,44 +77,64 @@ TimeNs transfer_time_ns(double bytes, double bytes_per_s) {
 FlowNetwork::FlowNetwork(const Topology& topo)
     : topo_(topo), links_(static_cast<std::size_t>(topo.link_count())) {}
 
-FlowId FlowNetwork::new_flow(std::uint64_t tag, double cap_bytes_per_s) {
+FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag,
+                               double rate_cap_bytes_per_s, TimeNs start_ns) {
+  assert(now_ns >= now_ns_ && "start_flow in the past");
+  if (start_ns == kStartNow) start_ns = now_ns;
+  if (!(bytes >= 0) || !(rate_cap_bytes_per_s > 0) || start_ns < now_ns) {
+    refuse_flow(bytes, rate_cap_bytes_per_s, start_ns, now_ns);
+  }
+  now_ns_ = now_ns;
   const FlowId id = take_slot(flows_, free_ids_);
   Flow& f = flows_[static_cast<std::size_t>(id)];
   f.tag = tag;
-  f.hops.clear();  // keeps the slot's capacity
-  f.cap_bytes_per_s = cap_bytes_per_s;
+  f.cap_bytes_per_s = rate_cap_bytes_per_s;
+  f.route_bytes_per_s = route.bytes_per_s;
+  f.remaining_bytes = bytes;
   f.rate = 0;
   f.wake.done_ns = f.wake.woken_ns = kTimeNever;  // the version goes on: old entries stay stale
   f.pool = -1;
   f.waiting = f.reserved = false;
   f.active = true;
   ++active_;
-  return id;
-}
-
-FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag,
-                               double rate_cap_bytes_per_s, TimeNs start_ns) {
-  assert(now_ns >= now_ns_ && "start_flow in the past");
-  if (start_ns == kStartNow) start_ns = now_ns;
-  if (!(bytes >= 0)) throw std::invalid_argument(fmt::format("flow of {} bytes", bytes));
-  if (!(rate_cap_bytes_per_s > 0)) {
-    throw std::invalid_argument(fmt::format("flow rate cap of {} B/s is not positive", rate_cap_bytes_per_s));
+  const std::size_t n = route.links.size();
+  f.hops.resize(n);  // keeps the slot's capacity
+  bool empty_links = n > 0;  // the usual case in a ring: nothing on them at all
+  for (std::size_t i = 0; i < n; ++i) {
+    f.hops[i] = Hop{route.links[i], -1, -1};
+    const Link& l = links_[static_cast<std::size_t>(route.links[i])];
+    empty_links = empty_links && l.head < 0 && l.pool < 0;
   }
-  if (start_ns < now_ns) throw std::invalid_argument(fmt::format("flow starting at {} ns before now ({} ns)", start_ns, now_ns));
-  now_ns_ = now_ns;
-  const FlowId id = new_flow(tag, rate_cap_bytes_per_s);
-  Flow& f = flows_[static_cast<std::size_t>(id)];
-  f.remaining_bytes = bytes;
-  f.route_bytes_per_s = route.bytes_per_s;
-  for (const LinkId l : route.links) f.hops.push_back(Hop{l, -1, -1});
+  if (start_ns > now_ns && empty_links) {  // reserved at once; kept flat, it is most flows
+    for (std::size_t i = 0; i < n; ++i) {
+      Link& l = links_[static_cast<std::size_t>(route.links[i])];
+      l.head = id;
+      l.count = 1;
+    }
+    f.reserved = true;
+    f.start_ns = f.last_ns = start_ns;
+    f.rate = std::min(route.bytes_per_s, rate_cap_bytes_per_s);
+    const TimeNs done_ns = checked_add_ns(start_ns, lone_transfer_ns(bytes, f.rate));
+    f.wake.done_ns = f.wake.woken_ns = done_ns;
+    due_.push_back(Due{done_ns, flow_source(id), ++f.wake.version, false});
+    return id;
+  }
   if (start_ns == now_ns) {
     begin(now_ns, id);
-  } else if (!f.hops.empty() && free_from(f, start_ns)) {
+  } else if (n > 0 && free_from(f, start_ns)) {
     reserve(id, start_ns);
   } else {
     wait(id, start_ns);
   }
   return id;
+}
+
+void FlowNetwork::refuse_flow(double bytes, double rate_cap_bytes_per_s, TimeNs start_ns, TimeNs now_ns) {
+  if (!(bytes >= 0)) throw std::invalid_argument(fmt::format("flow of {} bytes", bytes));
+  if (!(rate_cap_bytes_per_s > 0)) {
+    throw std::invalid_argument(fmt::format("flow rate cap of {} B/s is not positive", rate_cap_bytes_per_s));
+  }
+  throw std::invalid_argument(fmt::format("flow starting at {} ns before now ({} ns)", start_ns, now_ns));
 }
 
 // Whether the flow's links carry nothing from start_ns on but reserved flows
@@ -131,7 +151,8 @@ bool FlowNetwork::free_from(const Flow& f, TimeNs start_ns) const {
   return true;
 }
 
-// On its links from now, alone on them from start_ns: its completion is known.
+// On its links from now, alone on them from start_ns (they carry reservations
+// that end by then): its completion is known.
 void FlowNetwork::reserve(FlowId id, TimeNs start_ns) {
   Flow& f = flows_[static_cast<std::size_t>(id)];
   link_in(id);
@@ -211,12 +232,7 @@ void FlowNetwork::start_alone(TimeNs now_ns, FlowId id) {
   reproject(f.wake, flow_source(id), checked_add_ns(now_ns, lone_transfer_ns(f.remaining_bytes, f.rate)));
 }
 
-// transfer_time_ns, remembered for the last few (bytes, rate) pairs: the
-// flows of a ring repeat one message size over one or two kinds of route.
-TimeNs FlowNetwork::lone_transfer_ns(double bytes, double bytes_per_s) {
-  for (const TransferMemo& m : memo_) {
-    if (m.bytes == bytes && m.bytes_per_s == bytes_per_s) return m.ns;
-  }
+TimeNs FlowNetwork::remember_transfer_ns(double bytes, double bytes_per_s) {
   const TimeNs ns = transfer_time_ns(bytes, bytes_per_s);
   memo_[memo_next_++ % memo_.size()] = TransferMemo{bytes, bytes_per_s, ns};
   return ns;
@@ -271,13 +287,6 @@ void FlowNetwork::reproject(Wake& wake, std::uint32_t source, TimeNs done_ns) {
   due_.push_back(Due{done_ns, source, ++wake.version, false});
 }
 
-// The live schedule of a source: an active flow's, or a pool's with members.
-FlowNetwork::Wake* FlowNetwork::wake_of(std::uint32_t source) {
-  const std::size_t i = source / 2;
-  if (source % 2 == 0) return i < flows_.size() && flows_[i].active ? &flows_[i].wake : nullptr;
-  return i < pools_.size() && !pools_[i].targets.empty() ? &pools_[i].wake : nullptr;
-}
-
 TimeNs FlowNetwork::projection(std::uint32_t source, std::uint64_t version) const {
   const Wake* w = const_cast<FlowNetwork*>(this)->wake_of(source);  // reads only
   return w && w->version == version ? w->done_ns : kTimeNever;
@@ -297,20 +306,41 @@ void FlowNetwork::complete(TimeNs now_ns, std::uint32_t source, std::uint64_t ve
   }
   if (source % 2 == 1) {
     complete_pool(static_cast<std::int32_t>(source / 2), now_ns, done);
-  } else if (flows_[source / 2].waiting) {
-    begin(now_ns, static_cast<FlowId>(source / 2));
-  } else {
-    complete_flow(static_cast<FlowId>(source / 2), now_ns, done);
+    return;
   }
+  const auto id = static_cast<FlowId>(source / 2);
+  Flow& f = flows_[static_cast<std::size_t>(id)];
+  if (f.waiting) {
+    begin(now_ns, id);
+    return;
+  }
+  for (const Hop& hop : f.hops) {
+    if (hop.prev >= 0 || hop.next >= 0) {  // neighbours to relink and speed up
+      complete_flow(id, now_ns, done);
+      return;
+    }
+  }
+  for (const Hop& hop : f.hops) {  // alone on its links, the usual case: they empty
+    Link& l = links_[static_cast<std::size_t>(hop.link)];
+    l.head = -1;
+    l.count = 0;
+  }
+  release(f, id, done);
 }
 
-void FlowNetwork::complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>& done) {
-  Flow& f = flows_[static_cast<std::size_t>(id)];
+// A finished flow leaves its slot.
+void FlowNetwork::release(Flow& f, FlowId id, std::vector<std::uint64_t>& done) {
   f.active = f.reserved = false;
   f.remaining_bytes = 0;
   f.rate = 0;
   --active_;
   done.push_back(f.tag);
+  f.hops.clear();
+  free_ids_.push_back(id);
+}
+
+void FlowNetwork::complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>& done) {
+  Flow& f = flows_[static_cast<std::size_t>(id)];
   unlink(id);
   seeds_.clear();  // its neighbours may speed up; reserved ones run alone as planned
   for (const Hop& hop : f.hops) {
@@ -318,8 +348,7 @@ void FlowNetwork::complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>&
       if (!flows_[static_cast<std::size_t>(g)].reserved) seeds_.push_back(g);
     }
   }
-  f.hops.clear();
-  free_ids_.push_back(id);
+  release(f, id, done);
   if (!seeds_.empty()) recompute_rates(t);
 }
 

@@ -171,7 +171,6 @@ class FlowNetwork {
   }
   static std::uint32_t flow_source(FlowId id) { return static_cast<std::uint32_t>(2 * id); }
   static std::uint32_t pool_source(std::int32_t p) { return static_cast<std::uint32_t>(2 * p + 1); }
-  FlowId new_flow(std::uint64_t tag, double cap_bytes_per_s);
   FlowId next_on(FlowId id, LinkId link) const;
   void link_hop(FlowId id, std::size_t hop);  // onto the front of the hop's link's list
   void link_in(FlowId id);                    // every hop
@@ -183,11 +182,26 @@ class FlowNetwork {
   void meet_reserved(TimeNs now_ns, const Flow& f);
   bool alone_on(const Flow& f) const;
   void start_alone(TimeNs now_ns, FlowId id);
-  TimeNs lone_transfer_ns(double bytes, double bytes_per_s);
+  // transfer_time_ns, remembered for the last few (bytes, rate) pairs: the
+  // flows of a ring repeat one message size over one or two kinds of route.
+  TimeNs lone_transfer_ns(double bytes, double bytes_per_s) {
+    for (const TransferMemo& m : memo_) {
+      if (m.bytes == bytes && m.bytes_per_s == bytes_per_s) return m.ns;
+    }
+    return remember_transfer_ns(bytes, bytes_per_s);
+  }
+  TimeNs remember_transfer_ns(double bytes, double bytes_per_s);
   void start_general(TimeNs now_ns, FlowId id);
   void reproject(Wake& wake, std::uint32_t source, TimeNs done_ns);
-  Wake* wake_of(std::uint32_t source);
+  // The live schedule of a source: an active flow's, or a pool's with members.
+  Wake* wake_of(std::uint32_t source) {
+    const std::size_t i = source / 2;
+    if (source % 2 == 0) return i < flows_.size() && flows_[i].active ? &flows_[i].wake : nullptr;
+    return i < pools_.size() && !pools_[i].targets.empty() ? &pools_[i].wake : nullptr;
+  }
+  [[noreturn]] static void refuse_flow(double bytes, double rate_cap_bytes_per_s, TimeNs start_ns, TimeNs now_ns);
   void complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>& done);
+  void release(Flow& f, FlowId id, std::vector<std::uint64_t>& done);
   void recompute_rates(TimeNs now_ns);  // over the component of seeds_
   void collect_component();
   void fill_max_min();
