@@ -150,7 +150,7 @@ Op RingProgram::next(long long d, ProgramCursor& cur) const {
         return op;
       default:
         cur.step = s + 1;
-        cur.phase = 0;
+        cur.phase = s + 1 >= 2 && s + 1 < p_ ? 7 : 0;  // steps 2..P-1 have nothing before the SEND
         op.kind = Op::kWaitAll;
         return op;
     }

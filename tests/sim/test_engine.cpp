@@ -114,6 +114,40 @@ TEST_CASE("sim::Engine: the same input gives the same event log") {
   }
 }
 
+TEST_CASE("sim::RingProgram: each step posts send, recv, compute and wait; every buffer is freed once") {
+  for (long long ring : {1LL, 2LL, 3LL, 7LL}) {
+    for (bool masked_slots : {false, true}) {
+      CAPTURE(ring);
+      CAPTURE(masked_slots);
+      RingCosts costs{100, 200, 0, CostSource::kEstimated};  // causal-like: upper blocks masked
+      RingProgram program(ring, costs, 1e6, BufferSizes{}, masked_slots);
+      for (long long d = 0; d < ring; ++d) {
+        CAPTURE(d);
+        ProgramCursor cursor;
+        std::vector<int> allocs(static_cast<int>(Buffer::kCount)), frees(static_cast<int>(Buffer::kCount));
+        long long sends = 0, recvs = 0, computes = 0, waits = 0;
+        for (Op op = program.next(d, cursor); op.kind != Op::kDone; op = program.next(d, cursor)) {
+          if (op.kind == Op::kAlloc) ++allocs[static_cast<int>(op.buffer)];
+          if (op.kind == Op::kFree) ++frees[static_cast<int>(op.buffer)];
+          sends += op.kind == Op::kSend;
+          recvs += op.kind == Op::kRecv;
+          computes += op.kind == Op::kCompute;
+          waits += op.kind == Op::kWaitAll;
+        }
+        CHECK(allocs == frees);
+        for (int b = 0; b < static_cast<int>(Buffer::kCount); ++b) {
+          const bool recv = b == static_cast<int>(Buffer::kRecvKv0) || b == static_cast<int>(Buffer::kRecvKv1);
+          CHECK(allocs[b] == (ring == 1 && recv ? 0 : 1));  // a ring of 1 receives nothing
+        }
+        CHECK(sends == ring - 1);
+        CHECK(recvs == ring - 1);
+        CHECK(waits == ring);
+        CHECK(computes == (masked_slots ? ring : d + 1));  // device d: diagonal and d lower blocks
+      }
+    }
+  }
+}
+
 TEST_CASE("sim::RingProgram: causal contiguous computes about half of non-causal") {
   const long long ring = 16, tokens = ring * 16384;  // large blocks: compute-bound
   auto total = [](const std::vector<TimeNs>& v) {
