@@ -24,6 +24,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sim/rendezvous.hpp"
+
 namespace ringsim {
 namespace {
 
@@ -32,17 +34,6 @@ const char* kind_name(std::uint8_t k) {
   static const char* const kNames[] = {"compute_done", "flow_start", "network_due"};
   return kNames[k];
 }
-
-// An unmatched post, kept at the device that will see the match: sends at
-// their destination, receives at their source. Lists hold 0-2 entries in a
-// ring, so a linear scan beats a hash map (measured: the map was 12% of a
-// 1024-device run).
-struct Post {
-  long long peer;  // the other side
-  std::uint64_t tag;
-  double bytes;    // sends
-  long long label;
-};
 
 constexpr std::uint64_t kProgressEvery = 1 << 16;  // WAIT_ALLs, and events (long runs without waits)
 constexpr double kTwoTo63 = 9223372036854775808.0;
@@ -104,8 +95,7 @@ struct Engine::Impl {
   std::vector<DeviceMemory> memory;
   std::vector<Transfer> transfers;       // slots; finished ones are reused
   std::vector<std::int64_t> free_slots;
-  std::vector<std::vector<Post>> sends_to, recvs_from;  // [dst] unmatched sends, [src] unmatched recvs
-  std::uint64_t unmatched = 0;
+  Rendezvous rendezvous;
   std::unordered_map<std::uint64_t, Route> routes;            // (src, dst) -> route
   std::vector<std::uint64_t> flows_done;  // scratch: tags the network completed
   bool first_trace = true;
@@ -114,7 +104,7 @@ struct Engine::Impl {
 
   Impl(const Topology& t, const Program& p, long long devs, EngineOptions o)
       : topo(t), program(p), n(devs), opt(o), network(t), devices(devs), rpg(o.ranks_per_gpu),
-        sends_to(devs), recvs_from(devs) {
+        rendezvous(devs) {
     if (rpg < 1 || devs % rpg != 0 || devs / rpg != topo.spec().gpus) {
       throw std::invalid_argument(fmt::format("Engine: {} devices at {} per GPU do not fill the topology's {} GPUs",
                                               devs, rpg, topo.spec().gpus));
@@ -174,26 +164,9 @@ struct Engine::Impl {
     schedule_network();
   }
 
-  // A send (src d -> op.peer) looks for a recv posted at op.peer's list of
-  // recvs from d, and the other way round.
   void post(TimeNs now, long long d, const Op& op) {
-    const bool is_send = op.kind == Op::kSend;
-    const long long src = is_send ? d : op.peer, dst = is_send ? op.peer : d;
-    std::vector<Post>& theirs = is_send ? recvs_from[src] : sends_to[dst];
-    for (std::size_t i = 0; i < theirs.size(); ++i) {
-      if (theirs[i].peer != (is_send ? dst : src) || theirs[i].tag != op.tag) continue;
-      const Post other = theirs[i];
-      theirs.erase(theirs.begin() + static_cast<std::ptrdiff_t>(i));
-      --unmatched;
-      match(now, src, dst, is_send ? op.bytes : other.bytes, is_send ? op.label : other.label);
-      return;
-    }
-    std::vector<Post>& mine = is_send ? sends_to[dst] : recvs_from[src];
-    for (const Post& p : mine) {
-      if (p.peer == (is_send ? src : dst) && p.tag == op.tag) throw std::logic_error("Engine: duplicate post");
-    }
-    mine.push_back(Post{is_send ? src : dst, op.tag, op.bytes, op.label});
-    ++unmatched;
+    Rendezvous::Matched m;
+    if (rendezvous.post(d, op, m)) match(now, m.src, m.dst, m.bytes, m.label);
   }
 
   // One of d's compute, sends or recvs finished; a satisfied WAIT_ALL runs on now.
@@ -417,7 +390,7 @@ struct Engine::Impl {
     for (long long d = 0; d < n; ++d) {
       if (result.finish_ns[d] < 0) throw std::logic_error(fmt::format("Engine: device {} deadlocked", d));
     }
-    if (unmatched != 0) throw std::logic_error("Engine: unmatched send or recv");
+    if (rendezvous.unmatched() != 0) throw std::logic_error("Engine: unmatched send or recv");
   }
 };
 

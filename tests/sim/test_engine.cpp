@@ -90,6 +90,53 @@ TEST_CASE("sim::Engine: a shared link halves each flow's rate") {
   CHECK(d.finish_ns[1] == d.finish_ns[0]);
 }
 
+TEST_CASE("sim::Engine: thousands of messages between two ranks match by tag in any order and share the copy link") {
+  // Two ranks on one GPU: 3000 sends 0 -> 1 posted in tag order, the
+  // receives in reverse order; every copy starts at the copy latency and they
+  // share the copy link equally, so all end at once (closed form).
+  const int n = 3000;
+  const double bytes = 1e6, copy_bytes_per_s = 1e12;
+  ClusterSpec spec = one_node(1);
+  spec.copy_link = LinkSpec{copy_bytes_per_s, 700};
+  Topology topo(spec);
+  std::vector<std::vector<Op>> ops(2);
+  for (int i = 0; i < n; ++i) ops[0].push_back(send(1, static_cast<std::uint64_t>(i), bytes));
+  for (int i = n - 1; i >= 0; --i) ops[1].push_back(recv(0, static_cast<std::uint64_t>(i)));
+  ops[0].push_back(wait_all());
+  ops[1].push_back(wait_all());
+  ScriptProgram prog(ops);
+  EngineOptions eo;
+  eo.ranks_per_gpu = 2;
+  EngineResult r = Engine(topo, prog, 2, eo).run();
+  const TimeNs end = 700 + transfer_time_ns(bytes, copy_bytes_per_s / n);
+  CHECK(r.finish_ns == std::vector<TimeNs>{end, end});
+  // The same post twice is an error, also past the short list.
+  ops[0].push_back(send(1, 5, bytes));
+  CHECK_THROWS_AS(Engine(topo, ScriptProgram(ops), 2, eo).run(), std::logic_error);
+}
+
+TEST_CASE("sim::Engine: progress is reported while no device has passed a wait yet") {
+  // 70,000 ranks on one GPU each send to the next and wait: ~70,000 events
+  // before the first WAIT_ALL passes (the copies all end together). Progress
+  // comes every 2^16 events too, not only every 2^16 waits.
+  const long long n = 70000;
+  ClusterSpec spec = one_node(1);
+  spec.copy_link = LinkSpec{1e12, 1000};
+  Topology topo(spec);
+  std::vector<std::vector<Op>> ops(static_cast<std::size_t>(n));
+  for (long long d = 0; d < n; ++d) ops[d] = {send((d + 1) % n, 0, 1e6), recv((d + n - 1) % n, 0), wait_all()};
+  ScriptProgram prog(std::move(ops));
+  EngineOptions eo;
+  eo.ranks_per_gpu = n;
+  std::vector<std::uint64_t> waits_at_call;
+  eo.progress = [&](std::uint64_t done, std::uint64_t) { waits_at_call.push_back(done); };
+  eo.total_waits = static_cast<std::uint64_t>(n);
+  EngineResult r = Engine(topo, prog, n, eo).run();
+  REQUIRE(!waits_at_call.empty());
+  CHECK(waits_at_call.front() == 0);
+  CHECK(r.finish_ns[0] == 1000 + transfer_time_ns(1e6, 1e12 / static_cast<double>(n)));
+}
+
 TEST_CASE("sim::Engine: the same input gives the same event log") {
   for (int variant = 0; variant < 3; ++variant) {
     CAPTURE(variant);
