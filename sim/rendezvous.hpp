@@ -29,7 +29,41 @@ class Rendezvous {
   // Device d posts op (kSend to op.peer, or kRecv from op.peer): true, with
   // the transfer in `out`, when the other side was already posted. Throws
   // std::logic_error on a second post of the same (src, dst, tag) and kind.
-  bool post(long long d, const Op& op, Matched& out);
+  // Inline: every send and receive comes through here.
+  bool post(long long d, const Op& op, Matched& out) {
+    const bool is_send = op.kind == Op::kSend;
+    const long long src = is_send ? d : op.peer, dst = is_send ? op.peer : d;
+    // A send (src d -> op.peer) looks for a recv waiting at op.peer's list of
+    // recvs from d, and the other way round.
+    Waiting& theirs = is_send ? recvs_from_[src] : sends_to_[dst];
+    const Key their_key{is_send ? dst : src, op.tag};
+    for (std::size_t i = 0; i < theirs.few.size(); ++i) {
+      const Post& p = theirs.few[i];
+      if (p.peer != their_key.peer || p.tag != their_key.tag) continue;
+      out = Matched{src, dst, is_send ? op.bytes : p.bytes, is_send ? op.label : p.label};
+      theirs.few.erase(theirs.few.begin() + static_cast<std::ptrdiff_t>(i));
+      --unmatched_;
+      return true;
+    }
+    Post other{};
+    if (theirs.many && take_many(theirs, their_key, other)) {
+      out = Matched{src, dst, is_send ? op.bytes : other.bytes, is_send ? op.label : other.label};
+      --unmatched_;
+      return true;
+    }
+    Waiting& mine = is_send ? sends_to_[dst] : recvs_from_[src];
+    const Key key{is_send ? src : dst, op.tag};
+    for (const Post& p : mine.few) {
+      if (p.peer == key.peer && p.tag == key.tag) refuse_duplicate();
+    }
+    if (mine.few.size() < kFew && !mine.many) {
+      mine.few.push_back(Post{key.peer, op.tag, op.bytes, op.label});
+    } else {
+      put_many(mine, Post{key.peer, op.tag, op.bytes, op.label});
+    }
+    ++unmatched_;
+    return false;
+  }
   std::uint64_t unmatched() const { return unmatched_; }
 
  private:
@@ -57,9 +91,9 @@ class Rendezvous {
   std::vector<Waiting> sends_to_, recvs_from_;  // [dst] unmatched sends, [src] unmatched recvs
   std::uint64_t unmatched_ = 0;
 
-  static bool take(Waiting& w, Key key, Post& out);
-  static bool holds(const Waiting& w, Key key);
-  static void put(Waiting& w, const Post& p);
+  static bool take_many(Waiting& w, Key key, Post& out);
+  static void put_many(Waiting& w, const Post& p);  // throws on a duplicate
+  [[noreturn]] static void refuse_duplicate();
 };
 
 }  // namespace ringsim
