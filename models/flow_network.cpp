@@ -105,7 +105,7 @@ FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, 
     const Link& l = links_[static_cast<std::size_t>(route.links[i])];
     empty_links = empty_links && l.head < 0 && l.pool < 0;
   }
-  if (start_ns > now_ns && empty_links) {  // reserved at once; kept flat, it is most flows
+  if (empty_links) {  // alone on its links from its start, known now: reserved; kept flat, it is most flows
     for (std::size_t i = 0; i < n; ++i) {
       Link& l = links_[static_cast<std::size_t>(route.links[i])];
       l.head = id;
