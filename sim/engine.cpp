@@ -54,6 +54,11 @@ struct Engine::Impl {
     long long compute_label = 0;
     TimeNs compute_duration_ns = 0;
     double copy_share = 0, link_share = 0;  // of the posted compute (interference)
+    // One rank per GPU, no interference: the running compute's end, known when
+    // it starts. It needs an event only if it is the last thing the device
+    // waits for; otherwise the transfer that ends later retires it (saves an
+    // event per device-step in communication-bound rings). -1: none.
+    TimeNs quiet_end_ns = -1;
     long long route_dst = -1;               // the last destination it sent to, and its route
     const Route* route = nullptr;
   };
@@ -172,11 +177,33 @@ struct Engine::Impl {
   // One of d's compute, sends or recvs finished; a satisfied WAIT_ALL runs on now.
   void finish_one(TimeNs now, long long d) {
     Device& dev = devices[d];
-    if (--dev.outstanding == 0 && dev.waiting) {
+    --dev.outstanding;
+    if (dev.outstanding == 1 && dev.waiting && dev.quiet_end_ns >= 0) {
+      if (dev.quiet_end_ns > now) {  // the compute is last: it needs its event after all
+        wake_compute(d);
+        return;
+      }
+      retire_quiet_compute(d);
+    }
+    if (dev.outstanding == 0 && dev.waiting) {
       dev.waiting = false;
       count_wait();
       run_device(now, d);
     }
+  }
+  void wake_compute(long long d) {
+    Device& dev = devices[d];
+    push(dev.quiet_end_ns, Band::kCompute, kComputeDone, d, dev.compute_label);
+    dev.quiet_end_ns = -1;
+  }
+  // Its end has passed by now: done, as its event would have done it then.
+  void retire_quiet_compute(long long d) {
+    Device& dev = devices[d];
+    trace("compute", 0, d, dev.compute_start_ns, dev.quiet_end_ns, dev.compute_label);
+    dev.computing = false;
+    gpus[d].busy = false;  // one rank per GPU
+    dev.quiet_end_ns = -1;
+    --dev.outstanding;
   }
 
   void count_wait() {
@@ -199,6 +226,7 @@ struct Engine::Impl {
         case Op::kWaitAll:
           if (dev.outstanding > 0) {
             dev.waiting = true;
+            if (dev.outstanding == 1 && dev.quiet_end_ns >= 0) wake_compute(d);  // waits for it alone
             return;
           }
           count_wait();
@@ -243,7 +271,12 @@ struct Engine::Impl {
       gpu.busy = true;
       gpu.head = (gpu.head + 1) % rpg;
       if (!interference) {
-        push(checked_add_ns(now, dev.compute_duration_ns), Band::kCompute, kComputeDone, d, dev.compute_label);
+        const TimeNs end = checked_add_ns(now, dev.compute_duration_ns);
+        if (rpg == 1) {
+          dev.quiet_end_ns = end;  // no event yet: see Device::quiet_end_ns
+        } else {
+          push(end, Band::kCompute, kComputeDone, d, dev.compute_label);
+        }
         continue;
       }
       gpu.running = d;
