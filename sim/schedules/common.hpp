@@ -1,0 +1,76 @@
+// Building blocks the schedules in sim/schedules/ share: input checks that
+// name keys, buffer sizes, operation constructors, phase cursors, and the
+// one function that turns planned blocks into a compute operation (its work
+// and its cost). Not a schedule itself.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "sim/schedule.hpp"
+
+namespace ringsim::schedules {
+
+// --- checks ---------------------------------------------------------------
+[[noreturn]] void fail(const Scenario&, const KeyPlace&, const std::string& message);
+// Cached tokens need an even cut over `parts` (and no documents); `why` says
+// why a schedule cannot hold them at all (empty: it can).
+void check_cache(const Scenario&, const Point&, const PointAttention&, long long parts, const std::string& why);
+// A degree given on the point itself must be one the schedule uses.
+void reject_point_degrees(const Scenario&, const PointAttention&, bool uses_ulysses, bool uses_inner,
+                          const char* schedule);
+// Heads split over `degree` devices (Ulysses): q heads divisible; kv heads
+// divisible, or replicated when degree > kv heads (DeepSpeed) and divides it.
+void check_head_split(const Scenario&, const PointAttention&, long long degree);
+// kv heads one device holds after a Ulysses split of the heads over `degree`.
+int kv_heads_per_device(const AttentionShape&, long long degree);
+
+// --- sizes (bytes) --------------------------------------------------------
+double q_bytes(const AttentionShape&, long long rows, int q_heads);
+double kv_bytes(const AttentionShape&, long long rows, int kv_heads);  // keys and values
+double acc_bytes(long long rows, int q_heads, int head_dim);           // fp32 output
+double stats_bytes(long long rows, int q_heads);                       // fp32 running max and sum
+double workspace_bytes(long long rows, int q_heads, int head_dim);     // fp32 block output + lse
+double partial_bytes(const AttentionShape&, long long rows, int q_heads);  // output in dtype + fp32 lse
+
+// --- operations -----------------------------------------------------------
+Op alloc_op(BufferId);
+Op free_op(BufferId);
+Op send_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label);
+Op recv_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label);
+Op wait_op(long long label);
+inline std::uint64_t tag_of(long long step, int kind) { return (static_cast<std::uint64_t>(step) << 8) | kind; }
+
+// Named phases in ProgramCursor::phase: phase * kPhaseStride + an index (a
+// buffer, a peer) below kPhaseStride.
+inline constexpr int kPhaseStride = 1 << 20;  // > 262,144 devices
+template <typename Phase>
+Phase phase_of(const ProgramCursor& c) { return static_cast<Phase>(c.phase / kPhaseStride); }
+inline long long index_of(const ProgramCursor& c) { return c.phase % kPhaseStride; }
+template <typename Phase>
+void go(ProgramCursor& c, Phase p, long long index = 0) { c.phase = static_cast<int>(p) * kPhaseStride + static_cast<int>(index); }
+
+// --- compute --------------------------------------------------------------
+// How planned blocks become one compute operation.
+struct ComputeSpec {
+  long long device = 0, step = 0;
+  const BlockPlan* plan = nullptr;
+  const SequenceLayout* layout = nullptr;  // for q_part / kv_part positions
+  long long q_part = 0, kv_part = 0;       // kv_part -1: the gathered sequence
+  BufferId q_buffer = kNoBuffer, kv_buffer = kNoBuffer, out_buffer = kNoBuffer;
+  long long out_row = 0;                   // row of `out` that q row 0 lands on
+  bool first_writes = false;               // the first block writes `out` (nothing to merge into)
+  bool all_write = false;                  // every block writes (a partial buffer per block)
+  int head_first = 0, q_heads = 0, kv_heads = 0;  // this device's heads
+  double message_bytes = 0;                // transfer the interference shares are looked up at
+  bool documents = false;
+};
+ComputeWork make_work(const PlanInput&, const ComputeSpec&);
+// A merge of `partials` partial outputs of `rows` rows from `from` into `into`.
+Block merge_block(const PlanInput&, BufferId from, BufferId into, long long rows, long long partials, int q_heads);
+// The compute Op of `work` on (device, step): its duration through the
+// CostContext and its interference shares (duration-weighted over blocks).
+// masked_slot: an empty work still posts a 0 ns compute (ranks sharing a GPU).
+Op compute_op(const PlanInput&, const ComputeWork&, long long device, long long step, double message_bytes);
+bool keeps_empty_slots(const PlanInput&);
+
+}  // namespace ringsim::schedules

@@ -1,0 +1,155 @@
+// pass-kv: ring attention that passes key/value blocks (Liu et al. 2023;
+// Meta's CP inference "pass-KV"). P devices in a ring; device d sends to d+1
+// and receives from d-1. At step s (0..P-1) device d holds the K/V block of
+// part j = (d - s) mod P and computes its queries against it
+// (sim/geometry.hpp plans the blocks for the layout, cached prefix and
+// documents); for s < P-1 it forwards that block to d+1 while receiving the
+// next from d-1, double-buffered (recv_kv0 / recv_kv1). The first block of a
+// device writes the accumulator, every later one merges into it.
+//
+// Program of a device, per step: [allocs at step 0] [alloc recv_kv(s) at
+// s <= 1] SEND RECV COMPUTE WAIT_ALL; after step P-1, FREE everything.
+// Lowering: the ring recurrence (exact when the ring's routes are
+// link-disjoint), unless documents make every block's cost its own.
+#include "sim/schedules/common.hpp"
+
+namespace ringsim::schedules {
+namespace {
+
+enum class Phase { kAllocPass, kAllocRecv, kSend, kRecv, kCompute, kWait, kFree, kDone };
+
+class PassKvPlan final : public Plan, public ScheduleProgram {
+ public:
+  explicit PassKvPlan(const PlanInput& in)
+      : in_(in), p_(in.point.ring_size),
+        geo_(in.attention.layout, in.point.tokens, p_, in.attention.cached_tokens) {
+    const AttentionShape& m = in.scenario.shape;
+    const long long q = geo_.part_tokens();
+    bytes_ = kv_bytes(m, geo_.kv_rows(), m.kv_heads);
+    // Allocated at step 0 in this order, freed at the end (recv buffers too).
+    q_ = table_.add("q_chunk", q_bytes(m, q, m.q_heads));
+    own_ = table_.add("own_kv", bytes_);
+    acc_ = table_.add("out_acc", acc_bytes(q, m.q_heads, m.head_dim));
+    stats_ = table_.add("softmax_stats", stats_bytes(q, m.q_heads));
+    workspace_ = table_.add("workspace", workspace_bytes(q, m.q_heads, m.head_dim));
+    recv_[0] = table_.add("recv_kv0", bytes_);
+    recv_[1] = table_.add("recv_kv1", bytes_);
+  }
+
+  const ScheduleProgram& program() const override { return *this; }
+  const BufferTable* buffer_table() const override { return &table_; }
+  std::uint64_t waits() const override { return static_cast<std::uint64_t>(p_) * static_cast<std::uint64_t>(p_); }
+
+  ComputeWork work(long long d, const ProgramCursor& before) const override { return step_work(d, before.step); }
+
+  Op next(long long d, ProgramCursor& c) const override {
+    const long long s = c.step;
+    for (;;) {
+      const long long i = index_of(c);
+      switch (phase_of<Phase>(c)) {
+        case Phase::kAllocPass:
+          if (s != 0 || i >= kPassBuffers) { go(c, Phase::kAllocRecv); continue; }
+          go(c, Phase::kAllocPass, i + 1);
+          return alloc_op(pass_buffer(i));
+        case Phase::kAllocRecv:
+          go(c, Phase::kSend);
+          if (p_ > 1 && s <= 1) return alloc_op(recv_[s]);
+          continue;
+        case Phase::kSend:
+          go(c, Phase::kRecv);
+          if (s < p_ - 1) return send_op((d + 1) % p_, tag_of(s, 0), bytes_, held(s), 0, s);
+          continue;
+        case Phase::kRecv:
+          go(c, Phase::kCompute);
+          if (s < p_ - 1) return recv_op((d - 1 + p_) % p_, tag_of(s, 0), bytes_, recv_[s % 2], 0, s);
+          continue;
+        case Phase::kCompute: {
+          go(c, Phase::kWait);
+          const ComputeWork w = step_work(d, s);
+          if (w.count == 0 && !keeps_empty_slots(in_)) continue;  // masked block: nothing to run
+          return compute_op(in_, w, d, s, bytes_);
+        }
+        case Phase::kWait:
+          c.step = s + 1;
+          go(c, c.step == p_ ? Phase::kFree : Phase::kAllocPass);
+          return wait_op(s);
+        case Phase::kFree:
+          if (i >= table_.size() - (p_ > 1 ? 0 : 2)) { go(c, Phase::kDone); continue; }
+          go(c, Phase::kFree, i + 1);
+          return free_op(static_cast<BufferId>(i));
+        case Phase::kDone:
+          return Op{};
+      }
+    }
+  }
+
+  std::optional<RingLowering> lower() const override {
+    if (in_.documents || !in_.costs.uniform()) return std::nullopt;  // costs differ per block
+    RingLowering l;
+    l.ring_size = p_;
+    l.bytes = bytes_;
+    const auto cls = [&](long long d, long long s, TimeNs& ns, BlockShares& share, double& flops) {
+      const ComputeWork w = step_work(d, s);
+      const Op op = compute_op(in_, w, d, s, bytes_);
+      ns = op.duration_ns;
+      share = BlockShares{op.copy_share, op.link_share};
+      flops = w.flops();
+    };
+    cls(0, 0, l.costs.diagonal_ns, l.costs.diagonal_share, l.flops_diagonal);
+    if (p_ > 1) {
+      cls(1, 1, l.costs.lower_ns, l.costs.lower_share, l.flops_lower);  // 1 <= s <= d
+      cls(0, 1, l.costs.upper_ns, l.costs.upper_share, l.flops_upper);  // s > d
+    }
+    l.costs.source = in_.costs.source();
+    return l;
+  }
+
+ private:
+  static constexpr int kPassBuffers = 5;  // q_chunk .. workspace: ids 0..4
+  BufferId pass_buffer(long long i) const { return static_cast<BufferId>(i); }
+  BufferId held(long long s) const { return s == 0 ? own_ : recv_[(s - 1) % 2]; }
+
+  ComputeWork step_work(long long d, long long s) const {
+    const long long j = ((d - s) % p_ + p_) % p_;
+    const BlockPlan plan = plan_blocks(geo_, in_.attention.causal, d, j, in_.documents);
+    ComputeSpec c;
+    c.device = d;
+    c.step = s;
+    c.plan = &plan;
+    c.layout = &geo_;
+    c.q_part = d;
+    c.kv_part = j;
+    c.q_buffer = q_;
+    c.kv_buffer = held(s);
+    c.out_buffer = acc_;
+    c.first_writes = s == 0;  // the diagonal block is every device's first
+    c.q_heads = in_.scenario.shape.q_heads;
+    c.kv_heads = in_.scenario.shape.kv_heads;
+    c.message_bytes = bytes_;
+    c.documents = in_.documents != nullptr;
+    return make_work(in_, c);
+  }
+
+  PlanInput in_;
+  long long p_;
+  SequenceLayout geo_;
+  double bytes_ = 0;
+  BufferTable table_;
+  BufferId q_, own_, acc_, stats_, workspace_, recv_[2];
+};
+
+class PassKv final : public Schedule {
+ public:
+  void check(const Scenario& s, const Point& p, const PointAttention& a) const override {
+    reject_point_degrees(s, a, false, false, "pass-kv");
+    check_cache(s, p, a, p.ring_size, "");
+  }
+  std::unique_ptr<Plan> plan(const PlanInput& in) const override { return std::make_unique<PassKvPlan>(in); }
+};
+
+}  // namespace
+
+RINGSIM_REGISTER_SCHEDULE(PassKv, "pass-kv",
+                          "ring attention passing K/V blocks to the next device, overlapped with compute");
+
+}  // namespace ringsim::schedules
