@@ -77,6 +77,9 @@ struct KeyPlace {
 };
 
 struct Point {
+  Point() = default;
+  Point(long long tokens_, long long ring_size_, long long ranks_per_gpu_ = 0)
+      : tokens(tokens_), ring_size(ring_size_), ranks_per_gpu(ranks_per_gpu_) {}
   long long tokens = 0;
   long long ring_size = 0;
   long long ranks_per_gpu = 0;   // 0: the scenario's cluster.ranks_per_gpu

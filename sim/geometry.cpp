@@ -76,9 +76,10 @@ double causal_pairs(const TokenRun& q, const TokenRun& kv, bool causal) {
 double DocumentMask::pairs(const TokenRun& q, const TokenRun& kv, bool causal) const {
   if (q.count == 0 || kv.count == 0) return 0;
   const auto [x0, step] = visible_line(q, kv);
+  // A document counts if it holds a query and a key: it ends after both
+  // runs' first positions (lo) and starts by both runs' last (hi).
   const long long lo = std::max(q.start, kv.start);
   const long long hi = std::min(q.start + (q.count - 1) * q.stride, kv.start + (kv.count - 1) * kv.stride);
-  if (lo > hi) return 0;
   // First document ending after lo.
   std::size_t i = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), lo) - starts_.begin()) - 1;
   double sum = 0;

@@ -39,13 +39,15 @@ struct RingCosts {
 
 // The ring's routes, looked up once: tx_ns[d] = latency + transfer time of
 // d -> d+1 alone on its route (empty for P == 1), and whether the P routes
-// are pairwise link-disjoint (a use count per LinkId); `why` names a shared link.
+// are pairwise link-disjoint (a use count per LinkId); `why` names a shared
+// link. Rank d sits on GPU d / ranks_per_gpu; ranks of one GPU talk over its
+// copy link (Topology::loopback), which three or more ranks of a ring share.
 struct RingLinks {
   std::vector<TimeNs> tx_ns;
   bool disjoint = true;
   std::string why;
 };
-RingLinks ring_links(const Topology&, long long ring_size, double bytes);
+RingLinks ring_links(const Topology&, long long ring_size, double bytes, long long ranks_per_gpu = 1);
 
 struct RingLowering {
   long long ring_size = 1;

@@ -97,24 +97,34 @@ MemoryVerdict replayed_memory(const Setup& su) {
 
 // A schedule's tail after its ring phase: each device starts it when its
 // ring phase ends (a compute of that length stands for the wait: the fast
-// paths run only without interference), then continues its own program.
+// paths run only without interference), then continues its own program,
+// less its allocations (memory is replayed from the whole program).
 class TailProgram : public Program {
  public:
   TailProgram(const Program& inner, const std::vector<TimeNs>& start_ns, ProgramCursor tail_start)
       : inner_(inner), start_ns_(start_ns), tail_start_(tail_start) {}
   Op next(long long d, ProgramCursor& c) const override {
-    if (c.step == 0 && c.phase == 0) {
+    if (c.step == 0 && c.phase == 0) {  // the ring phase, as one delay
+      c.step = kAfterDelay;
+      Op delay;
+      delay.kind = Op::kCompute;
+      delay.duration_ns = start_ns_[static_cast<std::size_t>(d)];
+      delay.copy_share = delay.link_share = 0;
+      return delay;
+    }
+    if (c.step == kAfterDelay) {  // nothing of the tail is posted before the ring phase ends
       c = tail_start_;
       Op wait;
-      wait.kind = Op::kCompute;
-      wait.duration_ns = start_ns_[static_cast<std::size_t>(d)];
-      wait.copy_share = wait.link_share = 0;
+      wait.kind = Op::kWaitAll;
       return wait;
     }
-    return inner_.next(d, c);
+    Op op = inner_.next(d, c);
+    while (op.kind == Op::kAlloc || op.kind == Op::kFree) op = inner_.next(d, c);  // memory: replayed apart
+    return op;
   }
 
  private:
+  static constexpr long long kAfterDelay = -1;
   const Program& inner_;
   const std::vector<TimeNs>& start_ns_;
   ProgramCursor tail_start_;

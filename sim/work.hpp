@@ -25,7 +25,7 @@ struct Slice {
 
 enum class BlockKind : std::uint8_t {
   kAttention,  // softmax(q k^T) v over q x kv rows, with the block's log-sum-exp
-  kMerge,      // merge a partial (output, lse) into `out` (online-softmax rescale)
+  kMerge,      // merge partial (output, lse) slots of `q` into `out` (online-softmax rescale)
 };
 
 enum class OutputMode : std::uint8_t {
@@ -54,6 +54,7 @@ struct Block {
   BlockShape shape;
   double pairs_fraction = 1.0;
   double flops = 0;  // matmul flops actually done (block_flops x pairs_fraction)
+  long long merges = 0;  // kMerge: partials merged (q holds slots of out.count rows; empty slots skipped)
 };
 
 // The blocks of one compute operation, run in order on the device's stream.

@@ -33,14 +33,14 @@ int kv_heads_per_device(const AttentionShape& shape, long long degree) {
   return shape.kv_heads >= degree ? static_cast<int>(shape.kv_heads / degree) : 1;
 }
 
-void check_head_split(const Scenario& s, const PointAttention& a, long long degree) {
+void check_head_split(const Scenario& s, const KeyPlace& at, long long degree) {
   const AttentionShape& m = s.shape;
   if (m.q_heads % degree != 0)
-    fail(s, a.ulysses_at, fmt::format("q_heads {} is not divisible by the Ulysses degree {} (each device computes "
+    fail(s, at, fmt::format("q_heads {} is not divisible by the Ulysses degree {} (each device computes "
                                       "q_heads / degree heads)", m.q_heads, degree));
   const bool splits = m.kv_heads >= degree ? m.kv_heads % degree == 0 : degree % m.kv_heads == 0;
   if (!splits)
-    fail(s, a.ulysses_at, fmt::format("kv_heads {} and the Ulysses degree {} do not divide one another (kv heads "
+    fail(s, at, fmt::format("kv_heads {} and the Ulysses degree {} do not divide one another (kv heads "
                                       "are split, or replicated when the degree is larger)", m.kv_heads, degree));
 }
 
@@ -123,15 +123,15 @@ ComputeWork make_work(const PlanInput& in, const ComputeSpec& c) {
   return w;
 }
 
-Block merge_block(const PlanInput& in, BufferId from, BufferId into, long long rows, long long partials, int q_heads) {
+Block merge_block(BufferId from, long long slots, long long merges, BufferId into, long long rows, int q_heads) {
   Block b;
   b.kind = BlockKind::kMerge;
   b.output = OutputMode::kMerge;
-  b.q = Slice{from, 0, rows * partials};
+  b.q = Slice{from, 0, rows * slots};
   b.out = Slice{into, 0, rows};
   b.heads = q_heads;
+  b.merges = merges;
   b.shape = BlockShape{rows, 0, MaskKind::kFull, true};
-  (void)in;
   return b;
 }
 
@@ -148,7 +148,7 @@ Op compute_op(const PlanInput& in, const ComputeWork& w, long long device, long 
     TimeNs t = 0;
     BlockShares shares;
     if (b.kind == BlockKind::kMerge) {
-      t = in.costs.merge_ns(device, step, b.out.count, b.heads, b.q.count / std::max<long long>(1, b.out.count));
+      t = in.costs.merge_ns(device, step, b.out.count, b.heads, b.merges);
     } else {
       const ShapeCost& cost = in.costs.cost(b.shape, b.heads, b.kv_heads, message_bytes);
       t = in.costs.block_ns(device, step, cost, b.pairs_fraction);

@@ -20,7 +20,7 @@ void reject_point_degrees(const Scenario&, const PointAttention&, bool uses_ulys
                           const char* schedule);
 // Heads split over `degree` devices (Ulysses): q heads divisible; kv heads
 // divisible, or replicated when degree > kv heads (DeepSpeed) and divides it.
-void check_head_split(const Scenario&, const PointAttention&, long long degree);
+void check_head_split(const Scenario&, const KeyPlace& degree_at, long long degree);
 // kv heads one device holds after a Ulysses split of the heads over `degree`.
 int kv_heads_per_device(const AttentionShape&, long long degree);
 
@@ -65,8 +65,9 @@ struct ComputeSpec {
   bool documents = false;
 };
 ComputeWork make_work(const PlanInput&, const ComputeSpec&);
-// A merge of `partials` partial outputs of `rows` rows from `from` into `into`.
-Block merge_block(const PlanInput&, BufferId from, BufferId into, long long rows, long long partials, int q_heads);
+// Merges of the partial outputs in `slots` slots of `rows` rows of `from`
+// (`merges` of them hold one; the others were empty) into `into`.
+Block merge_block(BufferId from, long long slots, long long merges, BufferId into, long long rows, int q_heads);
 // The compute Op of `work` on (device, step): its duration through the
 // CostContext and its interference shares (duration-weighted over blocks).
 // masked_slot: an empty work still posts a 0 ns compute (ranks sharing a GPU).

@@ -84,14 +84,16 @@ inline Scenario random_scenario(std::mt19937_64& rng, long long max_ring) {
 // Fixes the time of a block shape by a measured sample: the compute model
 // returns a sample's own time at its own shape, so `seconds` (a power of two,
 // exact in binary) is the block's attention time. Heads: the scenario's.
-inline void set_block_seconds(Scenario& s, long long q, long long kv, MaskKind mask, double seconds) {
-  s.profile.attention.push_back(AttentionSample{s.shape.dtype, s.shape.head_dim, s.shape.q_heads, s.shape.kv_heads,
-                                                mask, q, kv, seconds});
+// q_heads / kv_heads: a device's share (Ulysses), 0: the model's.
+inline void set_block_seconds(Scenario& s, long long q, long long kv, MaskKind mask, double seconds, int q_heads = 0,
+                              int kv_heads = 0) {
+  s.profile.attention.push_back(AttentionSample{s.shape.dtype, s.shape.head_dim, q_heads ? q_heads : s.shape.q_heads,
+                                                kv_heads ? kv_heads : s.shape.kv_heads, mask, q, kv, seconds});
   s.profile.measured = true;
 }
 // Fixes the time of merging q rows into the accumulator.
-inline void set_merge_seconds(Scenario& s, long long q, double seconds) {
-  s.profile.merge.push_back(MergeSample{q, s.shape.q_heads, s.shape.head_dim, seconds});
+inline void set_merge_seconds(Scenario& s, long long q, double seconds, int q_heads = 0) {
+  s.profile.merge.push_back(MergeSample{q, q_heads ? q_heads : s.shape.q_heads, s.shape.head_dim, seconds});
 }
 // Block time the simulator must charge: attention (+ merge), rounded up once.
 inline TimeNs oracle_ns(double attention_s, double merge_s = 0) {

@@ -115,10 +115,10 @@ TEST_CASE("sim::fold_period: periods follow the nodes") {
 }
 
 TEST_CASE("sim::run_recurrence: times past 292 years throw TimeOverflow") {
-  RingCosts huge{TimeNs{1} << 60, TimeNs{1} << 60, TimeNs{1} << 60, CostSource::kEstimated};
+  RingCosts huge{TimeNs{1} << 60, TimeNs{1} << 60, TimeNs{1} << 60, CostSource::kEstimated, {}, {}, {}};
   std::vector<TimeNs> tx(16, 1);
   CHECK_THROWS_AS(run_recurrence(huge, tx, 16, 16, 1, {}), TimeOverflow);
-  RingCosts fine{TimeNs{1} << 40, TimeNs{1} << 40, 0, CostSource::kEstimated};
+  RingCosts fine{TimeNs{1} << 40, TimeNs{1} << 40, 0, CostSource::kEstimated, {}, {}, {}};
   CHECK_NOTHROW(run_recurrence(fine, tx, 16, 16, 1, {}));
 }
 
@@ -132,7 +132,7 @@ TEST_CASE("sim::simulate_point: a ring that does not divide the tokens is reject
 
 TEST_CASE("sim::run_recurrence: threads give the same finish times as one thread") {
   const long long ring = 40000;  // above the per-thread minimum: 2 threads really run
-  RingCosts costs{700, 1000, 0, CostSource::kEstimated};
+  RingCosts costs{700, 1000, 0, CostSource::kEstimated, {}, {}, {}};
   std::mt19937_64 rng(7);
   std::vector<TimeNs> tx(ring);
   for (auto& t : tx) t = 500 + static_cast<TimeNs>(rng() % 1000);

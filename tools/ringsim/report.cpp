@@ -195,6 +195,7 @@ int report_command(const std::vector<std::string>& args, Io io) {
   Format format = parse_format(a.last("--format"));
   std::vector<Variant> variants;
   variants.push_back({load_scenario(a.positional[0]), {}, ""});
+  check_schedules(variants[0].scenario);
   std::string claims_path = a.last("--claims").value_or(
       (std::filesystem::path(a.positional[0]).parent_path() / "seed-claims.csv").string());
   std::vector<Claim> claims = load_claims(claims_path);
