@@ -44,32 +44,22 @@ class AllGatherPlan final : public Plan, public ScheduleProgram {
 
   ComputeWork work(long long d, const ProgramCursor&) const override {
     const BlockPlan plan = plan_gathered(geo_, in_.attention.causal, d, in_.documents);
-    ComputeSpec c;
-    c.device = d;
-    c.step = p_ - 1;
-    c.plan = &plan;
-    c.layout = &geo_;
-    c.q_part = d;
-    c.kv_part = -1;  // the gathered sequence, in position order
-    c.q_buffer = q_;
-    c.kv_buffer = gathered_;
-    c.out_buffer = acc_;
+    // kv_part -1: the gathered sequence, in position order.
+    ComputeSpec c = ring_spec(in_, d, p_ - 1, plan, geo_, d, -1, q_, gathered_, acc_, block_bytes_);
     c.first_writes = true;
-    c.q_heads = in_.scenario.shape.q_heads;
-    c.kv_heads = in_.scenario.shape.kv_heads;
-    c.message_bytes = block_bytes_;
-    c.documents = in_.documents != nullptr;
     return make_work(in_, c);
   }
 
   Op next(long long d, ProgramCursor& c) const override {
     for (;;) {
-      const long long s = c.step, i = index_of(c);
+      const long long s = c.step;
       switch (phase_of<Phase>(c)) {
-        case Phase::kAlloc:
-          if (i >= table_.size()) { go(c, s < p_ - 1 ? Phase::kSend : Phase::kCompute); continue; }
-          go(c, Phase::kAlloc, i + 1);
-          return alloc_op(static_cast<BufferId>(i));
+        case Phase::kAlloc: {
+          Op op;
+          if (next_buffer(c, Phase::kAlloc, table_.size(), false, every_buffer, op)) return op;
+          go(c, s < p_ - 1 ? Phase::kSend : Phase::kCompute);
+          continue;
+        }
         case Phase::kSend:
           go(c, Phase::kRecv);
           return send_op((d + 1) % p_, tag_of(s, 0), block_bytes_, gathered_, slot(d - s), s);
@@ -89,10 +79,12 @@ class AllGatherPlan final : public Plan, public ScheduleProgram {
           c.step = s + 1;
           go(c, Phase::kFree);
           return wait_op(s);
-        case Phase::kFree:
-          if (i >= table_.size()) { go(c, Phase::kDone); continue; }
-          go(c, Phase::kFree, i + 1);
-          return free_op(static_cast<BufferId>(i));
+        case Phase::kFree: {
+          Op op;
+          if (next_buffer(c, Phase::kFree, table_.size(), true, every_buffer, op)) return op;
+          go(c, Phase::kDone);
+          continue;
+        }
         case Phase::kDone:
           return Op{};
       }
@@ -113,8 +105,7 @@ class AllGatherPlan final : public Plan, public ScheduleProgram {
 class AllGather final : public Schedule {
  public:
   void check(const Scenario& s, const Point& p, const PointAttention& a) const override {
-    reject_point_degrees(s, a, false, false, "all-gather");
-    check_cache(s, p, a, p.ring_size, "");
+    check_plain(s, p, a, "all-gather");
   }
   std::unique_ptr<Plan> plan(const PlanInput& in) const override { return std::make_unique<AllGatherPlan>(in); }
 };

@@ -21,6 +21,11 @@ void check_cache(const Scenario& s, const Point& p, const PointAttention& a, lon
   (void)p;
 }
 
+void check_plain(const Scenario& s, const Point& p, const PointAttention& a, const char* schedule) {
+  reject_point_degrees(s, a, false, false, schedule);
+  check_cache(s, p, a, p.ring_size, "");
+}
+
 void reject_point_degrees(const Scenario& s, const PointAttention& a, bool uses_ulysses, bool uses_inner,
                           const char* schedule) {
   if (a.ulysses_on_point && !uses_ulysses)
@@ -121,6 +126,27 @@ ComputeWork make_work(const PlanInput& in, const ComputeSpec& c) {
     w.add(b);
   }
   return w;
+}
+
+ComputeSpec ring_spec(const PlanInput& in, long long device, long long step, const BlockPlan& plan,
+                      const SequenceLayout& layout, long long q_part, long long kv_part, BufferId q, BufferId kv,
+                      BufferId out, double message_bytes) {
+  ComputeSpec c;
+  c.device = device;
+  c.step = step;
+  c.plan = &plan;
+  c.layout = &layout;
+  c.q_part = q_part;
+  c.kv_part = kv_part;
+  c.q_buffer = q;
+  c.kv_buffer = kv;
+  c.out_buffer = out;
+  c.first_writes = step == 0;
+  c.q_heads = in.scenario.shape.q_heads;
+  c.kv_heads = in.scenario.shape.kv_heads;
+  c.message_bytes = message_bytes;
+  c.documents = in.documents != nullptr;
+  return c;
 }
 
 Block merge_block(BufferId from, long long slots, long long merges, BufferId into, long long rows, int q_heads) {

@@ -12,6 +12,8 @@ namespace ringsim::schedules {
 
 // --- checks ---------------------------------------------------------------
 [[noreturn]] void fail(const Scenario&, const KeyPlace&, const std::string& message);
+// A schedule with no degrees of its own that holds a cached prefix cut over the ring.
+void check_plain(const Scenario&, const Point&, const PointAttention&, const char* schedule);
 // Cached tokens need an even cut over `parts` (and no documents); `why` says
 // why a schedule cannot hold them at all (empty: it can).
 void check_cache(const Scenario&, const Point&, const PointAttention&, long long parts, const std::string& why);
@@ -48,9 +50,23 @@ Phase phase_of(const ProgramCursor& c) { return static_cast<Phase>(c.phase / kPh
 inline long long index_of(const ProgramCursor& c) { return c.phase % kPhaseStride; }
 template <typename Phase>
 void go(ProgramCursor& c, Phase p, long long index = 0) { c.phase = static_cast<int>(p) * kPhaseStride + static_cast<int>(index); }
+// In phase `p`, walks buffer ids index_of(c) .. count-1, returning the
+// ALLOC (or FREE) of the next one `keep` accepts; false once past the last.
+template <typename Phase, typename Keep>
+bool next_buffer(ProgramCursor& c, Phase p, BufferId count, bool free, Keep keep, Op& op) {
+  for (long long i = index_of(c); i < count; ++i) {
+    if (!keep(static_cast<BufferId>(i))) continue;
+    go(c, p, i + 1);
+    op = free ? free_op(static_cast<BufferId>(i)) : alloc_op(static_cast<BufferId>(i));
+    return true;
+  }
+  return false;
+}
+inline bool every_buffer(BufferId) { return true; }
 
 // --- compute --------------------------------------------------------------
-// How planned blocks become one compute operation.
+// How planned blocks become one compute operation (ring_spec fills the
+// common case: the model's heads, first block of step 0 writing).
 struct ComputeSpec {
   long long device = 0, step = 0;
   const BlockPlan* plan = nullptr;
@@ -65,6 +81,12 @@ struct ComputeSpec {
   bool documents = false;
 };
 ComputeWork make_work(const PlanInput&, const ComputeSpec&);
+ComputeSpec ring_spec(const PlanInput&, long long device, long long step, const BlockPlan&, const SequenceLayout&,
+                      long long q_part, long long kv_part, BufferId q, BufferId kv, BufferId out, double message_bytes);
+// The three step classes of a ring (sim/ring_lowering.hpp), each costed from
+// the work `work(device, step)` of a representative (device, step).
+template <typename WorkFn>
+RingLowering lower_ring(const PlanInput& in, long long ring, double bytes, WorkFn work);
 // Merges of the partial outputs in `slots` slots of `rows` rows of `from`
 // (`merges` of them hold one; the others were empty) into `into`.
 Block merge_block(BufferId from, long long slots, long long merges, BufferId into, long long rows, int q_heads);
@@ -73,5 +95,26 @@ Block merge_block(BufferId from, long long slots, long long merges, BufferId int
 // masked_slot: an empty work still posts a 0 ns compute (ranks sharing a GPU).
 Op compute_op(const PlanInput&, const ComputeWork&, long long device, long long step, double message_bytes);
 bool keeps_empty_slots(const PlanInput&);
+
+template <typename WorkFn>
+RingLowering lower_ring(const PlanInput& in, long long ring, double bytes, WorkFn work) {
+  RingLowering l;
+  l.ring_size = ring;
+  l.bytes = bytes;
+  const auto cls = [&](long long d, long long s, TimeNs& ns, BlockShares& share, double& flops) {
+    const ComputeWork w = work(d, s);
+    const Op op = compute_op(in, w, d, s, bytes);
+    ns = op.duration_ns;
+    share = BlockShares{op.copy_share, op.link_share};
+    flops = w.flops();
+  };
+  cls(0, 0, l.costs.diagonal_ns, l.costs.diagonal_share, l.flops_diagonal);
+  if (ring > 1) {
+    cls(1, 1, l.costs.lower_ns, l.costs.lower_share, l.flops_lower);  // 1 <= s <= d
+    cls(0, 1, l.costs.upper_ns, l.costs.upper_share, l.flops_upper);  // s > d
+  }
+  l.costs.source = in.costs.source();
+  return l;
+}
 
 }  // namespace ringsim::schedules

@@ -57,14 +57,16 @@ class DoubleRingPlan final : public Plan, public ScheduleProgram {
   Op next(long long d, ProgramCursor& c) const override {
     const long long o = d / inner_, i = d % inner_;
     for (;;) {
-      const long long s = c.step, k = s / inner_, j = s % inner_, n = index_of(c);
+      const long long s = c.step, k = s / inner_, j = s % inner_;
       const bool inner_moves = j < inner_ - 1, outer_moves = k < outer_ - 1;
       const double piece = bytes_ / static_cast<double>(inner_);
       switch (phase_of<Phase>(c)) {
-        case Phase::kAlloc:
-          if (s != 0 || n >= table_.size()) { go(c, Phase::kInnerSend); continue; }
-          go(c, Phase::kAlloc, n + 1);
-          return alloc_op(static_cast<BufferId>(n));
+        case Phase::kAlloc: {
+          Op op;
+          if (s == 0 && next_buffer(c, Phase::kAlloc, table_.size(), false, every_buffer, op)) return op;
+          go(c, Phase::kInnerSend);
+          continue;
+        }
         case Phase::kInnerSend:
           go(c, Phase::kInnerRecv);
           if (inner_moves) return send_op(o * inner_ + (i + 1) % inner_, tag_of(s, 0), bytes_, held(k, j), 0, s);
@@ -95,10 +97,12 @@ class DoubleRingPlan final : public Plan, public ScheduleProgram {
           c.step = s + 1;
           go(c, c.step == p_ ? Phase::kFree : Phase::kAlloc);
           return wait_op(s);
-        case Phase::kFree:
-          if (n >= table_.size()) { go(c, Phase::kDone); continue; }
-          go(c, Phase::kFree, n + 1);
-          return free_op(static_cast<BufferId>(n));
+        case Phase::kFree: {
+          Op op;
+          if (next_buffer(c, Phase::kFree, table_.size(), true, every_buffer, op)) return op;
+          go(c, Phase::kDone);
+          continue;
+        }
         case Phase::kDone:
           return Op{};
       }
@@ -114,21 +118,7 @@ class DoubleRingPlan final : public Plan, public ScheduleProgram {
     const long long o = d / inner_, i = d % inner_, k = s / inner_, j = s % inner_;
     const long long src = ((o - k) % outer_ + outer_) % outer_ * inner_ + ((i - j) % inner_ + inner_) % inner_;
     const BlockPlan plan = plan_blocks(geo_, in_.attention.causal, d, src, in_.documents);
-    ComputeSpec c;
-    c.device = d;
-    c.step = s;
-    c.plan = &plan;
-    c.layout = &geo_;
-    c.q_part = d;
-    c.kv_part = src;
-    c.q_buffer = q_;
-    c.kv_buffer = held(k, j);
-    c.out_buffer = acc_;
-    c.first_writes = s == 0;
-    c.q_heads = in_.scenario.shape.q_heads;
-    c.kv_heads = in_.scenario.shape.kv_heads;
-    c.message_bytes = bytes_;
-    c.documents = in_.documents != nullptr;
+    const ComputeSpec c = ring_spec(in_, d, s, plan, geo_, d, src, q_, held(k, j), acc_, bytes_);
     return make_work(in_, c);
   }
 

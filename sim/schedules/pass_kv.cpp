@@ -45,12 +45,13 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
   Op next(long long d, ProgramCursor& c) const override {
     const long long s = c.step;
     for (;;) {
-      const long long i = index_of(c);
       switch (phase_of<Phase>(c)) {
-        case Phase::kAllocPass:
-          if (s != 0 || i >= kPassBuffers) { go(c, Phase::kAllocRecv); continue; }
-          go(c, Phase::kAllocPass, i + 1);
-          return alloc_op(pass_buffer(i));
+        case Phase::kAllocPass: {
+          Op op;
+          if (s == 0 && next_buffer(c, Phase::kAllocPass, kPassBuffers, false, every_buffer, op)) return op;
+          go(c, Phase::kAllocRecv);
+          continue;
+        }
         case Phase::kAllocRecv:
           go(c, Phase::kSend);
           if (p_ > 1 && s <= 1) return alloc_op(recv_[s]);
@@ -73,10 +74,12 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
           c.step = s + 1;
           go(c, c.step == p_ ? Phase::kFree : Phase::kAllocPass);
           return wait_op(s);
-        case Phase::kFree:
-          if (i >= table_.size() - (p_ > 1 ? 0 : 2)) { go(c, Phase::kDone); continue; }
-          go(c, Phase::kFree, i + 1);
-          return free_op(static_cast<BufferId>(i));
+        case Phase::kFree: {
+          Op op;
+          if (next_buffer(c, Phase::kFree, table_.size(), true, [&](BufferId b) { return allocated(b); }, op)) return op;
+          go(c, Phase::kDone);
+          continue;
+        }
         case Phase::kDone:
           return Op{};
       }
@@ -85,48 +88,18 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
 
   std::optional<RingLowering> lower() const override {
     if (in_.documents || !in_.costs.uniform()) return std::nullopt;  // costs differ per block
-    RingLowering l;
-    l.ring_size = p_;
-    l.bytes = bytes_;
-    const auto cls = [&](long long d, long long s, TimeNs& ns, BlockShares& share, double& flops) {
-      const ComputeWork w = step_work(d, s);
-      const Op op = compute_op(in_, w, d, s, bytes_);
-      ns = op.duration_ns;
-      share = BlockShares{op.copy_share, op.link_share};
-      flops = w.flops();
-    };
-    cls(0, 0, l.costs.diagonal_ns, l.costs.diagonal_share, l.flops_diagonal);
-    if (p_ > 1) {
-      cls(1, 1, l.costs.lower_ns, l.costs.lower_share, l.flops_lower);  // 1 <= s <= d
-      cls(0, 1, l.costs.upper_ns, l.costs.upper_share, l.flops_upper);  // s > d
-    }
-    l.costs.source = in_.costs.source();
-    return l;
+    return lower_ring(in_, p_, bytes_, [this](long long d, long long s) { return step_work(d, s); });
   }
 
  private:
   static constexpr int kPassBuffers = 5;  // q_chunk .. workspace: ids 0..4
-  BufferId pass_buffer(long long i) const { return static_cast<BufferId>(i); }
+  bool allocated(BufferId b) const { return p_ > 1 || b < kPassBuffers; }  // a ring of one receives nothing
   BufferId held(long long s) const { return s == 0 ? own_ : recv_[(s - 1) % 2]; }
 
   ComputeWork step_work(long long d, long long s) const {
     const long long j = ((d - s) % p_ + p_) % p_;
     const BlockPlan plan = plan_blocks(geo_, in_.attention.causal, d, j, in_.documents);
-    ComputeSpec c;
-    c.device = d;
-    c.step = s;
-    c.plan = &plan;
-    c.layout = &geo_;
-    c.q_part = d;
-    c.kv_part = j;
-    c.q_buffer = q_;
-    c.kv_buffer = held(s);
-    c.out_buffer = acc_;
-    c.first_writes = s == 0;  // the diagonal block is every device's first
-    c.q_heads = in_.scenario.shape.q_heads;
-    c.kv_heads = in_.scenario.shape.kv_heads;
-    c.message_bytes = bytes_;
-    c.documents = in_.documents != nullptr;
+    const ComputeSpec c = ring_spec(in_, d, s, plan, geo_, d, j, q_, held(s), acc_, bytes_);  // step 0: the diagonal
     return make_work(in_, c);
   }
 
@@ -140,10 +113,7 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
 
 class PassKv final : public Schedule {
  public:
-  void check(const Scenario& s, const Point& p, const PointAttention& a) const override {
-    reject_point_degrees(s, a, false, false, "pass-kv");
-    check_cache(s, p, a, p.ring_size, "");
-  }
+  void check(const Scenario& s, const Point& p, const PointAttention& a) const override { check_plain(s, p, a, "pass-kv"); }
   std::unique_ptr<Plan> plan(const PlanInput& in) const override { return std::make_unique<PassKvPlan>(in); }
 };
 

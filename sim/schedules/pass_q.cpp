@@ -61,10 +61,12 @@ class PassQPlan final : public Plan, public ScheduleProgram {
     for (;;) {
       const long long s = c.step, i = index_of(c);
       switch (phase_of<Phase>(c)) {
-        case Phase::kAllocPass:
-          if (s != 0 || i >= kPassBuffers) { go(c, Phase::kAllocRecv); continue; }
-          go(c, Phase::kAllocPass, i + 1);
-          return alloc_op(static_cast<BufferId>(i));
+        case Phase::kAllocPass: {
+          Op op;
+          if (s == 0 && next_buffer(c, Phase::kAllocPass, kPassBuffers, false, every_buffer, op)) return op;
+          go(c, Phase::kAllocRecv);
+          continue;
+        }
         case Phase::kAllocRecv:
           go(c, Phase::kSend);
           if (p_ > 1 && s <= 1) return alloc_op(recv_[s]);
@@ -116,11 +118,13 @@ class PassQPlan final : public Plan, public ScheduleProgram {
           c.step = s + 1;
           go(c, Phase::kFree);
           return wait_op(s);
-        case Phase::kFree:
-          if (i >= table_.size()) { go(c, Phase::kDone); continue; }
-          go(c, Phase::kFree, i + 1);
-          if (p_ == 1 && (i == recv_[0] || i == recv_[1])) continue;  // never allocated
-          return free_op(static_cast<BufferId>(i));
+        case Phase::kFree: {
+          Op op;
+          const auto allocated = [&](BufferId b) { return p_ > 1 || (b != recv_[0] && b != recv_[1]); };
+          if (next_buffer(c, Phase::kFree, table_.size(), true, allocated, op)) return op;
+          go(c, Phase::kDone);
+          continue;
+        }
         case Phase::kDone:
           return Op{};
       }
@@ -129,22 +133,7 @@ class PassQPlan final : public Plan, public ScheduleProgram {
 
   std::optional<RingLowering> lower() const override {
     if (in_.documents || !in_.costs.uniform()) return std::nullopt;
-    RingLowering l;
-    l.ring_size = p_;
-    l.bytes = q_message_;
-    const auto cls = [&](long long d, long long s, TimeNs& ns, BlockShares& share, double& flops) {
-      const ComputeWork w = step_work(d, s);
-      const Op op = compute_op(in_, w, d, s, q_message_);
-      ns = op.duration_ns;
-      share = BlockShares{op.copy_share, op.link_share};
-      flops = w.flops();
-    };
-    cls(0, 0, l.costs.diagonal_ns, l.costs.diagonal_share, l.flops_diagonal);
-    if (p_ > 1) {
-      cls(1, 1, l.costs.lower_ns, l.costs.lower_share, l.flops_lower);  // s <= d: queries of an earlier part
-      cls(0, 1, l.costs.upper_ns, l.costs.upper_share, l.flops_upper);
-    }
-    l.costs.source = in_.costs.source();
+    RingLowering l = lower_ring(in_, p_, q_message_, [this](long long d, long long s) { return step_work(d, s); });
     l.has_tail = true;
     go(l.tail_start, Phase::kTailAlloc);
     l.tail_start.step = p_;
@@ -169,22 +158,9 @@ class PassQPlan final : public Plan, public ScheduleProgram {
   ComputeWork step_work(long long d, long long s) const {
     const long long i = ((d - s) % p_ + p_) % p_;
     const BlockPlan plan = plan_blocks(geo_, in_.attention.causal, i, d, in_.documents);
-    ComputeSpec c;
-    c.device = d;
-    c.step = s;
-    c.plan = &plan;
-    c.layout = &geo_;
-    c.q_part = i;
-    c.kv_part = d;
-    c.q_buffer = held(s);
-    c.kv_buffer = own_;
-    c.out_buffer = s == 0 ? acc_ : partials_;
+    ComputeSpec c = ring_spec(in_, d, s, plan, geo_, i, d, held(s), own_, s == 0 ? acc_ : partials_, q_message_);
     c.out_row = s == 0 ? 0 : (s - 1) * geo_.part_tokens();
     c.first_writes = true;  // the own block starts the accumulator; a partial starts its slot
-    c.q_heads = in_.scenario.shape.q_heads;
-    c.kv_heads = in_.scenario.shape.kv_heads;
-    c.message_bytes = q_message_;
-    c.documents = in_.documents != nullptr;
     return make_work(in_, c);
   }
 
@@ -205,10 +181,7 @@ class PassQPlan final : public Plan, public ScheduleProgram {
 
 class PassQ final : public Schedule {
  public:
-  void check(const Scenario& s, const Point& p, const PointAttention& a) const override {
-    reject_point_degrees(s, a, false, false, "pass-q");
-    check_cache(s, p, a, p.ring_size, "");
-  }
+  void check(const Scenario& s, const Point& p, const PointAttention& a) const override { check_plain(s, p, a, "pass-q"); }
   std::unique_ptr<Plan> plan(const PlanInput& in) const override { return std::make_unique<PassQPlan>(in); }
 };
 

@@ -75,10 +75,13 @@ class UspPlan final : public Plan, public ScheduleProgram {
     for (;;) {
       const long long s = c.step, i = index_of(c);
       switch (phase_of<Phase>(c)) {
-        case Phase::kAlloc:
-          if (i >= table_.size()) { c.step = 1; go(c, u_ > 1 ? Phase::kInSend : Phase::kSend); continue; }
-          go(c, Phase::kAlloc, i + 1);
-          return alloc_op(static_cast<BufferId>(i));
+        case Phase::kAlloc: {
+          Op op;
+          if (next_buffer(c, Phase::kAlloc, table_.size(), false, every_buffer, op)) return op;
+          c.step = 1;
+          go(c, u_ > 1 ? Phase::kInSend : Phase::kSend);
+          continue;
+        }
         case Phase::kInSend:
           if (i >= u_ - 1) { go(c, Phase::kInRecv); continue; }
           go(c, Phase::kInSend, i + 1);
@@ -119,10 +122,12 @@ class UspPlan final : public Plan, public ScheduleProgram {
         case Phase::kOutWait:
           go(c, Phase::kFree);
           return wait_op(s);
-        case Phase::kFree:
-          if (i >= table_.size()) { go(c, Phase::kDone); continue; }
-          go(c, Phase::kFree, i + 1);
-          return free_op(static_cast<BufferId>(i));
+        case Phase::kFree: {
+          Op op;
+          if (next_buffer(c, Phase::kFree, table_.size(), true, every_buffer, op)) return op;
+          go(c, Phase::kDone);
+          continue;
+        }
         case Phase::kDone:
           return Op{};
       }
@@ -141,22 +146,10 @@ class UspPlan final : public Plan, public ScheduleProgram {
   ComputeWork step_work(long long d, long long k) const {
     const long long g = group(d), j = ((g - k) % r_ + r_) % r_;
     const BlockPlan plan = plan_blocks(geo_, in_.attention.causal, g, j, in_.documents);
-    ComputeSpec c;
-    c.device = d;
-    c.step = k + 1;
-    c.plan = &plan;
-    c.layout = &geo_;
-    c.q_part = g;
-    c.kv_part = j;
-    c.q_buffer = q_heads_buf_;
-    c.kv_buffer = held(k);
-    c.out_buffer = acc_;
-    c.first_writes = k == 0;
+    ComputeSpec c = ring_spec(in_, d, k, plan, geo_, g, j, q_heads_buf_, held(k), acc_, ring_bytes_);
     c.head_first = static_cast<int>(member(d) * heads_);
     c.q_heads = heads_;
     c.kv_heads = kv_heads_;
-    c.message_bytes = ring_bytes_;
-    c.documents = in_.documents != nullptr;
     return make_work(in_, c);
   }
 
