@@ -41,9 +41,13 @@ namespace ringsim {
 // A program whose compute operations say what they compute.
 class ScheduleProgram : public Program {
  public:
-  // The work of the compute op that next(device, c) returns when called with
-  // c == before (the cursor as it was before that call).
-  virtual ComputeWork work(long long device, const ProgramCursor& before) const = 0;
+  // The work of the compute op next(device, c) just returned, given the
+  // cursor as that call left it (`after`).
+  virtual ComputeWork work(long long device, const ProgramCursor& after) const = 0;
+  // Where the rows of a block's q_part / kv_part sit in the sequence
+  // (positions for masks); kv_part -1: the whole sequence in position order,
+  // cached rows first.
+  virtual const SequenceLayout& sequence() const = 0;
 };
 
 class Plan {

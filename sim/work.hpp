@@ -28,9 +28,13 @@ enum class BlockKind : std::uint8_t {
   kMerge,      // merge partial (output, lse) slots of `q` into `out` (online-softmax rescale)
 };
 
+// A row's first result is written, every later one merged. Rows of a
+// partial-output slot that no block writes carry nothing (an executor sets
+// their lse to -inf, or skips them when merging): a causal or document mask
+// can leave some of a query part's rows with no key in another part.
 enum class OutputMode : std::uint8_t {
-  kWrite,  // the result (output and lse) overwrites `out`: a device's first block, or a partial buffer
-  kMerge,  // the result is merged into `out` (the accumulator)
+  kWrite,  // the result (output and lse) overwrites `out`'s rows
+  kMerge,  // the result is merged into `out`'s rows (online-softmax rescale)
 };
 
 struct Block {

@@ -39,6 +39,7 @@ class AllGatherPlan final : public Plan, public ScheduleProgram {
   }
 
   const ScheduleProgram& program() const override { return *this; }
+  const SequenceLayout& sequence() const override { return geo_; }
   const BufferTable* buffer_table() const override { return &table_; }
   std::uint64_t waits() const override { return static_cast<std::uint64_t>(p_) * static_cast<std::uint64_t>(p_); }
 

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <stdexcept>
 
 namespace ringsim::schedules {
 
@@ -101,11 +103,27 @@ Op wait_op(long long label) {
 ComputeWork make_work(const PlanInput& in, const ComputeSpec& c) {
   ComputeWork w;
   const AttentionShape& m = in.scenario.shape;
+  // With first_writes, a block writes the rows no earlier block of this
+  // operation wrote (blocks are whole query runs, so ranges never half-overlap).
+  std::array<std::pair<long long, long long>, BlockPlan::kMax> written{};
+  int n_written = 0;
+  const auto fresh = [&](long long lo, long long hi) {
+    for (int k = 0; k < n_written; ++k) {
+      const auto [a, b] = written[static_cast<std::size_t>(k)];
+      if (lo < b && a < hi) {
+        if (lo < a || hi > b) throw std::logic_error("make_work: blocks half-overlap their output rows");
+        return false;
+      }
+    }
+    written[static_cast<std::size_t>(n_written++)] = {lo, hi};
+    return true;
+  };
   for (int i = 0; i < c.plan->count; ++i) {
     const SubBlock& sb = c.plan->blocks[static_cast<std::size_t>(i)];
     Block b;
     b.kind = BlockKind::kAttention;
-    b.output = (c.all_write || (c.first_writes && i == 0)) ? OutputMode::kWrite : OutputMode::kMerge;
+    const bool writes = c.all_write || (c.first_writes && fresh(sb.q_row, sb.q_row + sb.q_rows));
+    b.output = writes ? OutputMode::kWrite : OutputMode::kMerge;
     b.q = Slice{c.q_buffer, sb.q_row, sb.q_rows};
     b.kv = Slice{c.kv_buffer, sb.kv_row, sb.kv_rows};
     b.out = Slice{c.out_buffer, c.out_row + sb.q_row, sb.q_rows};

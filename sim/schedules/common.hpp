@@ -74,7 +74,7 @@ struct ComputeSpec {
   long long q_part = 0, kv_part = 0;       // kv_part -1: the gathered sequence
   BufferId q_buffer = kNoBuffer, kv_buffer = kNoBuffer, out_buffer = kNoBuffer;
   long long out_row = 0;                   // row of `out` that q row 0 lands on
-  bool first_writes = false;               // the first block writes `out` (nothing to merge into)
+  bool first_writes = false;               // blocks write the `out` rows no earlier block of the op wrote
   bool all_write = false;                  // every block writes (a partial buffer per block)
   int head_first = 0, q_heads = 0, kv_heads = 0;  // this device's heads
   double message_bytes = 0;                // transfer the interference shares are looked up at

@@ -48,11 +48,12 @@ class DoubleRingPlan final : public Plan, public ScheduleProgram {
   }
 
   const ScheduleProgram& program() const override { return *this; }
+  const SequenceLayout& sequence() const override { return geo_; }
   const BufferTable* buffer_table() const override { return &table_; }
   std::uint64_t waits() const override { return static_cast<std::uint64_t>(p_) * static_cast<std::uint64_t>(p_); }
   std::string detail() const override { return fmt::format("inner {} x outer {}", inner_, outer_); }
 
-  ComputeWork work(long long d, const ProgramCursor& before) const override { return step_work(d, before.step); }
+  ComputeWork work(long long d, const ProgramCursor& after) const override { return step_work(d, after.step); }
 
   Op next(long long d, ProgramCursor& c) const override {
     const long long o = d / inner_, i = d % inner_;

@@ -37,10 +37,11 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
   }
 
   const ScheduleProgram& program() const override { return *this; }
+  const SequenceLayout& sequence() const override { return geo_; }
   const BufferTable* buffer_table() const override { return &table_; }
   std::uint64_t waits() const override { return static_cast<std::uint64_t>(p_) * static_cast<std::uint64_t>(p_); }
 
-  ComputeWork work(long long d, const ProgramCursor& before) const override { return step_work(d, before.step); }
+  ComputeWork work(long long d, const ProgramCursor& after) const override { return step_work(d, after.step); }
 
   Op next(long long d, ProgramCursor& c) const override {
     const long long s = c.step;

@@ -50,11 +50,12 @@ class PassQPlan final : public Plan, public ScheduleProgram {
   }
 
   const ScheduleProgram& program() const override { return *this; }
+  const SequenceLayout& sequence() const override { return geo_; }
   const BufferTable* buffer_table() const override { return &table_; }
   std::uint64_t waits() const override { return static_cast<std::uint64_t>(p_) * static_cast<std::uint64_t>(p_ + 2); }
 
-  ComputeWork work(long long d, const ProgramCursor& before) const override {
-    return before.step < p_ ? step_work(d, before.step) : merge_work(d);
+  ComputeWork work(long long d, const ProgramCursor& after) const override {
+    return after.step < p_ ? step_work(d, after.step) : merge_work(d);
   }
 
   Op next(long long d, ProgramCursor& c) const override {

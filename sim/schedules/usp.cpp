@@ -58,6 +58,7 @@ class UspPlan final : public Plan, public ScheduleProgram {
   }
 
   const ScheduleProgram& program() const override { return *this; }
+  const SequenceLayout& sequence() const override { return geo_; }
   const BufferTable* buffer_table() const override { return &table_; }
   std::uint64_t waits() const override {
     return static_cast<std::uint64_t>(p_) * static_cast<std::uint64_t>(r_ + (u_ > 1 ? 2 : 0));
@@ -68,7 +69,7 @@ class UspPlan final : public Plan, public ScheduleProgram {
     return fmt::format("ulysses {}{} x ring {}", u_, across, r_);
   }
 
-  ComputeWork work(long long d, const ProgramCursor& before) const override { return step_work(d, before.step - 1); }
+  ComputeWork work(long long d, const ProgramCursor& after) const override { return step_work(d, after.step - 1); }
 
   Op next(long long d, ProgramCursor& c) const override {
     const long long g = group(d), u = member(d);

@@ -49,16 +49,12 @@ TEST_CASE("sim::ring mirror: the executor's block at every (rank, step) is the p
           CAPTURE(d);
           CAPTURE(s);
           // Advance to step s's compute (or past it when the block is masked).
-          ProgramCursor before = c;
           Op op = program.next(d, c);
-          while (op.kind != Op::kCompute && !(op.kind == Op::kWaitAll && op.label == s)) {
-            before = c;
-            op = program.next(d, c);
-          }
+          while (op.kind != Op::kCompute && !(op.kind == Op::kWaitAll && op.label == s)) op = program.next(d, c);
           const ring::RingBlock b = ring::ring_block(layout, p, chunk, d, s);
           CHECK(b.computed == (op.kind == Op::kCompute));
           if (op.kind != Op::kCompute) continue;
-          const ComputeWork w = program.work(d, before);
+          const ComputeWork w = program.work(d, c);
           REQUIRE(w.count == 1);
           const Block& blk = w.blocks[0];
           CHECK(blk.q.offset == b.q_offset);
