@@ -29,6 +29,7 @@ struct Case {
   long long cached = 0;
   bool documents = false;
   long long ulysses = 0, inner = 0;
+  UlyssesPlacement placement = UlyssesPlacement::kInsideNode;
 };
 
 Scenario scenario_of(const Case& c) {
@@ -38,6 +39,7 @@ Scenario scenario_of(const Case& c) {
   s.cached_tokens = c.cached;
   s.ulysses_degree = c.ulysses;
   s.inner_ring = c.inner;
+  s.ulysses_placement = c.placement;
   if (c.documents) s.documents = DocumentSpec{{}, 3, LengthDistribution::kExponential, 1.0, 3};
   return s;
 }
@@ -128,6 +130,8 @@ TEST_CASE("sim::schedules: every program computes each visible pair once, for ev
     cases.push_back({"ulysses", ring, 4, true, Layout::kContiguous});
     cases.push_back({"ulysses", ring, 4, true, Layout::kContiguous, 0, true});
     cases.push_back({"usp", ring, 4, true, Layout::kZigzag, 0, false, ring >= 2 ? 2 : 1});
+    cases.push_back({"usp", ring, 4, true, Layout::kStriped, 0, true, ring >= 2 ? 2 : 1, 0,
+                     UlyssesPlacement::kAcrossNodes});
     cases.push_back({"double-ring", ring, 4, true, Layout::kZigzag, 0, false, 0, ring >= 2 ? 2 : 1});
   }
   for (const Case& c : cases) {
@@ -140,6 +144,7 @@ TEST_CASE("sim::schedules: every program computes each visible pair once, for ev
     CAPTURE(c.documents);
     CAPTURE(c.ulysses);
     CAPTURE(c.inner);
+    CAPTURE(placement_name(c.placement));
     check_program(scenario_of(c));
   }
 }

@@ -251,3 +251,16 @@ TEST_CASE("sim::schedules: each schedule's buffers, sized by hand") {
     CHECK(run(with(s, name)).memory.peak_bytes == doctest::Approx(total));  // every buffer lives at once
   }
 }
+
+TEST_CASE("sim::schedules: a block beyond the profile's calibrated grid makes its row estimated") {
+  Scenario s = one_node(1024, 2, false, Layout::kContiguous);  // 8 q heads
+  test::set_block_seconds(s, 1024, 1024, MaskKind::kFull, 0x1p-12);
+  test::set_block_seconds(s, 2048, 2048, MaskKind::kFull, 0x1p-10);
+  test::set_merge_seconds(s, 1024, 0x1p-16);
+  CHECK(run(s).compute_source == CostSource::kCalibrated);  // 1024 x 1024 blocks, 8 heads: sampled
+  s.points[0] = Point{2 * 4096, 2};  // 4096 x 4096: past the largest sample
+  CHECK(run(s).compute_source == CostSource::kEstimated);
+  s.points[0] = Point{2 * 1024, 2};
+  s.schedule = "ulysses";  // 2048 x 2048 blocks, but 4 heads per device: no sample has 4
+  CHECK(run(s).compute_source == CostSource::kEstimated);
+}
