@@ -7,13 +7,20 @@
 //   1. all-to-all inside the group: device (g, u) sends member v its rows of
 //      q for v's q_heads / U heads and of K/V for v's kv heads, and gets the
 //      whole part g for its own heads (kv heads replicated past kv_heads, as
-//      DeepSpeed-Ulysses does). One message per peer carries q, k and v: the
-//      DeepSpeed code issues three back-to-back all-to-alls, which move the
-//      same bytes with two more latencies.
+//      DeepSpeed-Ulysses does). Two concurrent messages per peer (q; K and V):
+//      the DeepSpeed code issues three back-to-back all-to-alls (q, k, v),
+//      which move the same bytes with latencies in series. Messages are
+//      contiguous: q_chunk, kv_chunk and out_chunk are head-group major
+//      ([group][rows][heads of the group], as DeepSpeed's reshape before
+//      all_to_all_single packs them; the executor permutes to and from row
+//      major), so a send names member v's group and a receive the sender's
+//      rows of the part (member v: rows v * rows_per_member). The member's own
+//      slice is copied locally (not a transfer).
 //   2. pass-kv ring over the R devices holding the same heads (same u), on
 //      part-sized blocks (sim/geometry.hpp, the layout over R parts).
 //   3. all-to-all back: each member gets its rows of the output for all heads
-//      (in the model's dtype).
+//      (in the model's dtype): a send names member v's rows of out_heads, a
+//      receive the sender's head group of out_chunk.
 // Each all-to-all posts all U-1 sends and receives before one WAIT_ALL, so the
 // flow model shares the ports among them (NCCL's grouped send/recv, which is
 // how all_to_all runs on NCCL). ulysses is U = P (no ring); U = 1 is pass-kv.
@@ -40,7 +47,8 @@ class UspPlan final : public Plan, public ScheduleProgram {
     kv_heads_ = kv_heads_per_device(m, u_);
     const long long part = geo_.part_tokens(), rows = part / u_;
     ring_bytes_ = kv_bytes(m, part, kv_heads_);
-    in_bytes_ = q_bytes(m, rows, heads_) + kv_bytes(m, rows, kv_heads_);
+    q_in_ = q_bytes(m, rows, heads_);
+    kv_in_ = kv_bytes(m, rows, kv_heads_);
     out_bytes_ = q_bytes(m, rows, heads_);
     table_.add("q_chunk", q_bytes(m, rows, m.q_heads));
     table_.add("kv_chunk", kv_bytes(m, rows, m.kv_heads));
@@ -83,14 +91,21 @@ class UspPlan final : public Plan, public ScheduleProgram {
           go(c, u_ > 1 ? Phase::kInSend : Phase::kSend);
           continue;
         }
-        case Phase::kInSend:
-          if (i >= u_ - 1) { go(c, Phase::kInRecv); continue; }
+        case Phase::kInSend: {  // index 2k: q, 2k + 1: K/V, for member u + 1 + k
+          if (i >= 2 * (u_ - 1)) { go(c, Phase::kInRecv); continue; }
           go(c, Phase::kInSend, i + 1);
-          return send_op(device(g, (u + 1 + i) % u_), tag_of(0, 2), in_bytes_, kQChunk, 0, 0);
-        case Phase::kInRecv:
-          if (i >= u_ - 1) { go(c, Phase::kInWait); continue; }
+          const long long v = (u + 1 + i / 2) % u_;
+          return i % 2 == 0 ? send_op(device(g, v), tag_of(0, 2), q_in_, kQChunk, q_in_ * static_cast<double>(v), 0)
+                            : send_op(device(g, v), tag_of(0, 4), kv_in_, kKvChunk,
+                                      kv_in_ * static_cast<double>(kv_head_of(v) / kv_heads_), 0);
+        }
+        case Phase::kInRecv: {  // from member u - 1 - k: its rows of the part, our heads
+          if (i >= 2 * (u_ - 1)) { go(c, Phase::kInWait); continue; }
           go(c, Phase::kInRecv, i + 1);
-          return recv_op(device(g, (u - 1 - i + u_) % u_), tag_of(0, 2), in_bytes_, q_heads_buf_, 0, 0);
+          const long long v = (u - 1 - i / 2 + u_) % u_;
+          return i % 2 == 0 ? recv_op(device(g, v), tag_of(0, 2), q_in_, q_heads_buf_, q_in_ * static_cast<double>(v), 0)
+                            : recv_op(device(g, v), tag_of(0, 4), kv_in_, kv_heads_buf_, kv_in_ * static_cast<double>(v), 0);
+        }
         case Phase::kInWait:
           go(c, Phase::kSend);
           return wait_op(0);
@@ -112,14 +127,18 @@ class UspPlan final : public Plan, public ScheduleProgram {
           c.step = s + 1;
           go(c, s < r_ ? Phase::kSend : u_ > 1 ? Phase::kOutSend : Phase::kFree);
           return wait_op(s);
-        case Phase::kOutSend:
+        case Phase::kOutSend: {  // member v's rows of the output, our heads
           if (i >= u_ - 1) { go(c, Phase::kOutRecv); continue; }
           go(c, Phase::kOutSend, i + 1);
-          return send_op(device(g, (u + 1 + i) % u_), tag_of(s, 3), out_bytes_, out_heads_, 0, s);
-        case Phase::kOutRecv:
+          const long long v = (u + 1 + i) % u_;
+          return send_op(device(g, v), tag_of(s, 3), out_bytes_, out_heads_, out_bytes_ * static_cast<double>(v), s);
+        }
+        case Phase::kOutRecv: {  // our rows, member v's heads
           if (i >= u_ - 1) { go(c, Phase::kOutWait); continue; }
           go(c, Phase::kOutRecv, i + 1);
-          return recv_op(device(g, (u - 1 - i + u_) % u_), tag_of(s, 3), out_bytes_, out_chunk_, 0, s);
+          const long long v = (u - 1 - i + u_) % u_;
+          return recv_op(device(g, v), tag_of(s, 3), out_bytes_, out_chunk_, out_bytes_ * static_cast<double>(v), s);
+        }
         case Phase::kOutWait:
           go(c, Phase::kFree);
           return wait_op(s);
@@ -136,11 +155,16 @@ class UspPlan final : public Plan, public ScheduleProgram {
   }
 
  private:
-  static constexpr BufferId kQChunk = 0;  // q_chunk then kv_chunk: what the first all-to-all sends
+  static constexpr BufferId kQChunk = 0, kKvChunk = 1;  // what the first all-to-all sends
   bool inside() const { return in_.attention.ulysses_placement == UlyssesPlacement::kInsideNode; }
   long long group(long long d) const { return inside() ? d / u_ : d % r_; }
   long long member(long long d) const { return inside() ? d % u_ : d / r_; }
   long long device(long long g, long long u) const { return inside() ? g * u_ + u : u * r_ + g; }
+  // The first kv head member v uses (replicated when the degree exceeds kv_heads).
+  long long kv_head_of(long long v) const {
+    const long long kvh = in_.scenario.shape.kv_heads;
+    return kvh >= u_ ? v * kv_heads_ : v / (u_ / kvh);
+  }
   BufferId held(long long k) const { return k == 0 ? kv_heads_buf_ : recv_[(k - 1) % 2]; }
 
   // Ring step k of device d: its part's queries (its heads) against part g - k.
@@ -158,7 +182,7 @@ class UspPlan final : public Plan, public ScheduleProgram {
   long long p_, u_, r_;
   SequenceLayout geo_;
   int heads_ = 0, kv_heads_ = 0;
-  double ring_bytes_ = 0, in_bytes_ = 0, out_bytes_ = 0;
+  double ring_bytes_ = 0, q_in_ = 0, kv_in_ = 0, out_bytes_ = 0;
   BufferTable table_;
   BufferId q_heads_buf_, kv_heads_buf_, acc_, out_heads_, out_chunk_, recv_[2] = {kNoBuffer, kNoBuffer};
 };
