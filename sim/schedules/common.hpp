@@ -96,6 +96,49 @@ Block merge_block(BufferId from, long long slots, long long merges, BufferId int
 Op compute_op(const PlanInput&, const ComputeWork&, long long device, long long step, double message_bytes);
 bool keeps_empty_slots(const PlanInput&);
 
+// Ring steps cost the same whenever the key part comes before, is, or
+// follows the query part (every layout; without documents, with uniform
+// costs): their compute Ops are built once per class and reused, so the event
+// engine does not re-plan blocks at every (device, step).
+struct CachedStep {
+  Op op;
+  bool empty = false;  // no block: skipped unless ranks share a GPU
+};
+class StepCache {
+ public:
+  // make(q_part, kv_part, step) -> the work of a step of that class; step 0
+  // for the same-part class (a device's first step), 1 otherwise.
+  template <typename Make>
+  void build(const PlanInput& in, long long parts, double message_bytes, Make make) {
+    enabled_ = !in.documents && in.costs.uniform();
+    if (!enabled_) return;
+    const long long reps[3][2] = {{1, 0}, {0, 0}, {0, 1}};  // (q part, kv part): before, same, after
+    for (int k = 0; k < 3; ++k) {
+      if (k != 1 && parts < 2) continue;
+      const long long step = k == 1 ? 0 : 1;
+      const ComputeWork w = make(reps[k][0], reps[k][1], step);
+      steps_[k].op = compute_op(in, w, reps[k][0], step, message_bytes);
+      steps_[k].empty = w.count == 0;
+    }
+  }
+  const CachedStep* get(long long q_part, long long kv_part) const {
+    if (!enabled_) return nullptr;
+    return &steps_[q_part == kv_part ? 1 : (kv_part < q_part ? 0 : 2)];
+  }
+
+ private:
+  bool enabled_ = false;
+  CachedStep steps_[3];
+};
+// The compute of a ring step from the cache when it has it: false to skip
+// (an empty step, ranks not sharing a GPU); op labelled with `step`.
+inline bool cached_compute(const PlanInput& in, const CachedStep& cs, long long step, Op& op) {
+  if (cs.empty && !keeps_empty_slots(in)) return false;
+  op = cs.op;
+  op.label = step;
+  return true;
+}
+
 template <typename WorkFn>
 RingLowering lower_ring(const PlanInput& in, long long ring, double bytes, WorkFn work) {
   RingLowering l;

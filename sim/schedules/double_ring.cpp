@@ -45,6 +45,7 @@ class DoubleRingPlan final : public Plan, public ScheduleProgram {
     table_.add("workspace", workspace_bytes(q, m.q_heads, m.head_dim));
     if (inner_ > 1) inner_buf_[0] = table_.add("inner_kv0", bytes_), inner_buf_[1] = table_.add("inner_kv1", bytes_);
     if (outer_ > 1) outer_buf_[0] = table_.add("outer_kv0", bytes_), outer_buf_[1] = table_.add("outer_kv1", bytes_);
+    steps_.build(in, p_, bytes_, [this](long long qp, long long kp, long long s) { return part_work(qp, s, kp); });
   }
 
   const ScheduleProgram& program() const override { return *this; }
@@ -90,6 +91,11 @@ class DoubleRingPlan final : public Plan, public ScheduleProgram {
           continue;
         case Phase::kCompute: {
           go(c, Phase::kWait);
+          if (const CachedStep* cs = steps_.get(d, source(d, s))) {
+            Op op;
+            if (cached_compute(in_, *cs, s, op)) return op;
+            continue;
+          }
           const ComputeWork w = step_work(d, s);
           if (w.count == 0 && !keeps_empty_slots(in_)) continue;
           return compute_op(in_, w, d, s, bytes_);
@@ -115,9 +121,13 @@ class DoubleRingPlan final : public Plan, public ScheduleProgram {
   BufferId round_block(long long k) const { return k == 0 ? own_ : outer_buf_[(k - 1) % 2]; }
   BufferId held(long long k, long long j) const { return j == 0 ? round_block(k) : inner_buf_[(j - 1) % 2]; }
 
-  ComputeWork step_work(long long d, long long s) const {
+  long long source(long long d, long long s) const {
     const long long o = d / inner_, i = d % inner_, k = s / inner_, j = s % inner_;
-    const long long src = ((o - k) % outer_ + outer_) % outer_ * inner_ + ((i - j) % inner_ + inner_) % inner_;
+    return ((o - k) % outer_ + outer_) % outer_ * inner_ + ((i - j) % inner_ + inner_) % inner_;
+  }
+  ComputeWork step_work(long long d, long long s) const { return part_work(d, s, source(d, s)); }
+  ComputeWork part_work(long long d, long long s, long long src) const {
+    const long long k = s / inner_, j = s % inner_;
     const BlockPlan plan = plan_blocks(geo_, in_.attention.causal, d, src, in_.documents);
     const ComputeSpec c = ring_spec(in_, d, s, plan, geo_, d, src, q_, held(k, j), acc_, bytes_);
     return make_work(in_, c);
@@ -129,6 +139,7 @@ class DoubleRingPlan final : public Plan, public ScheduleProgram {
   double bytes_ = 0;
   BufferTable table_;
   BufferId q_, own_, acc_, inner_buf_[2] = {kNoBuffer, kNoBuffer}, outer_buf_[2] = {kNoBuffer, kNoBuffer};
+  StepCache steps_;
 };
 
 long long inner_of(const Scenario& s, const Point& p, const PointAttention& a) {

@@ -34,6 +34,7 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
     workspace_ = table_.add("workspace", workspace_bytes(q, m.q_heads, m.head_dim));
     recv_[0] = table_.add("recv_kv0", bytes_);
     recv_[1] = table_.add("recv_kv1", bytes_);
+    steps_.build(in, p_, bytes_, [this](long long qp, long long kp, long long s) { return part_work(qp, s, kp); });
   }
 
   const ScheduleProgram& program() const override { return *this; }
@@ -67,6 +68,11 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
           continue;
         case Phase::kCompute: {
           go(c, Phase::kWait);
+          if (const CachedStep* cs = steps_.get(d, source(d, s))) {
+            Op op;
+            if (cached_compute(in_, *cs, s, op)) return op;
+            continue;
+          }
           const ComputeWork w = step_work(d, s);
           if (w.count == 0 && !keeps_empty_slots(in_)) continue;  // masked block: nothing to run
           return compute_op(in_, w, d, s, bytes_);
@@ -97,8 +103,9 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
   bool allocated(BufferId b) const { return p_ > 1 || b < kPassBuffers; }  // a ring of one receives nothing
   BufferId held(long long s) const { return s == 0 ? own_ : recv_[(s - 1) % 2]; }
 
-  ComputeWork step_work(long long d, long long s) const {
-    const long long j = ((d - s) % p_ + p_) % p_;
+  long long source(long long d, long long s) const { return ((d - s) % p_ + p_) % p_; }
+  ComputeWork step_work(long long d, long long s) const { return part_work(d, s, source(d, s)); }
+  ComputeWork part_work(long long d, long long s, long long j) const {
     const BlockPlan plan = plan_blocks(geo_, in_.attention.causal, d, j, in_.documents);
     const ComputeSpec c = ring_spec(in_, d, s, plan, geo_, d, j, q_, held(s), acc_, bytes_);  // step 0: the diagonal
     return make_work(in_, c);
@@ -110,6 +117,7 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
   double bytes_ = 0;
   BufferTable table_;
   BufferId q_, own_, acc_, stats_, workspace_, recv_[2];
+  StepCache steps_;
 };
 
 class PassKv final : public Schedule {

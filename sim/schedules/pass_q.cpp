@@ -47,6 +47,7 @@ class PassQPlan final : public Plan, public ScheduleProgram {
     recv_[0] = table_.add("recv_q0", q_message_);
     recv_[1] = table_.add("recv_q1", q_message_);
     recv_partials_ = table_.add("recv_partials", partial_message_ * static_cast<double>(slots));
+    steps_.build(in, p_, q_message_, [this](long long qp, long long kp, long long s) { return part_work(kp, s, qp); });
   }
 
   const ScheduleProgram& program() const override { return *this; }
@@ -82,6 +83,11 @@ class PassQPlan final : public Plan, public ScheduleProgram {
           continue;
         case Phase::kCompute: {
           go(c, Phase::kWait);
+          if (const CachedStep* cs = steps_.get(query_part(d, s), d)) {
+            Op op;
+            if (cached_compute(in_, *cs, s, op)) return op;
+            continue;
+          }
           const ComputeWork w = step_work(d, s);
           if (w.count == 0 && !keeps_empty_slots(in_)) continue;
           return compute_op(in_, w, d, s, q_message_);
@@ -156,8 +162,9 @@ class PassQPlan final : public Plan, public ScheduleProgram {
     return n;
   }
 
-  ComputeWork step_work(long long d, long long s) const {
-    const long long i = ((d - s) % p_ + p_) % p_;
+  long long query_part(long long d, long long s) const { return ((d - s) % p_ + p_) % p_; }
+  ComputeWork step_work(long long d, long long s) const { return part_work(d, s, query_part(d, s)); }
+  ComputeWork part_work(long long d, long long s, long long i) const {
     const BlockPlan plan = plan_blocks(geo_, in_.attention.causal, i, d, in_.documents);
     ComputeSpec c = ring_spec(in_, d, s, plan, geo_, i, d, held(s), own_, s == 0 ? acc_ : partials_, q_message_);
     c.out_row = s == 0 ? 0 : (s - 1) * geo_.part_tokens();
@@ -178,6 +185,7 @@ class PassQPlan final : public Plan, public ScheduleProgram {
   double q_message_ = 0, partial_message_ = 0;
   BufferTable table_;
   BufferId q_, own_, acc_, stats_, partials_, recv_[2], recv_partials_;
+  StepCache steps_;
 };
 
 class PassQ final : public Schedule {

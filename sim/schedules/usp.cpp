@@ -63,6 +63,9 @@ class UspPlan final : public Plan, public ScheduleProgram {
       recv_[0] = table_.add("recv_kv0", ring_bytes_);
       recv_[1] = table_.add("recv_kv1", ring_bytes_);
     }
+    steps_.build(in, r_, ring_bytes_, [this](long long qp, long long kp, long long k) {
+      return part_work(device(qp, 0), k, kp);
+    });
   }
 
   const ScheduleProgram& program() const override { return *this; }
@@ -119,6 +122,11 @@ class UspPlan final : public Plan, public ScheduleProgram {
           continue;
         case Phase::kCompute: {
           go(c, Phase::kWait);
+          if (const CachedStep* cs = steps_.get(g, source(d, s - 1))) {
+            Op op;
+            if (cached_compute(in_, *cs, s, op)) return op;
+            continue;
+          }
           const ComputeWork w = step_work(d, s - 1);
           if (w.count == 0 && !keeps_empty_slots(in_)) continue;
           return compute_op(in_, w, d, s, ring_bytes_);
@@ -168,8 +176,10 @@ class UspPlan final : public Plan, public ScheduleProgram {
   BufferId held(long long k) const { return k == 0 ? kv_heads_buf_ : recv_[(k - 1) % 2]; }
 
   // Ring step k of device d: its part's queries (its heads) against part g - k.
-  ComputeWork step_work(long long d, long long k) const {
-    const long long g = group(d), j = ((g - k) % r_ + r_) % r_;
+  long long source(long long d, long long k) const { return ((group(d) - k) % r_ + r_) % r_; }
+  ComputeWork step_work(long long d, long long k) const { return part_work(d, k, source(d, k)); }
+  ComputeWork part_work(long long d, long long k, long long j) const {
+    const long long g = group(d);
     const BlockPlan plan = plan_blocks(geo_, in_.attention.causal, g, j, in_.documents);
     ComputeSpec c = ring_spec(in_, d, k, plan, geo_, g, j, q_heads_buf_, held(k), acc_, ring_bytes_);
     c.head_first = static_cast<int>(member(d) * heads_);
@@ -185,6 +195,7 @@ class UspPlan final : public Plan, public ScheduleProgram {
   double ring_bytes_ = 0, q_in_ = 0, kv_in_ = 0, out_bytes_ = 0;
   BufferTable table_;
   BufferId q_heads_buf_, kv_heads_buf_, acc_, out_heads_, out_chunk_, recv_[2] = {kNoBuffer, kNoBuffer};
+  StepCache steps_;
 };
 
 long long default_degree(const Scenario& s, const Point& p, const PointAttention& a) {
