@@ -58,6 +58,10 @@ class Plan {
   virtual std::uint64_t waits() const = 0;
   // The exact fast path, where the dependency graph allows one.
   virtual std::optional<RingLowering> lower() const { return std::nullopt; }
+  // Live copies of each buffer id at one device's memory peak, in O(1) for
+  // paths that never walk the program (rings far beyond what the engine
+  // runs); null: replay the program's allocations (tests check both agree).
+  virtual std::optional<std::vector<int>> peak_counts() const { return std::nullopt; }
   // The degrees the schedule resolved ("ulysses 8 x ring 4"); empty if none.
   virtual std::string detail() const { return {}; }
 };

@@ -86,6 +86,12 @@ void fill_event(Setup& su, PointResult& r) {
 MemoryVerdict replayed_memory(const Setup& su) {
   const BufferTable* table = su.plan->program().buffer_table();
   if (!table) return MemoryVerdict{};
+  if (const auto counts = su.plan->peak_counts()) {
+    DeviceMemory m(table, su.scn.profile.reserved_memory_bytes);
+    for (BufferId b = 0; b < table->size(); ++b)
+      for (int k = 0; k < (*counts)[static_cast<std::size_t>(b)]; ++k) m.alloc(b);
+    return memory_verdict(m, *table, su.scn.profile.memory_bytes);
+  }
   DeviceMemory m(table, su.scn.profile.reserved_memory_bytes);
   ProgramCursor c;
   for (Op op = su.plan->program().next(0, c); op.kind != Op::kDone; op = su.plan->program().next(0, c)) {

@@ -93,6 +93,13 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
     }
   }
 
+  // Every buffer is allocated before any is freed (recv_kv0/1 only when P > 1).
+  std::optional<std::vector<int>> peak_counts() const override {
+    std::vector<int> n(static_cast<std::size_t>(table_.size()), 1);
+    if (p_ == 1) n[static_cast<std::size_t>(recv_[0])] = n[static_cast<std::size_t>(recv_[1])] = 0;
+    return n;
+  }
+
   std::optional<RingLowering> lower() const override {
     if (in_.documents || !in_.costs.uniform()) return std::nullopt;  // costs differ per block
     return lower_ring(in_, p_, bytes_, [this](long long d, long long s) { return step_work(d, s); });

@@ -23,6 +23,8 @@
 // destination GPU, so no ring transfer can still be using it.
 #include <fmt/format.h>
 
+#include <functional>
+
 #include "sim/schedules/common.hpp"
 
 namespace ringsim::schedules {
@@ -65,7 +67,7 @@ class PassQPlan final : public Plan, public ScheduleProgram {
       switch (phase_of<Phase>(c)) {
         case Phase::kAllocPass: {
           Op op;
-          if (s == 0 && next_buffer(c, Phase::kAllocPass, kPassBuffers, false, every_buffer, op)) return op;
+          if (s == 0 && next_buffer(c, Phase::kAllocPass, kPassBuffers, false, allocated(), op)) return op;
           go(c, Phase::kAllocRecv);
           continue;
         }
@@ -98,7 +100,8 @@ class PassQPlan final : public Plan, public ScheduleProgram {
           return wait_op(s);
         case Phase::kTailAlloc:
           go(c, Phase::kTailSend);
-          return alloc_op(recv_partials_);
+          if (p_ > 1) return alloc_op(recv_partials_);
+          continue;
         case Phase::kTailSend:  // index k: the partial of step k + 1, for part d - k - 1
           if (i >= p_ - 1) { go(c, Phase::kTailRecv); continue; }
           go(c, Phase::kTailSend, i + 1);
@@ -127,8 +130,7 @@ class PassQPlan final : public Plan, public ScheduleProgram {
           return wait_op(s);
         case Phase::kFree: {
           Op op;
-          const auto allocated = [&](BufferId b) { return p_ > 1 || (b != recv_[0] && b != recv_[1]); };
-          if (next_buffer(c, Phase::kFree, table_.size(), true, allocated, op)) return op;
+          if (next_buffer(c, Phase::kFree, table_.size(), true, allocated(), op)) return op;
           go(c, Phase::kDone);
           continue;
         }
@@ -136,6 +138,13 @@ class PassQPlan final : public Plan, public ScheduleProgram {
           return Op{};
       }
     }
+  }
+
+  // Every buffer is allocated before any is freed (recv_q0/1 only when P > 1).
+  std::optional<std::vector<int>> peak_counts() const override {
+    std::vector<int> n(static_cast<std::size_t>(table_.size()));
+    for (BufferId b = 0; b < table_.size(); ++b) n[static_cast<std::size_t>(b)] = allocated()(b);
+    return n;
   }
 
   std::optional<RingLowering> lower() const override {
@@ -150,6 +159,11 @@ class PassQPlan final : public Plan, public ScheduleProgram {
  private:
   static constexpr int kPassBuffers = 5;  // q_chunk, own_kv, out_acc, softmax_stats, partials
   BufferId held(long long s) const { return s == 0 ? q_ : recv_[(s - 1) % 2]; }
+  // A ring of one sends and receives nothing: no receive buffers, no partial slots.
+  bool is_allocated(BufferId b) const {
+    return p_ > 1 || (b != recv_[0] && b != recv_[1] && b != partials_ && b != recv_partials_);
+  }
+  std::function<bool(BufferId)> allocated() const { return [this](BufferId b) { return is_allocated(b); }; }
 
   // Whether part q_part's queries see anything of part kv_part's keys.
   bool nonempty(long long q_part, long long kv_part) const {

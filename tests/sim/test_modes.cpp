@@ -161,3 +161,25 @@ TEST_CASE("sim::memory: ranks sharing a GPU add their buffers; the reserved memo
   CHECK(over.memory.reason.find("own_kv 2 x ") != std::string::npos);
   CHECK(over.memory.reason.find("reserved 1 GiB") != std::string::npos);
 }
+
+TEST_CASE("sim::schedules: the peak buffers a plan states are those its program's allocations reach") {
+  for (const char* name : {"pass-kv", "pass-q", "all-gather", "ulysses", "usp", "double-ring"}) {
+    for (long long ring : {1LL, 2LL, 4LL}) {
+      CAPTURE(name);
+      CAPTURE(ring);
+      Scenario s = test::ring_scenario(1024 * ring, ring, false, Layout::kContiguous, 4);
+      s.schedule = name;
+      const auto planned = test::plan_point(s, s.points[0]);
+      const auto stated = planned->plan->peak_counts();
+      if (!stated) continue;
+      const BufferTable& t = *planned->plan->program().buffer_table();
+      DeviceMemory replay(&t, 0);
+      ProgramCursor c;
+      for (Op op = planned->plan->program().next(0, c); op.kind != Op::kDone; op = planned->plan->program().next(0, c)) {
+        if (op.kind == Op::kAlloc) replay.alloc(op.buffer);
+        if (op.kind == Op::kFree) replay.free(op.buffer);
+      }
+      CHECK(replay.peak_counts() == *stated);
+    }
+  }
+}
