@@ -13,6 +13,7 @@
 #include <initializer_list>
 
 #include "models/units.hpp"
+#include "models/yaml_reader.hpp"
 
 #ifndef RINGSIM_PROFILE_DIR
 #define RINGSIM_PROFILE_DIR "models/profiles"
@@ -73,75 +74,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int line_of(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  return m.line >= 0 ? m.line + 1 : 0;
-}
-
-// Reads one YAML map, tracking the file and the key path for errors.
-class Reader {
- public:
-  Reader(const YAML::Node& map, std::string file, std::string path)
-      : map_(map), file_(std::move(file)), path_(std::move(path)) {}
-
-  std::string key(std::string_view k) const { return path_.empty() ? std::string(k) : fmt::format("{}.{}", path_, k); }
-  [[noreturn]] void fail(const YAML::Node& at, std::string_view k, const std::string& msg) const {
-    throw InputError(file_, line_of(at), key(k), msg);
-  }
-  const std::string& file() const { return file_; }
-
-  void require_map(std::initializer_list<std::string_view> allowed) const {
-    if (!map_.IsMap()) throw InputError(file_, line_of(map_), path_, "expected a map");
-    for (const auto& kv : map_) {
-      const std::string k = kv.first.Scalar();
-      if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-        fail(kv.first, k, fmt::format("unknown key; expected one of: {}", fmt::join(allowed, ", ")));
-      }
-    }
-  }
-  bool has(std::string_view k) const { return static_cast<bool>(map_[std::string(k)]); }
-  YAML::Node get(std::string_view k) const {
-    YAML::Node n = map_[std::string(k)];
-    if (!n) throw InputError(file_, line_of(map_), key(k), "missing required key");
-    return n;
-  }
-  std::string scalar(std::string_view k) const {
-    const YAML::Node n = get(k);
-    if (!n.IsScalar()) fail(n, k, "expected a string");
-    return n.Scalar();
-  }
-  // A quantity as a bare number (base units) or a string with a unit.
-  double quantity(std::string_view k, Dimension dim, bool positive) const {
-    const YAML::Node n = get(k);
-    if (!n.IsScalar()) fail(n, k, "expected a number or a string with a unit");
-    double v = 0;
-    try {
-      v = parse_quantity(n.Scalar(), dim);
-    } catch (const QuantityError& e) {
-      fail(n, k, e.what());
-    }
-    if (positive && !(v > 0)) fail(n, k, fmt::format("must be positive, got \"{}\"", n.Scalar()));
-    return v;
-  }
-  long long positive_int(std::string_view k, long long max) const {
-    const YAML::Node n = get(k);
-    long long v = 0;
-    if (!n.IsScalar() || !YAML::convert<long long>::decode(n, v)) fail(n, k, fmt::format("expected an integer, got \"{}\"", n.Scalar()));
-    if (v <= 0 || v > max) fail(n, k, fmt::format("must be between 1 and {}, got {}", max, v));
-    return v;
-  }
-  template <typename T, typename Parse>
-  T choice(std::string_view k, Parse parse, std::string_view expected) const {
-    const std::string s = scalar(k);
-    const auto v = parse(s);
-    if (!v) fail(get(k), k, fmt::format("expected {}, got \"{}\"", expected, s));
-    return *v;
-  }
-
- private:
-  YAML::Node map_;
-  std::string file_, path_;
-};
+using Reader = YamlMapReader;
 
 constexpr long long kMaxHeads = 1 << 20;
 constexpr long long kMaxTokens = 1LL << 50;
@@ -187,12 +120,6 @@ void read_calibration(const Reader& r, DeviceProfile& p) {
   }
 }
 
-YAML::Node sequence(const Reader& r, std::string_view k) {
-  const YAML::Node n = r.get(k);
-  if (!n.IsSequence()) r.fail(n, k, "expected a list");
-  return n;
-}
-
 AttentionSample read_attention(const Reader& s) {
   s.require_map({"dtype", "head_dim", "q_heads", "kv_heads", "mask", "q_tokens", "kv_tokens", "seconds", "tflops"});
   AttentionSample a{};
@@ -235,15 +162,6 @@ InterferenceSample read_interference(const Reader& s) {
   return a;
 }
 
-template <typename T, typename Read>
-void read_samples(const Reader& r, const std::string& prefix, std::string_view k, Read read, std::vector<T>& out) {
-  const YAML::Node list = sequence(r, k);
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const std::string path = fmt::format("{}{}[{}]", prefix.empty() ? "" : prefix + ".", k, i);
-    out.push_back(read(Reader(list[i], r.file(), path)));
-  }
-}
-
 void read_optional(const Reader& r, const std::string& prefix, DeviceProfile& p) {
   if (r.has("card")) p.card = r.scalar("card");
   if (r.has("source")) {
@@ -262,9 +180,9 @@ void read_optional(const Reader& r, const std::string& prefix, DeviceProfile& p)
   }
   if (r.has("launch_overhead")) p.launch_overhead_s = r.quantity("launch_overhead", Dimension::kSeconds, false);
   if (r.has("reserved_memory")) p.reserved_memory_bytes = r.quantity("reserved_memory", Dimension::kBytes, false);
-  if (r.has("attention")) read_samples(r, prefix, "attention", read_attention, p.attention);
-  if (r.has("merge")) read_samples(r, prefix, "merge", read_merge, p.merge);
-  if (r.has("interference")) read_samples(r, prefix, "interference", read_interference, p.interference);
+  if (r.has("attention")) read_yaml_samples(r, prefix, "attention", read_attention, p.attention);
+  if (r.has("merge")) read_yaml_samples(r, prefix, "merge", read_merge, p.merge);
+  if (r.has("interference")) read_yaml_samples(r, prefix, "interference", read_interference, p.interference);
 }
 
 bool looks_like_name(const std::string& s) {
