@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <initializer_list>
 
+#include "models/step_costs.hpp"
 #include "models/units.hpp"
 #include "models/yaml_reader.hpp"
 
@@ -121,7 +122,8 @@ void read_calibration(const Reader& r, DeviceProfile& p) {
 }
 
 AttentionSample read_attention(const Reader& s) {
-  s.require_map({"dtype", "head_dim", "q_heads", "kv_heads", "mask", "q_tokens", "kv_tokens", "seconds", "tflops"});
+  s.require_map({"dtype", "head_dim", "q_heads", "kv_heads", "mask", "q_tokens", "kv_tokens", "seconds", "tflops",
+                 "spread", "suspect", "reason"});
   AttentionSample a{};
   a.dtype = s.choice<DType>("dtype", parse_dtype, "bf16, fp16 or fp32");
   a.mask = s.choice<MaskKind>("mask", parse_mask, "full, causal or zigzag_diagonal");
@@ -131,6 +133,10 @@ AttentionSample read_attention(const Reader& s) {
   a.q_tokens = s.positive_int("q_tokens", kMaxTokens);
   a.kv_tokens = s.positive_int("kv_tokens", kMaxTokens);
   a.seconds = s.quantity("seconds", Dimension::kSeconds, true);
+  if (s.has("spread")) a.spread = s.quantity("spread", Dimension::kCount, false);
+  if (s.has("suspect")) a.suspect = s.boolean("suspect");
+  if (s.has("reason")) a.reason = s.scalar("reason");
+  if (a.suspect && a.reason.empty()) s.fail(s.get("suspect"), "reason", "a suspect sample needs a reason");
   return a;  // `tflops` is derived, written for readers; ignored here
 }
 
@@ -162,6 +168,22 @@ InterferenceSample read_interference(const Reader& s) {
   return a;
 }
 
+void read_kernel_facts(const Reader& r, const std::string& prefix, DeviceProfile& p) {
+  if (r.has("kernel")) p.kernel = r.scalar("kernel");
+  if (r.has("sm_count")) p.sm_count = static_cast<int>(r.positive_int("sm_count", 1 << 16));
+  if (r.has("tile")) {
+    const Reader t(r.get("tile"), r.file(), prefix.empty() ? "tile" : prefix + ".tile");
+    t.require_map({"block_m", "block_n", "ctas_per_sm"});
+    p.tile.block_m = static_cast<int>(t.positive_int("block_m", 1 << 16));
+    p.tile.block_n = static_cast<int>(t.positive_int("block_n", 1 << 16));
+    p.tile.ctas_per_sm = static_cast<int>(t.positive_int("ctas_per_sm", 1 << 10));
+  }
+  if (r.has("attention_efficiency")) {
+    p.attention_efficiency = r.number_in("attention_efficiency", 0, 1);
+    if (!(p.attention_efficiency > 0)) r.fail(r.get("attention_efficiency"), "attention_efficiency", "must be above 0");
+  }
+}
+
 void read_optional(const Reader& r, const std::string& prefix, DeviceProfile& p) {
   if (r.has("card")) p.card = r.scalar("card");
   if (r.has("source")) {
@@ -183,6 +205,8 @@ void read_optional(const Reader& r, const std::string& prefix, DeviceProfile& p)
   if (r.has("attention")) read_yaml_samples(r, prefix, "attention", read_attention, p.attention);
   if (r.has("merge")) read_yaml_samples(r, prefix, "merge", read_merge, p.merge);
   if (r.has("interference")) read_yaml_samples(r, prefix, "interference", read_interference, p.interference);
+  read_kernel_facts(r, prefix, p);
+  read_step_cost_samples(r, prefix, p);
 }
 
 bool looks_like_name(const std::string& s) {
@@ -196,7 +220,8 @@ DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where
   const Reader r(node, where, key_prefix);
   r.require_map({"name", "card", "source", "calibration", "memory", "hbm_bandwidth", "copy_bandwidth", "copy_latency",
                  "copy_compute_share", "link_compute_share", "tflops",
-                 "launch_overhead", "reserved_memory", "attention", "merge", "interference"});
+                 "launch_overhead", "reserved_memory", "attention", "merge", "interference",
+                 "kernel", "sm_count", "tile", "attention_efficiency", "step_overhead", "link_under_compute"});
   DeviceProfile p;
   p.name = r.scalar("name");
   if (p.name.empty()) r.fail(r.get("name"), "name", "must not be empty");
