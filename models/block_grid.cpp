@@ -92,8 +92,9 @@ double BlockGrid::scale_keys(double ctas_s, double keys_s, double seconds_s, dou
 
 GridValue BlockGrid::at(double ctas, double keys) const {
   GridValue v;
-  std::optional<double> inside = bracketed(rows_, keys, ctas);
-  if (!inside) inside = bracketed(cols_, ctas, keys);
+  // (A column bracketing (ctas, keys) implies rows at both its keys that
+  // contain `ctas`, so rows alone decide what is inside.)
+  const std::optional<double> inside = bracketed(rows_, keys, ctas);
   if (inside) {
     v.inside = true;
     v.seconds = std::max(*inside, floor_s_);

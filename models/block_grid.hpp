@@ -10,9 +10,9 @@
 // (both 128 CTAs); 8 vs 32 heads at 512 x 512 d64 is 15.4 vs 16.2 us, not 1:4,
 // since both fit in one wave.
 //
-// Inside the samples (bracketed along a row of equal keys, or a column of
-// equal CTAs): linear in CTAs along each row, then linear in keys between the
-// two nearest rows that cover the CTA count (else the same with columns). A
+// Inside the samples (rows of equal keys that contain the CTA count on both
+// sides of the block's keys): linear in CTAs along each row, then linear in
+// keys between the two nearest such rows. A
 // block's time is close to a + b * CTAs * keys once it fills the card, which
 // this reproduces exactly on a full grid.
 //
@@ -57,7 +57,7 @@ class BlockGrid {
  private:
   using Line = std::vector<std::pair<double, double>>;  // (position, seconds), sorted
   std::map<double, Line> rows_;  // keys -> (ctas, seconds)
-  std::map<double, Line> cols_;  // ctas -> (keys, seconds)
+  std::map<double, Line> cols_;  // ctas -> (keys, seconds): a sample's neighbours in keys
   WaveShape waves_;
   double floor_s_ = 0;
 
