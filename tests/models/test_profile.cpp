@@ -8,27 +8,13 @@
 #include <string>
 
 #include "models/profile.hpp"
+#include "tests/models/profile_fixtures.hpp"
 
 using namespace ringsim;
 
 namespace {
-
-const char* kMinimal =
-    "name: test\n"
-    "memory: \"16 GiB\"\n"
-    "hbm_bandwidth: \"1 TB/s\"\n"
-    "tflops: 100\n";
-
-InputError error_of(const std::string& yaml, const std::string& prefix = "") {
-  try {
-    profile_from_yaml(YAML::Load(yaml), "p.yaml", prefix);
-  } catch (const InputError& e) {
-    return e;
-  }
-  FAIL("no InputError for:\n" << yaml);
-  return InputError("", 0, "", "");
-}
-
+const char* const kMinimal = test::kMinimalProfile;
+InputError error_of(const std::string& yaml, const std::string& prefix = "") { return test::profile_error(yaml, prefix); }
 }  // namespace
 
 TEST_CASE("models::profile: dtype and mask names round-trip") {

@@ -7,16 +7,13 @@
 #include <string>
 
 #include "models/profile.hpp"
+#include "tests/models/profile_fixtures.hpp"
 
 using namespace ringsim;
 
 namespace {
 
-const std::string kMinimal =
-    "name: test\n"
-    "memory: \"16 GiB\"\n"
-    "hbm_bandwidth: \"1 TB/s\"\n"
-    "tflops: 100\n";
+const std::string kMinimal = test::kMinimalProfile;
 
 const std::string kSample =
     "  - {dtype: bf16, head_dim: 128, q_heads: 32, kv_heads: 8, mask: full, q_tokens: 4096, kv_tokens: 4096,\n"
@@ -27,15 +24,7 @@ std::string with(std::string text, const std::string& what) {
   return text;
 }
 
-InputError error_of(const std::string& yaml) {
-  try {
-    profile_from_yaml(YAML::Load(yaml), "p.yaml");
-  } catch (const InputError& e) {
-    return e;
-  }
-  FAIL("no InputError for:\n" << yaml);
-  return InputError("", 0, "", "");
-}
+InputError error_of(const std::string& yaml) { return test::profile_error(yaml); }
 
 }  // namespace
 
