@@ -82,6 +82,13 @@ Status launch_fused_attention(const ChunkAttentionArgs& a, FusedTile tile, cudaS
                                  : launch_fused_attention_fp16(a, tile, s);
 }
 
+Status chunk_attention_tile(const ChunkAttentionArgs& in, KernelTileInfo* out) {
+  ChunkAttentionArgs a;
+  RINGSIM_TRY(resolve_args(in, &a));
+  return a.dtype == Dtype::kBf16 ? fused_tile_info_bf16(a, FusedTile::kAuto, out)
+                                 : fused_tile_info_fp16(a, FusedTile::kAuto, out);
+}
+
 Status chunk_attention_forward(const ChunkAttentionArgs& in, AttentionVariant variant,
                                void* workspace, std::size_t workspace_bytes,
                                cublasContext* cublas, CUstream_st* stream) {

@@ -63,6 +63,16 @@ Status chunk_attention_forward(const ChunkAttentionArgs&, AttentionVariant, void
                                std::size_t workspace_bytes, cublasContext* cublas,
                                CUstream_st* stream);
 
+// What the fused kernel (kAuto) runs for these arguments, for calibration
+// profiles (`kernel`, `tile`): its name, query rows and keys per CTA step, and
+// the CTAs one SM of the current device holds (cudaOccupancy...). A block of
+// q x kv with H query heads launches ceil(q / block_m) * H CTAs.
+struct KernelTileInfo {
+  const char* kernel = "";  // "ringsim-fused-fa2"
+  int block_m = 0, block_n = 0, ctas_per_sm = 0;
+};
+Status chunk_attention_tile(const ChunkAttentionArgs&, KernelTileInfo*);
+
 // Ring-step merge: acc = merge(acc, block), per (token, head) row:
 //   lse' = log(exp(acc_lse) + exp(lse)),
 //   acc_o' = acc_o exp(acc_lse - lse') + o exp(lse - lse'),

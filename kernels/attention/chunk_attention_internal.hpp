@@ -26,6 +26,9 @@ Status launch_fused_attention(const ChunkAttentionArgs& resolved, FusedTile, cud
 // Per-dtype instantiations (one translation unit each, so they compile in parallel).
 Status launch_fused_attention_bf16(const ChunkAttentionArgs& resolved, FusedTile, cudaStream_t);
 Status launch_fused_attention_fp16(const ChunkAttentionArgs& resolved, FusedTile, cudaStream_t);
+Status fused_tile_info_bf16(const ChunkAttentionArgs& resolved, FusedTile, KernelTileInfo*);
+Status fused_tile_info_fp16(const ChunkAttentionArgs& resolved, FusedTile, KernelTileInfo*);
+inline constexpr const char* kFusedKernelName = "ringsim-fused-fa2";  // as profiles name it
 
 Status launch_cublas_attention(const ChunkAttentionArgs& resolved, void* workspace,
                                std::size_t workspace_bytes, cublasContext* cublas,
