@@ -20,7 +20,8 @@ Grid (full): q, kv in 512..16384 (powers of two), heads 32 and 8 (MHA), head_dim
                    plain full calls, which the `full` samples cover.
 Layout: [batch 1, heads, tokens, head_dim], contiguous. Each sample: one
 warm-up, then --runs timed runs (default 10, quick 5), each a separate launch
-after an L2 flush (a 256 MiB write), CUDA events; runs are interleaved over the
+after an L2 flush (a 256 MiB write) and a ~1 ms sleep kernel (so Python's
+dispatch never shows inside the events), CUDA events; runs are interleaved over the
 grid (round r times every sample once, reversed on odd rounds) so clock or
 temperature drift does not bias one sample. The profile keeps the median and
 the spread ((max - min) / median). Merge: ring-flash-attention's
@@ -86,8 +87,15 @@ def flops(s):
     return f if s["mask"] == "full" else f / 2
 
 
+# GPU cycles the stream sleeps before each timed run (about 1 ms on Hopper):
+# the host enqueues the timed work meanwhile, so Python's dispatch time never
+# shows as an idle gap inside the events. Measured need (H100, 2026-11-27,
+# --quick smoke run without it): spreads up to 8.8x the median at 1K blocks.
+SLEEP_CYCLES = 2_000_000
+
+
 class Timer:
-    """One CUDA-event timed run after an L2 flush."""
+    """One CUDA-event timed run after an L2 flush, behind a sleep kernel."""
 
     def __init__(self, torch):
         self.torch = torch
@@ -99,6 +107,7 @@ class Timer:
     def once(self, fn):
         self.count += 1
         self.flush.fill_(self.count & 0xFF)
+        self.torch.cuda._sleep(SLEEP_CYCLES)
         self.start.record()
         fn()
         self.stop.record()
@@ -123,26 +132,26 @@ def inputs(torch, dtype, heads, tokens, head_dim, which):
     return _INPUTS[key]
 
 
-def attention_call(torch, backend, s):
-    import torch.nn.functional as F
+def backend_context(backend):
+    """The sdpa_kernel context that pins the backend; entered once, outside the timed calls."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION if backend == "flash" else SDPBackend.CUDNN_ATTENTION])
+
+
+def attention_call(torch, s):
+    import torch.nn.functional as F
     q = inputs(torch, s["dtype"], s["q_heads"], s["q_tokens"], s["head_dim"], "q")
     k = inputs(torch, s["dtype"], s["kv_heads"], s["kv_tokens"], s["head_dim"], "k")
     v = inputs(torch, s["dtype"], s["kv_heads"], s["kv_tokens"], s["head_dim"], "v")
     causal = s["mask"] != "full"
-    which = SDPBackend.FLASH_ATTENTION if backend == "flash" else SDPBackend.CUDNN_ATTENTION
-
-    def run():
-        with sdpa_kernel([which]):
-            F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-    return run
+    return lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
 
 
 def measure_attention(torch, args, samples, log):
     calls, skipped = [], []
     for s in samples:
         try:
-            fn = attention_call(torch, args.backend, s)
+            fn = attention_call(torch, s)
             fn()  # warm-up; raises if the backend cannot run this shape
             calls.append((s, fn, []))
         except RuntimeError as e:
@@ -202,14 +211,20 @@ def device_rates(torch):
     copy = statistics.median(timer.once(lambda: dst.copy_(src)) for _ in range(5))
     rates["copy"] = 2.0 * src.numel() / copy  # the profile counts bytes read + written
     del src, dst
+    # Launch overhead on the GPU side: tiny kernels back to back in a CUDA
+    # graph (a Python loop would time the interpreter, 11 us a launch on H100).
     x = torch.zeros(1, device="cuda")
     launches = 2000
-
-    def many():
+    side = torch.cuda.Stream()
+    with torch.cuda.stream(side):
+        x.add_(1.0)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
         for _ in range(launches):
             x.add_(1.0)
-    many()
-    rates["launch"] = statistics.median(timer.once(many) for _ in range(5)) / launches
+    graph.replay()
+    rates["launch"] = statistics.median(timer.once(graph.replay) for _ in range(5)) / launches
     return rates
 
 
@@ -232,7 +247,8 @@ def profile_text(torch, args, facts, rates, attention, merges):
         "#   zigzag_diagonal = one causal call on the 2c x 2c block (its visible set is j <= i); L2 flushed,",
         "#   median and spread of --runs launches interleaved over the grid. merge: ring-flash-attention's",
         "#   update_out_and_lse in PyTorch. tflops: torch.matmul 8192^3 (fp32 without TF32); copy: 1 GiB",
-        "#   device-to-device (bytes read + written); launch_overhead: back-to-back tiny kernels.",
+        "#   device-to-device (bytes read + written); launch_overhead: tiny kernels back to back in a CUDA graph.",
+        "#   Every timed run starts behind a ~1 ms sleep kernel, so host dispatch never shows in the events.",
         "# tile: not written (the library picks its tiles per shape); the compute model then counts CTAs",
         "#   as q_tokens x heads. hbm_bandwidth: " + ("datasheet of the card" if hbm != rates["copy"] else "the copy rate"),
         f"name: {args.name or default_name(facts['card'], args.backend)}",
@@ -289,7 +305,8 @@ def main(argv):
     facts = {"card": props.name, "sm_count": props.multi_processor_count, "memory": total, "reserved": total - free}
     probe = {"dtype": "bf16", "head_dim": 128, "q_heads": 8, "kv_heads": 8, "mask": "full", "q_tokens": 512, "kv_tokens": 512}
     try:
-        attention_call(torch, args.backend, probe)()
+        with backend_context(args.backend):
+            attention_call(torch, probe)()
     except RuntimeError as e:
         log(f"sdpa_calibrate: the {args.backend} backend does not run here: {str(e).splitlines()[0]}")
         return 2
@@ -298,7 +315,8 @@ def main(argv):
     start = time.monotonic()
     try:
         rates = device_rates(torch)
-        attention = measure_attention(torch, args, list(grid(args.quick)), log)
+        with backend_context(args.backend):
+            attention = measure_attention(torch, args, list(grid(args.quick)), log)
         merges = measure_merges(torch, args)
         write(args.out, profile_text(torch, args, facts, rates, attention, merges))
     except (RuntimeError, OSError) as e:
