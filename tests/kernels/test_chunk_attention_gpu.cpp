@@ -14,42 +14,13 @@
 
 #include "kernels/attention/chunk_attention_internal.hpp"
 #include "kernels/common/host_tensor.hpp"
+#include "tests/kernels/gpu_fixtures.hpp"
 #include "tests/kernels/ring_cpu.hpp"
 
 using namespace ringsim::kernels;
 using namespace ringsim::kernels::test;
 
 namespace {
-
-#define REQUIRE_CUDA(call) REQUIRE_MESSAGE((call) == cudaSuccess, #call)
-#define REQUIRE_OK(expr)                          \
-  do {                                            \
-    const Status s_ = (expr);                     \
-    REQUIRE_MESSAGE(s_.ok(), describe(s_));       \
-  } while (0)
-
-template <typename T>
-struct DeviceArray {
-  T* ptr = nullptr;
-  std::size_t n = 0;
-  explicit DeviceArray(std::size_t count) : n(count) {
-    REQUIRE_CUDA(cudaMalloc(&ptr, std::max<std::size_t>(n, 1) * sizeof(T)));
-  }
-  ~DeviceArray() { cudaFree(ptr); }
-  void upload(const std::vector<T>& h) { REQUIRE_CUDA(cudaMemcpy(ptr, h.data(), n * sizeof(T), cudaMemcpyHostToDevice)); }
-  std::vector<T> download() const {
-    std::vector<T> h(n);
-    REQUIRE_CUDA(cudaMemcpy(h.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost));
-    return h;
-  }
-  void poison() { REQUIRE_CUDA(cudaMemset(ptr, 0xff, n * sizeof(T))); }  // NaN for floats
-};
-
-struct Handle {
-  cublasHandle_t h = nullptr;
-  Handle() { REQUIRE(cublasCreate(&h) == CUBLAS_STATUS_SUCCESS); }
-  ~Handle() { cublasDestroy(h); }
-};
 
 struct Errors {
   double rel = 0, lse = 0;
@@ -74,16 +45,6 @@ Errors compare(const std::vector<float>& o, const std::vector<double>& ro,
   }
   return e;
 }
-
-double tolerance(Dtype d) { return d == Dtype::kBf16 ? 1e-2 : 2e-3; }
-
-struct Case {
-  Dtype dtype;
-  int head_dim, q_heads, kv_heads;
-  long long q, kv;
-  Mask mask;
-  float softmax_scale = 0.f;  // 0: 1/sqrt(head_dim)
-};
 
 // Runs one block on the GPU with `variant`/`tile` and checks it against fp64.
 void check_case(const Case& c, AttentionVariant variant, FusedTile tile, cublasHandle_t cublas,
@@ -125,7 +86,7 @@ void check_case(const Case& c, AttentionVariant variant, FusedTile tile, cublasH
 }  // namespace
 
 TEST_CASE("kernels::chunk_attention: every variant matches the fp64 reference on every mask, dtype, head_dim and GQA ratio") {
-  Handle cublas;
+  CublasHandle cublas;
   std::mt19937_64 rng(7);
   struct V { AttentionVariant kind; FusedTile tile; };
   const V variants[] = {{AttentionVariant::kFused, FusedTile::kN64},
@@ -171,7 +132,7 @@ TEST_CASE("kernels::chunk_attention: scores spanning a wide range (softmax_scale
   // Scores 11x larger than with 1/sqrt(128): row maxima keep growing by more
   // than 2^8 across key blocks, so the lazy rescale fires, and between firings
   // P runs up to 2^8 against a stale max.
-  Handle cublas;
+  CublasHandle cublas;
   std::mt19937_64 rng(23);
   const FusedTile tiles[] = {FusedTile::kAuto, FusedTile::kW4M2N64Lazy, FusedTile::kW4M2N64OneBarrierLazy,
                              FusedTile::kN128};
@@ -225,7 +186,7 @@ TEST_CASE("kernels::attention_merge: the GPU merge matches the reference merge, 
 }
 
 TEST_CASE("kernels::chunk_attention: a GPU ring of blocks and merges equals full attention (zigzag and contiguous, causal)") {
-  Handle cublas;
+  CublasHandle cublas;
   for (int seed = 0; seed < 4; ++seed) {
     CAPTURE(seed);
     std::mt19937_64 rng(500 + seed);
@@ -307,7 +268,7 @@ TEST_CASE("kernels::chunk_attention: bad arguments are refused with a status, no
   bad = a;
   bad.q = t.ptr + 1;  // misaligned
   CHECK(code(bad) == StatusCode::kInvalidArgument);
-  Handle cublas;
+  CublasHandle cublas;
   CHECK(chunk_attention_forward(a, AttentionVariant::kCublas, nullptr, 0, cublas.h, nullptr).code ==
         StatusCode::kWorkspaceTooSmall);
   REQUIRE_CUDA(cudaDeviceSynchronize());
