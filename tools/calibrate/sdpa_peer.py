@@ -20,39 +20,50 @@ HEADS, HEAD_DIM, REPS, WARMUP = 32, 128, 20, 3
 BACKENDS = {"pytorch_flash": SDPBackend.FLASH_ATTENTION, "pytorch_cudnn": SDPBackend.CUDNN_ATTENTION}
 
 
-def time_sdpa(backend, n, causal):
-    q, k, v = (torch.randn(1, HEADS, n, HEAD_DIM, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+def median_seconds(fn):
+    """Median seconds of REPS CUDA-event timed runs of fn() after WARMUP, L2 flushed before each."""
     flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
     start, stop = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     times = []
-    with sdpa_kernel([backend]):
-        for i in range(WARMUP + REPS):
-            flush.fill_(i & 0xFF)
-            start.record()
-            F.scaled_dot_product_attention(q, k, v, is_causal=causal)
-            stop.record()
-            torch.cuda.synchronize()
-            if i >= WARMUP:
-                times.append(start.elapsed_time(stop) * 1e-3)
+    for i in range(WARMUP + REPS):
+        flush.fill_(i & 0xFF)
+        start.record()
+        fn()
+        stop.record()
+        torch.cuda.synchronize()
+        if i >= WARMUP:
+            times.append(start.elapsed_time(stop) * 1e-3)
     return statistics.median(times)
 
 
-def main():
+def time_sdpa(backend, n, causal):
+    q, k, v = (torch.randn(1, HEADS, n, HEAD_DIM, device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    with sdpa_kernel([backend]):
+        return median_seconds(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal))
+
+
+def peer_table(time_fn, flops_per_pair, unit="TFLOP/s"):
+    """Times time_fn(backend, n, causal) on every shape and backend; prints a markdown table.
+    TFLOP/s = flops_per_pair * n * n * HEAD_DIM * HEADS / seconds, halved for causal."""
     print(f"measured on device: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, cudnn {torch.backends.cudnn.version()}")
     rows = []
     for causal in (False, True):
         for n in ((1024, 2048, 4096, 8192) if not causal else (4096, 8192)):
-            flops = 4.0 * n * n * HEAD_DIM * HEADS / (2 if causal else 1)
+            flops = flops_per_pair * n * n * HEAD_DIM * HEADS / (2 if causal else 1)
             for name, backend in BACKENDS.items():
                 try:
-                    s = time_sdpa(backend, n, causal)
+                    s = time_fn(backend, n, causal)
                     rows.append((name, n, causal, s * 1e3, flops / s * 1e-12))
                 except RuntimeError as e:  # backend unavailable for this shape
                     rows.append((name, n, causal, float("nan"), float("nan")))
                     print(f"{name} n={n} causal={causal}: {e}")
-    print("\n| variant | dtype | d | heads | q = kv | mask | ms | TFLOP/s |\n|---|---|---|---|---|---|---|---|")
+    print(f"\n| variant | dtype | d | heads | q = kv | mask | ms | {unit} |\n|---|---|---|---|---|---|---|---|")
     for name, n, causal, ms, tf in rows:
         print(f"| {name} | bf16 | {HEAD_DIM} | {HEADS} | {n} | {'causal' if causal else 'full'} | {ms:.3f} | {tf:.1f} |")
+
+
+def main():
+    peer_table(time_sdpa, 4.0)
 
 
 if __name__ == "__main__":
