@@ -265,6 +265,7 @@ void read_optional(const Reader& r, const std::string& prefix, DeviceProfile& p)
   if (r.has("attention")) read_samples(r, prefix, "attention", read_attention, p.attention);
   if (r.has("merge")) read_samples(r, prefix, "merge", read_merge, p.merge);
   if (r.has("interference")) read_samples(r, prefix, "interference", read_interference, p.interference);
+  if (r.has("backward")) read_samples(r, prefix, "backward", read_attention, p.backward);
 }
 
 bool looks_like_name(const std::string& s) {
@@ -278,7 +279,8 @@ DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where
   const Reader r(node, where, key_prefix);
   r.require_map({"name", "card", "source", "calibration", "memory", "hbm_bandwidth", "copy_bandwidth", "copy_latency",
                  "copy_compute_share", "link_compute_share", "tflops",
-                 "launch_overhead", "reserved_memory", "attention", "merge", "interference"});
+                 "launch_overhead", "reserved_memory", "attention", "merge", "interference",
+                 "backward"});
   DeviceProfile p;
   p.name = r.scalar("name");
   if (p.name.empty()) r.fail(r.get("name"), "name", "must not be empty");

@@ -18,6 +18,8 @@
 //   attention:                         # measured blocks (optional)
 //     - {dtype: bf16, head_dim: 128, q_heads: 32, kv_heads: 32, mask: full,
 //        q_tokens: 4096, kv_tokens: 4096, seconds: 0.000398, tflops: 345.1}
+//   backward:                          # measured block backwards (optional; fields as
+//     - {dtype: bf16, ...}             #   attention:, tflops at 2.5x the forward's flops)
 //   merge:                             # measured merges of a block into the accumulator
 //     - {q_tokens: 4096, q_heads: 32, head_dim: 128, seconds: 0.00002}
 //   interference:                      # measured shares per block shape (optional;
@@ -103,6 +105,7 @@ struct DeviceProfile {
   double reserved_memory_bytes = 0;
   std::vector<AttentionSample> attention;
   std::vector<MergeSample> merge;
+  std::vector<AttentionSample> backward;  // one block's backward as a ring step runs it
   std::vector<InterferenceSample> interference;
   std::string origin;      // file it came from, or "inline"
 };

@@ -1,6 +1,7 @@
-// Fixtures of the GPU kernel tests (suite 'gpu'): device arrays with poison,
-// error measures against the fp64 reference, and one block run through any
-// variant (portable tilings, Hopper tilings, the dispatcher, cuBLAS).
+// Fixtures of the forward GPU kernel tests (suite 'gpu'), on top of
+// gpu_fixtures.hpp (device arrays, cuBLAS handle, Case, tolerance): error
+// measures against the fp64 reference, and one block run through any variant
+// (portable tilings, Hopper tilings, the dispatcher, cuBLAS).
 #pragma once
 #include <doctest/doctest.h>
 
@@ -16,43 +17,12 @@
 #include "kernels/attention/attention_ref.hpp"
 #include "kernels/attention/chunk_attention_internal.hpp"
 #include "kernels/common/host_tensor.hpp"
+#include "tests/kernels/gpu_fixtures.hpp"
 
 namespace ringsim::kernels::test {
 
-#define REQUIRE_CUDA(call) REQUIRE_MESSAGE((call) == cudaSuccess, #call)
-#define REQUIRE_OK(expr)                          \
-  do {                                            \
-    const Status s_ = (expr);                     \
-    REQUIRE_MESSAGE(s_.ok(), describe(s_));       \
-  } while (0)
-
 // CAPTURE of a name: doctest 2.4 prints a const char* as an address.
 #define CAPTURE_TEXT(expr) CAPTURE(std::string(expr))
-
-template <typename T>
-struct DeviceArray {
-  T* ptr = nullptr;
-  std::size_t n = 0;
-  explicit DeviceArray(std::size_t count) : n(count) {
-    REQUIRE_CUDA(cudaMalloc(&ptr, std::max<std::size_t>(n, 1) * sizeof(T)));
-  }
-  ~DeviceArray() { cudaFree(ptr); }
-  DeviceArray(const DeviceArray&) = delete;
-  DeviceArray& operator=(const DeviceArray&) = delete;
-  void upload(const std::vector<T>& h) { REQUIRE_CUDA(cudaMemcpy(ptr, h.data(), n * sizeof(T), cudaMemcpyHostToDevice)); }
-  std::vector<T> download() const {
-    std::vector<T> h(n);
-    REQUIRE_CUDA(cudaMemcpy(h.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost));
-    return h;
-  }
-  void poison() { REQUIRE_CUDA(cudaMemset(ptr, 0xff, n * sizeof(T))); }  // NaN for floats
-};
-
-struct Handle {
-  cublasHandle_t h = nullptr;
-  Handle() { REQUIRE(cublasCreate(&h) == CUBLAS_STATUS_SUCCESS); }
-  ~Handle() { cublasDestroy(h); }
-};
 
 struct Errors {
   double rel = 0, lse = 0;
@@ -77,8 +47,6 @@ inline Errors compare(const std::vector<float>& o, const std::vector<double>& ro
   }
   return e;
 }
-
-inline double tolerance(Dtype d) { return d == Dtype::kBf16 ? 1e-2 : 2e-3; }
 
 inline void check_errors(const Errors& e, Dtype dt) {
   CAPTURE(e.rel);
@@ -116,13 +84,6 @@ inline void run_block(const ChunkAttentionArgs& a, const KernelChoice& k, cublas
   REQUIRE_CUDA(cudaDeviceSynchronize());
 }
 
-struct Case {
-  Dtype dtype;
-  int head_dim, q_heads, kv_heads;
-  long long q, kv;
-  Mask mask;
-  float softmax_scale = 0.f;  // 0: 1/sqrt(head_dim)
-};
 
 // Runs one dense block with `k` on fresh inputs and checks it against fp64.
 inline void check_case(const Case& c, const KernelChoice& k, cublasHandle_t cublas,

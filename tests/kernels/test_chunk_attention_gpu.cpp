@@ -40,7 +40,7 @@ const KernelChoice kEveryKernel[] = {
 }  // namespace
 
 TEST_CASE("kernels::chunk_attention: every variant matches the fp64 reference on every mask, dtype, head_dim and GQA ratio") {
-  Handle cublas;
+  CublasHandle cublas;
   std::mt19937_64 rng(7);
   const std::pair<long long, long long> full_sizes[] = {{128, 128}, {200, 333}, {1, 77}, {513, 64}};
   const long long diag_sizes[] = {2, 128, 300};
@@ -81,7 +81,7 @@ TEST_CASE("kernels::chunk_attention: scores spanning a wide range (softmax_scale
   // Scores 11x larger than with 1/sqrt(128): row maxima keep growing by more
   // than 2^8 across key blocks, so the lazy rescale fires, and between firings
   // P runs up to 2^8 against a stale max.
-  Handle cublas;
+  CublasHandle cublas;
   std::mt19937_64 rng(23);
   const KernelChoice kernels[] = {{AttentionVariant::kFusedPortable, FusedTile::kAuto},
                                   {AttentionVariant::kFusedPortable, FusedTile::kW4M2N64Lazy},
@@ -143,7 +143,7 @@ TEST_CASE("kernels::attention_merge: the GPU merge matches the reference merge, 
 }
 
 TEST_CASE("kernels::chunk_attention: a GPU ring of blocks and merges equals full attention (zigzag and contiguous, causal)") {
-  Handle cublas;
+  CublasHandle cublas;
   // kFused is the Hopper kernel on sm_90, the portable one elsewhere.
   const AttentionVariant variants[] = {AttentionVariant::kFused, AttentionVariant::kCublas,
                                        AttentionVariant::kFusedPortable};
@@ -224,7 +224,7 @@ TEST_CASE("kernels::chunk_attention: bad arguments are refused with a status, no
   bad = a;
   bad.q = t.ptr + 1;  // misaligned
   CHECK(code(bad) == StatusCode::kInvalidArgument);
-  Handle cublas;
+  CublasHandle cublas;
   CHECK(chunk_attention_forward(a, AttentionVariant::kCublas, nullptr, 0, cublas.h, nullptr).code ==
         StatusCode::kWorkspaceTooSmall);
   // The Hopper kernel where it exists, a refusal (not a silent fallback) elsewhere.

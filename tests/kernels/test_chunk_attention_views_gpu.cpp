@@ -103,7 +103,7 @@ TEST_CASE("kernels::chunk_attention: more query tiles than SMs are all computed 
   // 64 heads x 3 tiles of 128 rows = 192 tiles > 132 SMs: CTAs of the Hopper
   // kernel take several tiles, so Q and the K/V rings change phase across
   // tiles, and causal tiles of different lengths share a CTA.
-  Handle cublas;
+  CublasHandle cublas;
   std::mt19937_64 rng(41);
   const Case cases[] = {{Dtype::kBf16, 128, 64, 64, 260, 260, Mask::kFull},
                         {Dtype::kBf16, 128, 64, 16, 260, 260, Mask::kCausal},
@@ -129,7 +129,7 @@ TEST_CASE("kernels::chunk_attention: more query tiles than SMs are all computed 
 }
 
 TEST_CASE("kernels::chunk_attention: a block without keys gives O = 0 and LSE = -inf through every fused variant") {
-  Handle cublas;
+  CublasHandle cublas;
   std::mt19937_64 rng(43);
   const KernelChoice kernels[] = {{AttentionVariant::kFused}, {AttentionVariant::kFusedPortable},
                                   {AttentionVariant::kFusedSm90}};

@@ -22,6 +22,7 @@
 #include "kernels/attention/chunk_attention.hpp"
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/gpu_timing.hpp"
+#include "tools/calibrate/backward_samples.hpp"
 #include "tools/calibrate/calibrate.hpp"
 #include "tools/calibrate/device_rates.hpp"
 
@@ -210,6 +211,7 @@ int calibrate_main(int argc, char** argv) {
   calibrate::DeviceRates rates;
   std::vector<Sample> attn;
   std::vector<MergeSampleRow> merges;
+  std::vector<calibrate::BackwardSample> backward;
   {
     GpuTimer timer(nullptr);
     Buffers buffers;
@@ -217,6 +219,7 @@ int calibrate_main(int argc, char** argv) {
     if (error.empty()) calibrate::measure_rates(timer, rates, error);
     if (error.empty()) measure_attention(opt, buffers, timer, attn, error);
     if (error.empty()) measure_merge(buffers, timer, merges, error);
+    if (error.empty()) calibrate::measure_backward(opt.grid, timer, backward, error);
   }
   if (!error.empty()) {
     std::fprintf(stderr, "ringsim calibrate: %s\n", error.c_str());
@@ -228,6 +231,7 @@ int calibrate_main(int argc, char** argv) {
     return 2;
   }
   write_profile(f, opt, facts, rates, attn, merges);
+  calibrate::write_backward_samples(f, backward);
   if (f != stdout) std::fclose(f);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::fprintf(stderr, "ringsim calibrate: %zu attention + %zu merge samples in %.1f s -> %s\n", attn.size(),
