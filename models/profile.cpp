@@ -205,6 +205,7 @@ void read_optional(const Reader& r, const std::string& prefix, DeviceProfile& p)
   if (r.has("attention")) read_yaml_samples(r, prefix, "attention", read_attention, p.attention);
   if (r.has("merge")) read_yaml_samples(r, prefix, "merge", read_merge, p.merge);
   if (r.has("interference")) read_yaml_samples(r, prefix, "interference", read_interference, p.interference);
+  if (r.has("backward")) read_yaml_samples(r, prefix, "backward", read_attention, p.backward);
   read_kernel_facts(r, prefix, p);
   read_step_cost_samples(r, prefix, p);
 }
@@ -221,7 +222,7 @@ DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where
   r.require_map({"name", "card", "source", "calibration", "memory", "hbm_bandwidth", "copy_bandwidth", "copy_latency",
                  "copy_compute_share", "link_compute_share", "tflops",
                  "launch_overhead", "reserved_memory", "attention", "merge", "interference",
-                 "kernel", "sm_count", "tile", "attention_efficiency", "step_overhead", "link_under_compute"});
+                 "backward", "kernel", "sm_count", "tile", "attention_efficiency", "step_overhead", "link_under_compute"});
   DeviceProfile p;
   p.name = r.scalar("name");
   if (p.name.empty()) r.fail(r.get("name"), "name", "must not be empty");

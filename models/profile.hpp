@@ -29,6 +29,8 @@
 //        spread: 0.012,                # optional: (max - min) / median over the runs
 //        suspect: true, reason: "..."} # optional: flagged by the calibration's FLOPs
 //                                      # monotonicity check; the compute model ignores it
+//   backward:                          # measured block backwards (optional; fields as
+//     - {dtype: bf16, ...}             #   attention:, tflops at 2.5x the forward's flops)
 //   merge:                             # measured merges of a block into the accumulator
 //     - {q_tokens: 4096, q_heads: 32, head_dim: 128, seconds: 0.00002}
 //   interference:                      # measured shares per block shape (optional;
@@ -169,6 +171,7 @@ struct DeviceProfile {
   double reserved_memory_bytes = 0;
   std::vector<AttentionSample> attention;
   std::vector<MergeSample> merge;
+  std::vector<AttentionSample> backward;  // one block's backward as a ring step runs it
   std::vector<InterferenceSample> interference;
   std::vector<StepOverheadSample> step_overhead;
   std::vector<LinkUnderComputeSample> link_under_compute;

@@ -23,10 +23,13 @@ void block_keys(YAML::Emitter& e, const Sample& a) {
     << YAML::Value << a.q_tokens << YAML::Key << "kv_tokens" << YAML::Value << a.kv_tokens;
 }
 
-void attention(YAML::Emitter& e, const AttentionSample& a) {
+// A block sample; `flops_factor` scales the forward's flops in the derived
+// tflops (2.5 for a backward: five matmuls of the forward's two).
+void block_sample(YAML::Emitter& e, const AttentionSample& a, double flops_factor) {
   e << YAML::Flow << YAML::BeginMap;
   block_keys(e, a);
-  const double flops = block_flops({a.q_heads, a.kv_heads, a.head_dim, a.dtype}, {a.q_tokens, a.kv_tokens, a.mask, false});
+  const double flops = flops_factor * block_flops({a.q_heads, a.kv_heads, a.head_dim, a.dtype},
+                                                  {a.q_tokens, a.kv_tokens, a.mask, false});
   e << YAML::Key << "seconds" << YAML::Value << g6(a.seconds) << YAML::Key << "tflops" << YAML::Value
     << fmt::format("{:.1f}", flops / a.seconds * 1e-12);
   if (a.spread > 0) e << YAML::Key << "spread" << YAML::Value << fmt::format("{:.4f}", a.spread);
@@ -105,7 +108,8 @@ void write_profile_yaml(std::ostream& out, const DeviceProfile& p, const std::ve
   }
   kernel_facts(e, p);
   device_facts(e, p);
-  list(e, "attention", p.attention, attention);
+  list(e, "attention", p.attention, [](YAML::Emitter& em, const AttentionSample& a) { block_sample(em, a, 1.0); });
+  list(e, "backward", p.backward, [](YAML::Emitter& em, const AttentionSample& a) { block_sample(em, a, 2.5); });
   list(e, "merge", p.merge, [](YAML::Emitter& em, const MergeSample& m) {
     em << YAML::Flow << YAML::BeginMap << YAML::Key << "q_tokens" << YAML::Value << m.q_tokens << YAML::Key << "q_heads"
        << YAML::Value << m.q_heads << YAML::Key << "head_dim" << YAML::Value << m.head_dim << YAML::Key << "seconds"

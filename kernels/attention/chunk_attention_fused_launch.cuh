@@ -7,16 +7,21 @@
 
 namespace ringsim::kernels::fused {
 
+// Kernel parameters of a resolved call (shared with the Hopper kernel).
+inline FusedParams fused_params(const ChunkAttentionArgs& a) {
+  return {a.q, a.k, a.v, a.o, a.lse,
+          a.q_token_stride, a.kv_token_stride, a.o_token_stride, a.lse_head_stride,
+          static_cast<int>(a.q_tokens), static_cast<int>(a.kv_tokens),
+          a.q_heads / a.kv_heads, a.softmax_scale * kLog2e};
+}
+
 template <class Tr, bool kDiagonal>
 Status launch_instance(const ChunkAttentionArgs& a, cudaStream_t stream) {
   auto* kernel = fused_attention_kernel<Tr, kDiagonal>;
   // Per launch, not cached: the attribute belongs to the current device's context.
   RINGSIM_TRY_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         Tr::kSmemBytes));
-  FusedParams p{a.q, a.k, a.v, a.o, a.lse,
-                a.q_token_stride, a.kv_token_stride, a.o_token_stride, a.lse_head_stride,
-                static_cast<int>(a.q_tokens), static_cast<int>(a.kv_tokens),
-                a.q_heads / a.kv_heads, a.softmax_scale * kLog2e};
+  const FusedParams p = fused_params(a);
   const dim3 grid(static_cast<unsigned>((a.q_tokens + Tr::kBlockM - 1) / Tr::kBlockM),
                   static_cast<unsigned>(a.q_heads));
   kernel<<<grid, Tr::kThreads, Tr::kSmemBytes, stream>>>(p);

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <fmt/format.h>
+
 #include <sstream>
 
 #include "models/profile_writer.hpp"
@@ -37,6 +39,7 @@ DeviceProfile full_profile() {
   a.reason = "rate 315.5 TFLOP/s is 7.9% below both neighbours (352.5, 342.7): a, b";
   p.attention = {{DType::kFp16, 64, 8, 8, MaskKind::kZigzagDiagonal, 512, 512, 1.6192e-05}, a};
   p.merge = {{4096, 32, 128, 7.2864e-05}};
+  p.backward = {{DType::kBf16, 128, 32, 8, MaskKind::kCausalDiagonal, 4096, 4096, 0.0012}};
   p.interference = {{TransferKind::kLink, DType::kBf16, 128, 32, 8, MaskKind::kCausalDiagonal, 2048, 2048, 8388608, 0.29}};
   p.step_overhead = {{StepTransport::kNccl, 2, 33554432, DType::kBf16, 128, 32, 8, MaskKind::kFull, 8192, 8192, 6.25e-6}};
   p.link_under_compute = {{StepTransport::kCopy, 4194304, DType::kBf16, 128, 32, 8, MaskKind::kFull, 1024, 1024, 0.8125}};
@@ -84,6 +87,13 @@ TEST_CASE("models::write_profile_yaml: every field reads back through profile_fr
   CHECK(r.attention[1].spread == doctest::Approx(0.0123));
   CHECK(r.attention[1].suspect);
   CHECK(r.attention[1].reason == p.attention[1].reason);
+  REQUIRE(r.backward.size() == 1);
+  CHECK(r.backward[0].kv_heads == 8);
+  CHECK(r.backward[0].mask == MaskKind::kCausalDiagonal);
+  CHECK(r.backward[0].seconds == doctest::Approx(0.0012));
+  // The backward's derived rate counts 2.5x the forward's flops (halved on the diagonal).
+  CHECK(text.str().find(fmt::format("tflops: {:.1f}", 2.5 * 4.0 * 4096 * 4096 * 128 * 32 / 2 / 0.0012 * 1e-12)) !=
+        std::string::npos);
   REQUIRE(r.merge.size() == 1);
   CHECK(r.merge[0].seconds == doctest::Approx(7.2864e-05));
   REQUIRE(r.interference.size() == 1);

@@ -34,6 +34,7 @@
 #include "kernels/common/gpu_timing.hpp"
 #include "models/profile_writer.hpp"
 #include "models/sample_check.hpp"
+#include "tools/calibrate/backward_samples.hpp"
 #include "tools/calibrate/calibrate.hpp"
 #include "tools/calibrate/device_rates.hpp"
 #if RINGSIM_HAVE_RING
@@ -278,6 +279,7 @@ struct Measured {
   calibrate::DeviceRates rates;
   std::vector<Sample> attn;
   std::vector<MergeSampleRow> merges;
+  std::vector<calibrate::BackwardSample> backward;
   KernelTileInfo tile;
   std::vector<StepOverheadSample> step_overhead;
   std::vector<LinkUnderComputeSample> link_under_compute;
@@ -302,6 +304,15 @@ DeviceProfile profile_of(const Options& opt, const Measured& m) {
   p.reserved_memory_bytes = m.facts.reserved_bytes;
   p.attention = profile_samples(m.attn);
   for (const MergeSampleRow& r : m.merges) p.merge.push_back({r.tokens, r.heads, r.head_dim, r.seconds});
+  for (const calibrate::BackwardSample& b : m.backward) {
+    const kernels::ChunkAttentionBackwardArgs& a = b.args;
+    p.backward.push_back({a.dtype == Dtype::kBf16 ? DType::kBf16 : DType::kFp16, a.head_dim, a.q_heads, a.kv_heads,
+                          a.mask == Mask::kFull ? MaskKind::kFull
+                                                : (a.mask == Mask::kCausal ? MaskKind::kCausalDiagonal
+                                                                           : MaskKind::kZigzagDiagonal),
+                          a.q_tokens, a.kv_tokens, b.seconds});
+  }
+  flag_suspect_samples(p.backward);  // the same FLOPs check (a constant 2.5x flops factor changes no rate order)
   p.step_overhead = m.step_overhead;
   p.link_under_compute = m.link_under_compute;
   return p;
@@ -319,7 +330,9 @@ std::vector<std::string> comments(const Options& opt, const Measured& m) {
       "attention: the fused kernel, L2 flushed, median of --runs separate launches interleaved over the grid;",
       "  spread: (max - min) / median; suspect: breaks FLOPs monotonicity (models/sample_check.hpp), left out.",
       "kernel, tile: the kernel calibrated and its CTA tile (cudaOccupancyMaxActiveBlocksPerMultiprocessor:",
-      "  the fewest CTAs per SM over head_dim 64/128 and full/diagonal masks); sm_count: cudaDeviceProp."};
+      "  the fewest CTAs per SM over head_dim 64/128 and full/diagonal masks); sm_count: cudaDeviceProp.",
+      "backward: fused backward of one block as a ring step runs it (D given, accumulating); tflops counts",
+      "  2.5x the forward's flops, halved on diagonals (tools/calibrate/backward_samples.hpp)."};
   if (!m.step_note.empty())
     c.push_back("step_overhead, link_under_compute: kernels/ring/step_costs.hpp, " + m.step_note + ".");
   return c;
@@ -394,6 +407,7 @@ int calibrate_main(int argc, char** argv) {
     if (error.empty()) kernel_tile(buffers, m.tile, error);
     if (error.empty()) measure_attention(opt, buffers, timer, m.attn, error);
     if (error.empty()) measure_merge(buffers, timer, m.merges, error);
+    if (error.empty()) calibrate::measure_backward(opt.grid, timer, m.backward, error);
   }
   if (error.empty()) measure_steps(opt, m, error);
   if (!error.empty()) {
