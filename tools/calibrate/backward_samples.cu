@@ -91,17 +91,4 @@ bool measure_backward(const std::string& grid, GpuTimer& timer, std::vector<Back
   return st.ok();
 }
 
-void write_backward_samples(std::FILE* f, const std::vector<BackwardSample>& samples) {
-  std::fprintf(f, "# backward: fused backward of one block as a ring step runs it (D given, accumulating);\n");
-  std::fprintf(f, "# tflops counts 2.5x the forward's flops, halved on diagonals.\n");
-  std::fprintf(f, "backward:\n");
-  for (const BackwardSample& s : samples)
-    std::fprintf(f,
-                 "  - {dtype: %s, head_dim: %d, q_heads: %d, kv_heads: %d, mask: %s, q_tokens: %lld, "
-                 "kv_tokens: %lld, seconds: %.6g, tflops: %.1f}\n",
-                 dtype_name(s.args.dtype), s.args.head_dim, s.args.q_heads, s.args.kv_heads,
-                 mask_name(s.args.mask), s.args.q_tokens, s.args.kv_tokens, s.seconds,
-                 chunk_attention_backward_flops(s.args) / s.seconds * 1e-12);
-}
-
 }  // namespace ringsim::calibrate

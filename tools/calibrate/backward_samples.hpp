@@ -3,7 +3,6 @@
 // samples and writes them as the profile's `backward:` list (same fields as
 // `attention:`; models/profile.hpp).
 #pragma once
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -24,7 +23,8 @@ struct BackwardSample {
 bool measure_backward(const std::string& grid, kernels::GpuTimer& timer, std::vector<BackwardSample>& out,
                       std::string& error);
 
-// The `backward:` list; tflops counts 2.5x the forward's flops (halved on diagonals).
-void write_backward_samples(std::FILE* f, const std::vector<BackwardSample>& samples);
+// calibrate.cu turns them into the profile's `backward:` list, written by
+// write_profile_yaml (models/profile_writer.hpp; tflops at 2.5x the forward's
+// flops, halved on diagonals) after the FLOPs check.
 
 }  // namespace ringsim::calibrate
