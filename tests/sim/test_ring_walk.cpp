@@ -95,6 +95,16 @@ TEST_CASE("sim::ring_walk: equals the recurrence on every ring up to 2,048 devic
   }
 }
 
+TEST_CASE("sim::ring_walk: equals the recurrence on every 7th ring from 2,049 to 4,096 devices") {
+  std::mt19937_64 rng(4096);
+  for (long long ring = 2049; ring <= 4096; ring += 7) {
+    const int kind = static_cast<int>(ring % 6);
+    CAPTURE(ring);
+    CAPTURE(kind);
+    check_against_recurrence(pattern(ring, kind, rng));
+  }
+}
+
 TEST_CASE("sim::ring_walk: equals the recurrence on random rings, links and costs") {
   for (std::uint64_t seed = 1; seed <= 3000; ++seed) {
     std::mt19937_64 rng(seed);
@@ -187,6 +197,25 @@ TEST_CASE("sim::simulate_point: mode walk matches the event engine and the recur
     CHECK(walk.makespan_ns == ref.makespan_ns);
     CHECK(ref.finish_ns[walk.slowest_device] == ref.makespan_ns);
     CHECK(walk.memory.peak_bytes == ref.memory.peak_bytes);
+  }
+}
+
+TEST_CASE("sim::simulate_point: mode walk matches the event engine on every ring up to 64 devices") {
+  for (long long ring = 1; ring <= 64; ++ring) {
+    std::mt19937_64 rng(static_cast<std::uint64_t>(ring));
+    Scenario s = test::random_scenario(rng, 1);
+    const long long parts = s.causal && s.layout == Layout::kZigzag ? 2 * ring : ring;
+    s.points[0] = Point{parts * (1 + rng() % 2048), ring};
+    CAPTURE(ring);
+    CAPTURE(s.gpus_per_node);
+    SimOptions event, walk;
+    event.mode = Mode::kEvent;
+    event.keep_finish_times = true;
+    walk.mode = Mode::kWalk;
+    const PointResult ref = simulate_point(s, s.points[0], event), r = simulate_point(s, s.points[0], walk);
+    CHECK(r.makespan_ns == ref.makespan_ns);
+    CHECK(ref.finish_ns[r.slowest_device] == ref.makespan_ns);
+    if (r.slowest_device == ref.slowest_device) CHECK(r.slowest_compute_ns == ref.slowest_compute_ns);
   }
 }
 
