@@ -31,19 +31,29 @@
 // weight changes at most at s = 1 and s = d+1; for s >= 1 it is monotone in
 // s (non-increasing if L >= U, non-decreasing if U > L). With (2) and the
 // choice in (1), every junction after a block that ends at s >= 2 lies at
-// that block's switch s = z+1 (L >= U) or the next block starts at its own
-// switch (U > L); such a junction can occur at most once and only before the
-// last block, so a heaviest walk has at most three blocks. (4) If L >= U,
+// that block's switch s = z+1 with weight L > max(U, T(z)) and leads to an
+// upper device (L >= U), or the next block starts at its own switch with
+// weight U (U > L); such a junction occurs at most once, before the last
+// block, so a heaviest walk has at most three blocks, and three only as
+// "step 0, run, block ending at its switch, run, last block". (4) L >= U:
+// that three-block walk is not heaviest with fewest moves: if every link of
+// its first run is at most L, starting on the middle block's device instead
+// (its step 0 weighs D there too, by (2) at the first junction) drops the
+// first run without loss; if one link exceeds L, its ends outweigh the
+// middle block at every step and taking the middle block there gains. Also
 // replacing the last move of a walk that ends off P-1 by a stay loses
 // nothing, so the walk stops or ends at P-1 (U > L: the same unless the
-// last move leaves P-1). The remaining cases - a three-block walk of (3), a
-// two-block walk whose first block is longer than step 0, and the U > L tail
-// leaving P-1 - are dominated by family walks: this step is checked, not
-// proved, by tests/sim/test_ring_walk.cpp (the family against the recurrence
-// and the event engine on every ring up to 2,048 devices of several link and
-// cost patterns, and on thousands of random ones, including slow NVLink,
-// fast InfiniBand and partial last nodes), and by the exhaustive search over
-// all walks with up to three blocks that found it in the first place.
+// last move leaves P-1). (5) L >= U, two blocks, the first ending at its
+// switch and a run toward higher indices short of the wrap link: staying at
+// step 0, running at once and staying at the second device (lower at every
+// step the first block covered) is in the family and weighs no less. Not
+// proved: the same two-block walk with any other run, the U > L cases of
+// (4) and (5), and the U > L tail leaving P-1. That remainder is checked, not proved, by
+// tests/sim/test_ring_walk.cpp: the family against the recurrence on every
+// ring up to 2,048 devices and every 7th to 4,096 (six link and cost
+// patterns), thousands of random rings (slow NVLink, fast InfiniBand,
+// partial last nodes, random periodic links and costs), and the event engine
+// on every ring up to 64.
 // Independently of the theorem, a result is certified when it meets the
 // trivial bound max(D,Tmax) + (N-1) max(L,U,Tmax) + max(L,U) (every step at
 // its largest possible weight): `bound_tight` says so. Every seed point on
