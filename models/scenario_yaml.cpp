@@ -23,7 +23,12 @@ namespace ringsim {
 
 namespace {
 
-constexpr long long kMaxRingSize = 262'144;
+// Rings above kMaxFullRing (262,144) run only on the exact modes that keep
+// one period of the ring (folded, walk: sim/ring_periodic.hpp), which need
+// one rank per GPU and no interference; check_point says so by key.
+constexpr long long kMaxRingSize = 1LL << 31;  // 2,147,483,648: ring_size^2 device-steps fit in uint64
+constexpr long long kMaxFullRing = 262'144;
+constexpr long long kMaxGpusPerNode = 262'144;
 constexpr long long kMaxTokens = 1LL << 40;   // 1.1 trillion; products checked below
 constexpr long long kMaxHeads = 1 << 16;
 constexpr long long kMaxHeadDim = 1 << 16;
@@ -237,9 +242,9 @@ void read_cluster(const Map& root, Scenario& s) {
   Map cluster(root.need("cluster"), "cluster", root.file(), root.line("cluster"),
               {"device", "gpus_per_node", "ranks_per_gpu", "intra_node", "inter_node"});
   s.profile = read_device(cluster, s.path);
-  s.gpus_per_node = static_cast<int>(read_int(cluster, "gpus_per_node", kMaxRingSize));
+  s.gpus_per_node = static_cast<int>(read_int(cluster, "gpus_per_node", kMaxGpusPerNode));
   if (cluster.find("ranks_per_gpu")) {
-    s.ranks_per_gpu = static_cast<int>(read_int(cluster, "ranks_per_gpu", kMaxRingSize));  // read_int: > 0
+    s.ranks_per_gpu = static_cast<int>(read_int(cluster, "ranks_per_gpu", kMaxGpusPerNode));  // read_int: > 0
   }
   s.intra_node = read_link(cluster, "intra_node");
   s.inter_node = read_link(cluster, "inter_node");
@@ -271,7 +276,7 @@ PointSpec read_point_spec(const Map& m, const PointSpec* base) {
     throw InputError(m.file(), m.line(), m.sub("ring_size"), "missing (required): ring_size or chunk_tokens");
   if (has_ring) spec = {spec.tokens, read_int(m, "ring_size", kMaxRingSize), std::nullopt, spec.ranks_per_gpu};
   if (has_chunk) spec = {spec.tokens, std::nullopt, read_int(m, "chunk_tokens", kMaxTokens), spec.ranks_per_gpu};
-  if (m.find("ranks_per_gpu")) spec.ranks_per_gpu = read_int(m, "ranks_per_gpu", kMaxRingSize);  // > 0
+  if (m.find("ranks_per_gpu")) spec.ranks_per_gpu = read_int(m, "ranks_per_gpu", kMaxGpusPerNode);  // > 0
   return spec;
 }
 
@@ -369,6 +374,12 @@ void check_point(const Scenario& s, const Point& p, const std::string& where, in
   if (p.ring_size % rpg != 0)
     throw fail("ranks_per_gpu", fmt::format("ring_size {} is not a multiple of ranks_per_gpu {} (every GPU "
                                             "holds the same number of ranks)", p.ring_size, rpg));
+  if (p.ring_size > kMaxFullRing && (rpg > 1 || has_interference(s.profile)))
+    throw fail("ring_size", fmt::format("{} devices run only in modes folded and walk (above {} the event engine "
+                                        "and recurrence are out of reach), which do not model {}",
+                                        p.ring_size, kMaxFullRing,
+                                        rpg > 1 ? fmt::format("ranks sharing a GPU (ranks_per_gpu {})", rpg)
+                                                : fmt::format("the interference samples of profile '{}'", s.profile.name)));
   // The largest buffer over the whole sequence, in bytes, must fit in int64.
   long long heads = std::max(s.shape.q_heads, s.shape.kv_heads), bytes = 0;
   if (__builtin_mul_overflow(p.tokens, heads * s.shape.head_dim * 8LL, &bytes))

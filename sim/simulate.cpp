@@ -12,6 +12,7 @@
 #include "models/flow_network.hpp"
 #include "sim/engine.hpp"
 #include "sim/recurrence.hpp"
+#include "sim/ring_periodic.hpp"
 #include "sim/ring_program.hpp"
 
 namespace ringsim {
@@ -22,6 +23,7 @@ const char* mode_name(Mode m) {
     case Mode::kEvent: return "event";
     case Mode::kRecurrence: return "recurrence";
     case Mode::kFolded: return "folded";
+    case Mode::kWalk: return "walk";
   }
   return "?";
 }
@@ -94,6 +96,7 @@ void fill_fast(const Scenario& scn, const Point& pt, const SimOptions& opt, cons
 PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   check_ring_point(scn, pt);
+  if (needs_periodic_path(pt, opt)) return simulate_periodic(scn, pt, opt);  // kWalk, or beyond the full topology
   const long long ring = pt.ring_size;
   Topology topo(cluster_for(scn, pt));
   ComputeModel model(scn.profile, scn.shape);

@@ -10,7 +10,13 @@
 //                link (checked from the routes); several threads.
 //   kFolded      kRecurrence on one period of devices whose timelines are
 //                provably identical (same costs and link times, shifted).
-//   kAuto        the fastest valid mode.
+//   kWalk        the makespan as the heaviest walk of the ring's event graph
+//                over a few thousand closed-form candidates (sim/ring_walk.hpp),
+//                for rings whose link times repeat with the node size; any
+//                ring size (244,140,625 devices in milliseconds). Gives *a*
+//                device finishing last, not every device's finish time.
+//   kAuto        the fastest valid mode; above kMaxFullRing (262,144) devices
+//                folded or walk (sim/ring_periodic.hpp).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -23,7 +29,7 @@
 
 namespace ringsim {
 
-enum class Mode { kAuto, kEvent, kRecurrence, kFolded };
+enum class Mode { kAuto, kEvent, kRecurrence, kFolded, kWalk };
 const char* mode_name(Mode);
 
 struct PointResult {
@@ -32,14 +38,16 @@ struct PointResult {
   TimeNs makespan_ns = 0;                   // last device's finish
   TimeNs slowest_compute_ns = 0;            // compute of the slowest device
   TimeNs slowest_exposed_comm_ns = 0;       // its finish minus its compute
-  long long slowest_device = 0;
+  long long slowest_device = 0;            // finishes at the makespan
+  bool slowest_is_lowest_index = true;      // false (kWalk): a lower index may tie
+  bool bound_tight = false;                 // kWalk: makespan meets the trivial upper bound
   CostSource compute_source = CostSource::kEstimated;
   MemoryVerdict memory;                     // peak per device (max over devices)
   std::uint64_t events = 0;                 // events processed (or graph nodes evaluated)
   std::uint64_t device_steps = 0;           // ring_size^2 always
   double wall_seconds = 0;
   int threads = 1;                          // threads the mode used
-  std::vector<TimeNs> finish_ns;            // per device when asked for (kRecurrence: all)
+  std::vector<TimeNs> finish_ns;            // per device when asked for (not kWalk, at most 262,144)
 };
 
 struct SimOptions {
