@@ -70,6 +70,11 @@ const char* placement_name(UlyssesPlacement);
 
 inline constexpr const char* kDefaultSchedule = "pass-kv";
 
+// Largest ring whose full topology and per-device arrays ringsim builds (the
+// event engine, the recurrence, folded's route lookup); rings up to 2^31
+// devices above it run only on the periodic paths (sim/ring_periodic.hpp).
+inline constexpr long long kMaxFullRing = 262'144;
+
 // Where a value was written: for errors raised after loading.
 struct KeyPlace {
   std::string key;  // "sweep[2].schedule", "attention.schedule"

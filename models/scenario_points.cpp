@@ -23,7 +23,7 @@ struct PointSpec {
 };
 
 void read_overrides(const Map& m, Point& p) {
-  if (m.find("ranks_per_gpu")) p.ranks_per_gpu = read_int(m, "ranks_per_gpu", kMaxRingSize);  // > 0
+  if (m.find("ranks_per_gpu")) p.ranks_per_gpu = read_int(m, "ranks_per_gpu", kMaxGpusPerNode);  // > 0
   if (m.find("schedule")) {
     p.schedule = scalar_text(m, "schedule", "a schedule name");
     if (p.schedule.empty()) throw InputError(m.file(), m.line("schedule"), m.sub("schedule"), "must not be empty");
@@ -177,6 +177,12 @@ void check_point(const Scenario& s, const Point& p, const std::string& where, in
   if (p.ring_size % rpg != 0)
     throw fail("ranks_per_gpu", fmt::format("ring_size {} is not a multiple of ranks_per_gpu {} (every GPU "
                                             "holds the same number of ranks)", p.ring_size, rpg));
+  if (p.ring_size > kMaxFullRing && (rpg > 1 || has_interference(s.profile)))
+    throw fail("ring_size", fmt::format("{} devices run only in modes folded and walk (above {} the event engine "
+                                        "and recurrence are out of reach), which do not model {}",
+                                        p.ring_size, kMaxFullRing,
+                                        rpg > 1 ? fmt::format("ranks sharing a GPU (ranks_per_gpu {})", rpg)
+                                                : fmt::format("the interference samples of profile '{}'", s.profile.name)));
   if (att.documents) {
     try {
       document_lengths(*att.documents, p.tokens);

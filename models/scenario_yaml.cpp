@@ -113,9 +113,9 @@ void read_cluster(const Map& root, Scenario& s) {
   Map cluster(root.need("cluster"), "cluster", root.file(), root.line("cluster"),
               {"device", "gpus_per_node", "ranks_per_gpu", "intra_node", "inter_node"});
   s.profile = read_device(cluster, s.path);
-  s.gpus_per_node = static_cast<int>(read_int(cluster, "gpus_per_node", kMaxRingSize));
+  s.gpus_per_node = static_cast<int>(read_int(cluster, "gpus_per_node", kMaxGpusPerNode));
   if (cluster.find("ranks_per_gpu")) {
-    s.ranks_per_gpu = static_cast<int>(read_int(cluster, "ranks_per_gpu", kMaxRingSize));  // read_int: > 0
+    s.ranks_per_gpu = static_cast<int>(read_int(cluster, "ranks_per_gpu", kMaxGpusPerNode));  // read_int: > 0
   }
   s.intra_node = read_link(cluster, "intra_node");
   s.inter_node = read_link(cluster, "inter_node");

@@ -19,7 +19,12 @@
 
 namespace ringsim::yaml {
 
-inline constexpr long long kMaxRingSize = 262'144;
+// Rings above kMaxFullRing (262,144, models/scenario.hpp) run only on the
+// exact modes that keep one period of the ring (folded, walk:
+// sim/ring_periodic.hpp), which need one rank per GPU, no interference and a
+// schedule that lowers whole to a ring; check_point and the schedules say so by key.
+inline constexpr long long kMaxRingSize = 1LL << 31;  // 2,147,483,648: ring_size^2 device-steps fit in uint64
+inline constexpr long long kMaxGpusPerNode = 262'144;
 inline constexpr long long kMaxTokens = 1LL << 40;   // 1.1 trillion; products checked in check_point
 inline constexpr long long kMaxHeads = 1 << 16;
 inline constexpr long long kMaxHeadDim = 1 << 16;

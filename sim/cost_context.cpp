@@ -50,22 +50,8 @@ const ShapeCost& CostContext::cost(const BlockShape& block, int q_heads, int kv_
   c.flops = block_flops(s, block);
   c.shares.copy = m.transfer_share(block, TransferKind::kCopy, message_bytes);
   c.shares.link = m.transfer_share(block, TransferKind::kLink, message_bytes);
-  if (c.source == CostSource::kCalibrated && off_grid(block, q_heads)) c.source = CostSource::kEstimated;
   if (c.source == CostSource::kEstimated) source_ = CostSource::kEstimated;
   return cache_.emplace(key, c).first->second;
-}
-
-bool CostContext::off_grid(const BlockShape& block, int q_heads) const {
-  long long q_lo = 0, q_hi = -1, kv_lo = 0, kv_hi = -1;
-  bool heads = false;
-  for (const AttentionSample& a : profile_.attention) {
-    if (a.dtype != shape_.dtype || a.head_dim != shape_.head_dim || a.mask != block.mask) continue;
-    if (q_hi < 0) q_lo = q_hi = a.q_tokens, kv_lo = kv_hi = a.kv_tokens;
-    q_lo = std::min(q_lo, a.q_tokens), q_hi = std::max(q_hi, a.q_tokens);
-    kv_lo = std::min(kv_lo, a.kv_tokens), kv_hi = std::max(kv_hi, a.kv_tokens);
-    heads = heads || a.q_heads == q_heads;
-  }
-  return !heads || block.q_tokens < q_lo || block.q_tokens > q_hi || block.kv_tokens < kv_lo || block.kv_tokens > kv_hi;
 }
 
 TimeNs CostContext::merge_ns(long long q_tokens, int q_heads) const {

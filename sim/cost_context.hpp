@@ -9,13 +9,9 @@
 // uniform() false, which turns the exact fast paths off (they assume every
 // device of a cost class costs the same).
 //
-// Off the calibration grid: the compute model clamps a calibrated rate at
-// the edge of the sampled (q, kv) range and scales it to other head counts,
-// yet reports the block calibrated. Until it labels such blocks itself
-// (issue 9 item 1; then this guard goes), a block whose q or kv tokens lie
-// outside the samples of its dtype, head_dim and mask, or whose q heads no
-// sample has, counts as estimated here, so every row it touches reads
-// `estimated`.
+// Off the calibration grid: the compute model labels a block `estimated`
+// itself (with BlockCost::reason) when it lies outside the samples it reads
+// (models/compute_model.hpp); every row a block touches then reads estimated.
 //
 // Documents: a block the document mask cuts is charged the time of its
 // geometric block (same shape, same causal mask) times the fraction of the
@@ -74,7 +70,6 @@ class CostContext {
   mutable std::map<std::pair<int, int>, ComputeModel> models_;  // by (q_heads, kv_heads)
   mutable CostSource source_ = CostSource::kCalibrated;
   const ComputeModel& model(int q_heads, int kv_heads) const;
-  bool off_grid(const BlockShape&, int q_heads) const;
 };
 
 }  // namespace ringsim

@@ -16,6 +16,20 @@ TimeNs RingCosts::device_compute_ns(long long d, long long ring_size) const {
   return static_cast<TimeNs>(sum);
 }
 
+TimeNs RingCosts::max_device_compute_ns(long long ring_size) const {
+  return device_compute_ns(lower_ns >= upper_ns ? ring_size - 1 : 0, ring_size);
+}
+
+double RingCosts::mean_device_compute_ns(long long ring_size) const {
+  return static_cast<double>(diagonal_ns) +
+         static_cast<double>(ring_size - 1) * (static_cast<double>(lower_ns) + static_cast<double>(upper_ns)) / 2;
+}
+
+double RingLowering::total_flops() const {
+  const double p = static_cast<double>(ring_size);
+  return p * flops_diagonal + p * (p - 1) / 2 * (flops_lower + flops_upper);
+}
+
 TimeNs RingCosts::max_ns() const { return std::max({diagonal_ns, lower_ns, upper_ns}); }
 
 RingLinks ring_links(const Topology& topo, long long ring_size, double bytes, long long ranks_per_gpu) {

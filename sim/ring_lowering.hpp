@@ -32,6 +32,10 @@ struct RingCosts {
   // Sum over the P steps of device d (d steps lower, P-1-d upper); throws
   // TimeOverflow past int64.
   TimeNs device_compute_ns(long long d, long long ring_size) const;
+  // Over the devices, in O(1): the largest sum (device P-1 if lower >=
+  // upper, else device 0) and the mean, D + (P-1)(L+U)/2.
+  TimeNs max_device_compute_ns(long long ring_size) const;
+  double mean_device_compute_ns(long long ring_size) const;
   // Every device has the same cost sequence.
   bool uniform() const { return lower_ns == upper_ns; }
   TimeNs max_ns() const;
@@ -58,6 +62,9 @@ struct RingLowering {
   // program continues from `tail_start`); none when !has_tail.
   bool has_tail = false;
   ProgramCursor tail_start;
+
+  // Flops of the ring's P^2 steps: P diagonals, P(P-1)/2 of each other class.
+  double total_flops() const;
 };
 
 }  // namespace ringsim

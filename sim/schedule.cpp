@@ -37,6 +37,12 @@ std::vector<const ScheduleInfo*> registered_schedules() {
   return out;
 }
 
+void Schedule::check_periodic(const Scenario& s, const Point&, const PointAttention& a, const std::string& asked) const {
+  throw InputError(s.path, a.schedule_at.line, a.schedule_at.key,
+                   fmt::format("{}: only schedules that lower whole to one ring with no tail run there (pass-kv), "
+                               "and schedule {} does not", asked, a.schedule));
+}
+
 const Schedule& checked_schedule(const Scenario& s, const Point& p) {
   const PointAttention att = attention_of(s, p);
   const ScheduleInfo* info = find_schedule(att.schedule);
@@ -47,6 +53,11 @@ const Schedule& checked_schedule(const Scenario& s, const Point& p) {
                      fmt::format("unknown schedule '{}' (known: {})", att.schedule, fmt::join(names, ", ")));
   }
   info->schedule->check(s, p, att);
+  if (p.ring_size > kMaxFullRing) {
+    info->schedule->check_periodic(
+        s, p, att, fmt::format("ring_size {} is above {} devices, where only modes folded and walk run", p.ring_size,
+                               kMaxFullRing));
+  }
   return *info->schedule;
 }
 

@@ -82,6 +82,13 @@ class Schedule {
   // Throws InputError (file, line, key) if the point cannot run this schedule.
   virtual void check(const Scenario&, const Point&, const PointAttention&) const = 0;
   virtual std::unique_ptr<Plan> plan(const PlanInput&) const = 0;
+  // The periodic paths (mode walk, rings above kMaxFullRing:
+  // sim/ring_periodic.hpp) never build a program or the full topology: they
+  // take the plan's lower() (a whole ring, no tail) and peak_counts(), which
+  // the plan must give in O(1) for any ring size. Throws InputError naming
+  // the key if this point cannot run there; `asked` says what sent it there
+  // ("mode walk"). Default: the schedule cannot (only pass-kv can).
+  virtual void check_periodic(const Scenario&, const Point&, const PointAttention&, const std::string& asked) const;
 };
 
 struct ScheduleInfo {
@@ -98,7 +105,8 @@ std::vector<const ScheduleInfo*> registered_schedules();   // sorted by name
   [[maybe_unused]] static const bool ringsim_registered_##Class =             \
       ::ringsim::register_schedule(name, description, std::make_unique<Class>())
 
-// The point's schedule checked (unknown names included); throws InputError.
+// The point's schedule checked (unknown names included; rings above
+// kMaxFullRing through check_periodic); throws InputError.
 const Schedule& checked_schedule(const Scenario&, const Point&);
 // Every point of the scenario; call after load_scenario, before any output.
 void check_schedules(const Scenario&);

@@ -1,6 +1,8 @@
 // simulate_point: plans the point with its schedule (sim/schedule.hpp) and
 // dispatches to the event engine or to the exact fast paths the schedule
-// lowers to. See sim/simulate.hpp for the modes.
+// lowers to, or (mode walk, rings above kMaxFullRing) to the periodic paths,
+// which never build the program or the full topology. See sim/simulate.hpp
+// for the modes.
 #include "sim/simulate.hpp"
 
 #include <fmt/format.h>
@@ -11,6 +13,7 @@
 
 #include "sim/engine.hpp"
 #include "sim/recurrence.hpp"
+#include "sim/ring_periodic.hpp"
 
 namespace ringsim {
 
@@ -20,6 +23,7 @@ const char* mode_name(Mode m) {
     case Mode::kEvent: return "event";
     case Mode::kRecurrence: return "recurrence";
     case Mode::kFolded: return "folded";
+    case Mode::kWalk: return "walk";
   }
   return "?";
 }
@@ -32,7 +36,7 @@ struct Setup {
   const Point& pt;
   const SimOptions& opt;
   PointAttention att;
-  Topology topo;
+  std::optional<Topology> topo;  // not on the periodic paths (a ring of 2^31 devices)
   CostContext costs;
   std::optional<DocumentMask> docs;
   long long rpg;
@@ -71,7 +75,7 @@ void set_finish(PointResult& r, std::vector<TimeNs>& finish_ns, const std::vecto
 
 void fill_event(Setup& su, PointResult& r) {
   const EngineOptions eo = engine_options(su);
-  EngineResult er = Engine(su.topo, su.plan->program(), su.pt.ring_size, eo).run();
+  EngineResult er = Engine(*su.topo, su.plan->program(), su.pt.ring_size, eo).run();
   r.mode = Mode::kEvent;
   set_finish(r, er.finish_ns, er.compute_ns, su.opt.keep_finish_times);
   r.total_flops = er.flops;
@@ -81,17 +85,20 @@ void fill_event(Setup& su, PointResult& r) {
   if (su.opt.progress) su.opt.progress(eo.total_waits, eo.total_waits);
 }
 
-// The memory of one device (all alike, one per GPU on the fast paths): its
-// allocations and frees replayed in program order.
+// The memory of one device with `counts` copies of each buffer live.
+MemoryVerdict stated_memory(const Setup& su, const BufferTable& table, const std::vector<int>& counts) {
+  DeviceMemory m(&table, su.scn.profile.reserved_memory_bytes);
+  for (BufferId b = 0; b < table.size(); ++b)
+    for (int k = 0; k < counts[static_cast<std::size_t>(b)]; ++k) m.alloc(b);
+  return memory_verdict(m, table, su.scn.profile.memory_bytes);
+}
+
+// The memory of one device (all alike, one per GPU on the fast paths): the
+// peak the plan states, else its allocations and frees replayed in program order.
 MemoryVerdict replayed_memory(const Setup& su) {
   const BufferTable* table = su.plan->program().buffer_table();
   if (!table) return MemoryVerdict{};
-  if (const auto counts = su.plan->peak_counts()) {
-    DeviceMemory m(table, su.scn.profile.reserved_memory_bytes);
-    for (BufferId b = 0; b < table->size(); ++b)
-      for (int k = 0; k < (*counts)[static_cast<std::size_t>(b)]; ++k) m.alloc(b);
-    return memory_verdict(m, *table, su.scn.profile.memory_bytes);
-  }
+  if (const auto counts = su.plan->peak_counts()) return stated_memory(su, *table, *counts);
   DeviceMemory m(table, su.scn.profile.reserved_memory_bytes);
   ProgramCursor c;
   for (Op op = su.plan->program().next(0, c); op.kind != Op::kDone; op = su.plan->program().next(0, c)) {
@@ -150,11 +157,10 @@ void fill_fast(Setup& su, const RingLowering& low, const RingLinks& links, Mode 
     finish.resize(static_cast<std::size_t>(ring));
     for (long long d = 0; d < ring; ++d) finish[d] = rr.finish_ns[d % n];
   }
-  const double p = static_cast<double>(ring);
-  r.total_flops = p * low.flops_diagonal + p * (p - 1) / 2 * (low.flops_lower + low.flops_upper);
+  r.total_flops = low.total_flops();
   if (low.has_tail) {
     TailProgram tail(su.plan->program(), finish, low.tail_start);
-    EngineResult er = Engine(su.topo, tail, ring, engine_options(su)).run();
+    EngineResult er = Engine(*su.topo, tail, ring, engine_options(su)).run();
     for (long long d = 0; d < ring; ++d) compute[d] += er.compute_ns[d] - finish[d];
     finish = std::move(er.finish_ns);
     r.total_flops += er.flops;
@@ -177,9 +183,22 @@ std::string fast_refusal(const Setup& su, const std::optional<RingLowering>& low
   if (has_interference(su.scn.profile))
     return "transfers slow compute (profile copy/link_compute_share, interference)";
   if (!low) return fmt::format("schedule {} has no exact fast path for this point", su.att.schedule);
-  *links = ring_links(su.topo, low->ring_size, low->bytes);
+  *links = ring_links(*su.topo, low->ring_size, low->bytes);
   if (!links->disjoint) return fmt::format("the ring's transfers must use pairwise link-disjoint routes, but {}", links->why);
   return {};
+}
+
+// Mode walk, or a ring above kMaxFullRing: the plan's whole-ring lowering
+// and its stated peak only (Schedule::check_periodic let the point through).
+void fill_periodic(Setup& su, PointResult& r) {
+  const std::optional<RingLowering> low = su.plan->lower();
+  const std::optional<std::vector<int>> counts = su.plan->peak_counts();
+  const BufferTable* table = su.plan->program().buffer_table();
+  if (!low || low->has_tail || !counts || !table)
+    throw std::logic_error(fmt::format("schedule {} passed check_periodic but states no whole-ring lowering "
+                                       "and peak buffers", su.att.schedule));
+  simulate_periodic(su.scn, su.pt, su.opt, *low, r);
+  r.memory = stated_memory(su, *table, *counts);
 }
 
 void dispatch(Setup& su, PointResult& r) {
@@ -209,11 +228,19 @@ void dispatch(Setup& su, PointResult& r) {
 
 }  // namespace
 
+void check_mode(const Scenario& scn, Mode mode) {
+  if (mode != Mode::kWalk) return;
+  for (const Point& pt : scn.points) checked_schedule(scn, pt).check_periodic(scn, pt, attention_of(scn, pt), "mode walk");
+}
+
 PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   const Schedule& schedule = checked_schedule(scn, pt);  // InputError if the point cannot run it
-  Setup su{scn, pt, opt, attention_of(scn, pt), Topology(cluster_for(scn, pt)), CostContext(scn.profile, scn.shape),
+  const bool periodic = needs_periodic_path(pt, opt);
+  Setup su{scn, pt, opt, attention_of(scn, pt), std::nullopt, CostContext(scn.profile, scn.shape),
            std::nullopt, ranks_per_gpu(scn, pt), nullptr};
+  if (opt.mode == Mode::kWalk) schedule.check_periodic(scn, pt, su.att, "mode walk");  // rings above kMaxFullRing: checked
+  if (!periodic) su.topo.emplace(cluster_for(scn, pt));
   if (su.att.documents) su.docs.emplace(document_lengths(*su.att.documents, pt.tokens));
   const PlanInput in{scn, pt, su.att, su.costs, su.docs ? &*su.docs : nullptr, su.rpg};
   su.plan = schedule.plan(in);
@@ -224,7 +251,8 @@ PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOption
   r.schedule_detail = su.plan->detail();
   r.layout = su.att.layout;
   r.device_steps = su.plan->waits();
-  dispatch(su, r);
+  if (periodic) fill_periodic(su, r);
+  else dispatch(su, r);
   r.compute_source = su.costs.source();  // after the run: every block asked for
   r.slowest_exposed_comm_ns = r.makespan_ns - r.slowest_compute_ns;
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -14,9 +14,17 @@
 //                leaves (pass-q's all-to-all) then runs in the event engine.
 //   kFolded      kRecurrence on one period of devices whose timelines are
 //                provably identical (same costs and link times, shifted).
+//   kWalk        the makespan as the heaviest walk of a ring's event graph
+//                over a few thousand closed-form candidates (sim/ring_walk.hpp),
+//                for schedules that lower whole to a ring (pass-kv) whose link
+//                times repeat with the node size; any ring size (244,140,625
+//                devices in milliseconds). Gives *a* device finishing last,
+//                not every device's finish time.
 //   kAuto        the fastest valid mode; the event engine where no fast path
 //                is exact, or where the recurrence's bound on its times does
-//                not fit in int64 (the engine checks every sum itself).
+//                not fit in int64 (the engine checks every sum itself); above
+//                kMaxFullRing (262,144) devices folded or walk
+//                (sim/ring_periodic.hpp), which never build a program.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -30,7 +38,7 @@
 
 namespace ringsim {
 
-enum class Mode { kAuto, kEvent, kRecurrence, kFolded };
+enum class Mode { kAuto, kEvent, kRecurrence, kFolded, kWalk };
 const char* mode_name(Mode);
 
 struct PointResult {
@@ -42,7 +50,9 @@ struct PointResult {
   TimeNs makespan_ns = 0;                   // last device's finish
   TimeNs slowest_compute_ns = 0;            // compute of the slowest device
   TimeNs slowest_exposed_comm_ns = 0;       // its finish minus its compute
-  long long slowest_device = 0;
+  long long slowest_device = 0;             // finishes at the makespan
+  bool slowest_is_lowest_index = true;      // false (kWalk): a lower index may tie
+  bool bound_tight = false;                 // kWalk: makespan meets the trivial upper bound
   TimeNs max_compute_ns = 0;                // largest compute of any device
   double mean_compute_ns = 0;               // mean over devices (causal balance: max / mean)
   double total_flops = 0;                   // matmul flops of every device's blocks
@@ -52,7 +62,7 @@ struct PointResult {
   std::uint64_t device_steps = 0;           // WAIT_ALLs of all programs (ring_size^2 for pass-kv)
   double wall_seconds = 0;
   int threads = 1;                          // threads the mode used
-  std::vector<TimeNs> finish_ns;            // per device when asked for (kRecurrence: all)
+  std::vector<TimeNs> finish_ns;            // per device when asked for (not kWalk, at most 262,144)
 };
 
 struct SimOptions {
@@ -68,6 +78,10 @@ struct SimOptions {
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
 
+// Throws InputError (file, line, key) for a point whose schedule cannot run
+// in `mode` (mode walk: Schedule::check_periodic); call after
+// check_schedules, before any output. simulate_point checks the same.
+void check_mode(const Scenario&, Mode);
 PointResult simulate_point(const Scenario&, const Point&, const SimOptions&);
 
 }  // namespace ringsim

@@ -10,7 +10,11 @@
 // Program of a device, per step: [allocs at step 0] [alloc recv_kv(s) at
 // s <= 1] SEND RECV COMPUTE WAIT_ALL; after step P-1, FREE everything.
 // Lowering: the ring recurrence (exact when the ring's routes are
-// link-disjoint), unless documents make every block's cost its own.
+// link-disjoint), unless documents make every block's cost its own; the
+// same lowering and the stated peak buffers (both O(1)) run the periodic
+// paths (mode walk, rings above 262,144 devices: sim/ring_periodic.hpp).
+#include <fmt/format.h>
+
 #include "sim/schedules/common.hpp"
 
 namespace ringsim::schedules {
@@ -130,6 +134,13 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
 class PassKv final : public Schedule {
  public:
   void check(const Scenario& s, const Point& p, const PointAttention& a) const override { check_plain(s, p, a, "pass-kv"); }
+  // Lowers whole to the ring (no tail) and states its peak buffers, unless
+  // documents give every block its own cost.
+  void check_periodic(const Scenario& s, const Point&, const PointAttention& a, const std::string& asked) const override {
+    if (a.documents)
+      fail(s, a.documents_at, fmt::format("{}: those modes need every ring step of a class to cost the same, and "
+                                          "packed documents give each block its own cost", asked));
+  }
   std::unique_ptr<Plan> plan(const PlanInput& in) const override { return std::make_unique<PassKvPlan>(in); }
 };
 

@@ -2,6 +2,7 @@
 // profiles whose samples fix block times by hand (independent oracles), a
 // ring in one or several nodes, and a point planned by its schedule. No YAML.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -82,17 +83,22 @@ inline Scenario random_scenario(std::mt19937_64& rng, long long max_ring) {
 }
 
 // Fixes the time of a block shape by a measured sample: the compute model
-// returns a sample's own time at its own shape, so `seconds` (a power of two,
-// exact in binary) is the block's attention time. Heads: the scenario's.
-// q_heads / kv_heads: a device's share (Ulysses), 0: the model's.
+// returns a sample's own time at its own shape, never below the profile's
+// launch overhead (models/block_grid.hpp), so with the overhead lowered to
+// at most `seconds` (a power of two, exact in binary) that is the block's
+// attention time. Heads: the scenario's. q_heads / kv_heads: a device's
+// share (Ulysses), 0: the model's.
 inline void set_block_seconds(Scenario& s, long long q, long long kv, MaskKind mask, double seconds, int q_heads = 0,
                               int kv_heads = 0) {
+  s.profile.launch_overhead_s = std::min(s.profile.launch_overhead_s, seconds);
   s.profile.attention.push_back(AttentionSample{s.shape.dtype, s.shape.head_dim, q_heads ? q_heads : s.shape.q_heads,
                                                 kv_heads ? kv_heads : s.shape.kv_heads, mask, q, kv, seconds});
   s.profile.measured = true;
 }
-// Fixes the time of merging q rows into the accumulator.
+// Fixes the time of merging q rows into the accumulator (launch overhead
+// lowered as above).
 inline void set_merge_seconds(Scenario& s, long long q, double seconds, int q_heads = 0) {
+  s.profile.launch_overhead_s = std::min(s.profile.launch_overhead_s, seconds);
   s.profile.merge.push_back(MergeSample{q, q_heads ? q_heads : s.shape.q_heads, s.shape.head_dim, seconds});
 }
 // Block time the simulator must charge: attention (+ merge), rounded up once.

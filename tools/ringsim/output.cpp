@@ -35,7 +35,10 @@ std::string model_line(const Scenario& s) {
 std::string profile_line(const Scenario& s) {
   const DeviceProfile& p = s.profile;
   std::string source = p.measured ? fmt::format("measured on {}", p.card) : fmt::format("datasheet of {}", p.card);
-  return fmt::format("{} ({}; {})", p.name, source, p.origin);
+  const std::string kernel = p.kernel.empty() ? "kernel not named" : fmt::format("kernel {}", p.kernel);
+  const auto suspect = std::count_if(p.attention.begin(), p.attention.end(), [](const AttentionSample& a) { return a.suspect; });
+  const std::string flagged = suspect == 0 ? "" : fmt::format("; {} suspect samples left out", suspect);
+  return fmt::format("{} ({}; {}{}; {})", p.name, kernel, source, flagged, p.origin);
 }
 
 std::string network_line(const Scenario& s) {
