@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <random>
 #include <string>
 
@@ -232,4 +233,80 @@ TEST_CASE("sim::simulate_point: the trillion-token ring runs in mode walk, other
     o.mode = mode;
     CHECK_THROWS_AS(simulate_point(s, s.points[0], o), std::invalid_argument);
   }
+}
+
+TEST_CASE("sim::simulate_point: mode walk and rings above 262,144 devices run pass-kv only; others name their key") {
+  // Every registered schedule on a small ring: pass-kv's walk equals the
+  // event engine, every other schedule is refused at attention.schedule
+  // (each leaves a tail or has no ring to lower).
+  for (const ScheduleInfo* info : registered_schedules()) {
+    CAPTURE(info->name);
+    Scenario s = test::ring_scenario(8 * 4096, 8, true, Layout::kContiguous, 4);
+    s.schedule = info->name;
+    SimOptions walk, event;
+    walk.mode = Mode::kWalk;
+    event.mode = Mode::kEvent;
+    if (info->name == "pass-kv") {
+      CHECK_NOTHROW(check_mode(s, Mode::kWalk));
+      const PointResult r = simulate_point(s, s.points[0], walk);
+      CHECK(r.mode == Mode::kWalk);
+      CHECK(r.makespan_ns == simulate_point(s, s.points[0], event).makespan_ns);
+      continue;
+    }
+    REQUIRE_NOTHROW(simulate_point(s, s.points[0], event));  // the point itself runs
+    for (const auto& attempt : {std::function<void()>([&] { simulate_point(s, s.points[0], walk); }),
+                                std::function<void()>([&] { check_mode(s, Mode::kWalk); })}) {
+      try {
+        attempt();
+        FAIL("mode walk ran schedule " << info->name);
+      } catch (const InputError& e) {
+        CHECK(e.key == "attention.schedule");
+        CHECK(std::string(e.what()).find("mode walk") != std::string::npos);
+      }
+    }
+    // Above kMaxFullRing every mode refuses before planning (a program of
+    // 2^19 devices would be built otherwise).
+    Scenario huge = test::ring_scenario(4096LL << 19, 1LL << 19, false, Layout::kContiguous, 8);
+    huge.schedule = info->name;
+    CHECK_THROWS_AS(check_schedules(huge), InputError);
+    CHECK_THROWS_AS(simulate_point(huge, huge.points[0], SimOptions{}), InputError);
+  }
+}
+
+TEST_CASE("sim::simulate_point: pass-kv with packed documents has no periodic path, named at sequence.documents") {
+  Scenario s = test::ring_scenario(8 * 4096, 8, false, Layout::kContiguous, 4);
+  s.documents.lengths = {4 * 4096, 4 * 4096};
+  SimOptions walk;
+  walk.mode = Mode::kWalk;
+  try {
+    simulate_point(s, s.points[0], walk);
+    FAIL("mode walk ran packed documents");
+  } catch (const InputError& e) {
+    CHECK(e.key == "sequence.documents");
+  }
+  SimOptions event;
+  event.mode = Mode::kEvent;
+  CHECK_NOTHROW(simulate_point(s, s.points[0], event));
+}
+
+TEST_CASE("sim::simulate_point: the periodic path states compute, flops and memory in closed form") {
+  // A ring of 2^20 + 8 devices (above kMaxFullRing), causal contiguous: the
+  // walk's figures against hand sums over the plan's three block classes.
+  const long long ring = (1LL << 20) + 8, c = 4096;
+  Scenario s = test::ring_scenario(c * ring, ring, true, Layout::kContiguous, 8);
+  test::set_block_seconds(s, c, c, MaskKind::kCausalDiagonal, 0x1p-15);
+  test::set_block_seconds(s, c, c, MaskKind::kFull, 0x1p-14);
+  test::set_merge_seconds(s, c, 0x1p-18);
+  const PointResult r = simulate_point(s, s.points[0], SimOptions{});
+  CHECK(r.mode == Mode::kWalk);
+  const TimeNs diagonal = test::oracle_ns(0x1p-15), lower = test::oracle_ns(0x1p-14, 0x1p-18);
+  CHECK(r.max_compute_ns == diagonal + (ring - 1) * lower);  // the last device: every block below it
+  CHECK(r.mean_compute_ns == doctest::Approx(static_cast<double>(diagonal) + (ring - 1) * lower / 2.0));
+  const double block_flops = 4.0 * c * c * s.shape.head_dim * s.shape.q_heads;
+  CHECK(r.total_flops == doctest::Approx(ring * block_flops / 2 + ring * (ring - 1) / 2.0 * block_flops));
+  // q, own K/V, fp32 accumulator, stats, workspace, two received K/V, reserve.
+  const double q = c * 8.0 * 64 * 2, kv = test::kv_block_bytes(s, c);
+  const double acc = c * 8.0 * 64 * 4, stats = c * 8.0 * 8, workspace = c * 8.0 * 65 * 4;
+  CHECK(r.memory.peak_bytes == doctest::Approx(q + 3 * kv + acc + stats + workspace + s.profile.reserved_memory_bytes));
+  CHECK(r.compute_source == CostSource::kCalibrated);
 }

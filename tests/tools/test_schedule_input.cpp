@@ -83,6 +83,13 @@ const Case kCases[] = {
      ":3: attention.ulysses_placement:", "unknown placement 'sideways'"},
     {"striped needs the ring to divide tokens", 11, "  - {tokens: 8190, ring_size: 4, layout: striped}", 0, "",
      ":11: sweep[0].ring_size:", "not divisible by ring_size 4"},
+    {"a ring above 262,144 devices on a schedule without a periodic path", 11,
+     "  - {tokens: 2147483648, ring_size: 524288, schedule: pass-q}", 0, "", ":11: sweep[0].schedule:",
+     "ring_size 524288 is above 262144 devices, where only modes folded and walk run: only schedules that lower "
+     "whole to one ring with no tail run there (pass-kv), and schedule pass-q does not"},
+    {"a ring above 262,144 devices with packed documents", 4,
+     "sequence: {tokens: 2147483648, ring_size: 524288, documents: [1073741824, 1073741824]}", 11,
+     "  - {ring_size: 524288}", ":4: sequence.documents:", "packed documents give each block its own cost"},
 };
 
 }  // namespace
@@ -108,6 +115,22 @@ TEST_CASE("ringsim run: inputs a schedule cannot run exit 2 naming file, line an
     CHECK_FALSE(std::filesystem::exists(out));
     CHECK_FALSE(std::filesystem::exists(out + ".partial"));
   }
+}
+
+TEST_CASE("ringsim run --mode walk: a schedule without a periodic path exits 2 at its key, before any output") {
+  TempDir dir;
+  const std::string scenario =
+      dir.write("walk.yaml", ringsim::test::replace_line(kBase, 11, "  - {ring_size: 4}\n  - {ring_size: 4, schedule: pass-q}"));
+  const std::string out = dir.file("out.csv");
+  const auto r = ringsim::test::cli({"run", scenario, "--mode", "walk", "--format", "csv", "--out", out, "--quiet"});
+  CAPTURE(r.err);
+  CHECK(r.rc == 2);
+  CHECK(contains(r.err, "error: " + scenario + ":12: sweep[1].schedule: mode walk: only schedules that lower whole"));
+  CHECK_FALSE(std::filesystem::exists(out));
+  CHECK_FALSE(std::filesystem::exists(out + ".partial"));
+  const auto ok = ringsim::test::cli({"run", dir.write("ok.yaml", kBase), "--mode", "walk", "--format", "csv", "--quiet"});
+  CHECK(ok.rc == 0);
+  CHECK(contains(ok.out, ",walk,"));
 }
 
 TEST_CASE("scenario: schedule keys come from the point, else attention and sequence, with their lines") {
