@@ -281,9 +281,10 @@ int main(int argc, char** argv) {
   }
   cudaDeviceProp prop;
   CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
-  std::printf("device: %s, %d SMs; bulk-reduction tiles %s; kAuto = %s\n", prop.name, prop.multiProcessorCount,
+  std::printf("device: %s, %d SMs; bulk-reduction tiles %s; kAuto = %s (d128), %s (d64)\n", prop.name,
+              prop.multiProcessorCount,
               bwd_bulk_available() ? "available" : "not available (not an sm_90a build on an sm_90 GPU)",
-              bwd_tile_name(auto_bwd_tile()));
+              bwd_tile_name(auto_bwd_tile(128)), bwd_tile_name(auto_bwd_tile(64)));
   cublasHandle_t cublas;
   if (cublasCreate(&cublas) != CUBLAS_STATUS_SUCCESS) return 1;
 

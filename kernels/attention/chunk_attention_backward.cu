@@ -56,8 +56,15 @@ const char* bwd_tile_name(BwdTile t) {
 
 bool bwd_bulk_available() { return sm90_kernel_available(); }
 
-// Measured choice: kernels/README.md, "Backward", tuning log (H100, 2026-11-27).
-BwdTile auto_bwd_tile() { return bwd_bulk_available() ? BwdTile::kM64N128BulkSplit : BwdTile::kM64N128Split; }
+// Measured choice (H100, 2026-11-27, results/2026-11-27-h100-bwdtune-run1;
+// kernels/README.md, backward tuning log): d128 bulk+split, bf16 4K full 2.62
+// ms vs 2.85 (the original), 8K full 10.31 vs 11.05, causal 8K 5.12 vs 6.13;
+// split alone 2.70, 10.54, 5.35 (what other GPUs get). d64: the original, 1.65
+// ms vs 1.70 for bulk+split (its dQ tile is half the size, it never spilled).
+BwdTile auto_bwd_tile(int head_dim) {
+  if (head_dim != 128) return BwdTile::kM64N128;
+  return bwd_bulk_available() ? BwdTile::kM64N128BulkSplit : BwdTile::kM64N128Split;
+}
 
 double chunk_attention_backward_flops(const ChunkAttentionBackwardArgs& a) {
   const double full = 10.0 * double(a.q_tokens) * double(a.kv_tokens) * a.head_dim * a.q_heads;
@@ -96,7 +103,7 @@ std::size_t chunk_attention_backward_workspace_bytes(const ChunkAttentionBackwar
 }
 
 Status launch_fused_attention_backward(const ChunkAttentionBackwardArgs& a, BwdTile tile, cudaStream_t s) {
-  if (tile == BwdTile::kAuto) tile = auto_bwd_tile();
+  if (tile == BwdTile::kAuto) tile = auto_bwd_tile(a.head_dim);
   return a.dtype == Dtype::kBf16 ? launch_fused_attention_backward_bf16(a, tile, s)
                                  : launch_fused_attention_backward_fp16(a, tile, s);
 }

@@ -7,18 +7,20 @@
 //   S  = Q K^T,  dP = dO V^T                  (kBlockM, kBlockN)   registers
 //   P  = exp2(S scale log2e - LSE log2e)      masked; -inf LSE -> 0
 //   dS = P (dP - D)                           P, dS -> shared memory (dtype)
-//   dQ = scale dS K                           (kBlockM, kHeadDim)  red.global.add.v2.f32
+//   dQ = scale dS K                           (kBlockM, kHeadDim)  added to global dQ (DqMode)
 //   dV += P^T dO,  dK += dS^T Q               (kBlockN, kHeadDim)  registers, stored once
 //
-// dQ by atomics (FlashAttention-2's choice): a separate dQ pass would redo
-// S, dP and dS K (8 matrix products instead of 5); the atomics cost one 8-byte
-// reduction per dQ element pair per key block, into L2. dQ is fp32 in this API,
-// so no conversion pass follows; the preprocessing kernel zeroes it first when
-// not accumulating. Measured in kernels/README.md.
+// dQ by reductions into fp32 global dQ (FlashAttention-2's choice): a separate
+// dQ pass would redo S, dP and dS K (8 matrix products instead of 5). Either
+// red.global.add.v2.f32 from registers (DqMode::kAtomic, any target) or, on
+// sm_90, a shared fp32 tile added by cp.reduce.async.bulk, one instruction per
+// row (DqMode::kBulk). dQ is fp32 in this API, so no conversion pass follows;
+// the preprocessing kernel zeroes it first when not accumulating. Measured in
+// kernels/README.md (backward tuning log).
 //
 // Pipeline: K, V loaded once; Q, dO, LSE, D double-buffered through cp.async,
 // step s+1 in flight during step s; two barriers per step (data ready; P/dS
-// ready). All shared tiles are rows of 16-byte chunks XOR-swizzled by
+// ready). All bf16/fp16 shared tiles are rows of 16-byte chunks XOR-swizzled by
 // (row & 7), so every ldmatrix phase (8 rows, one chunk each) and every 32-bit
 // P/dS store of a warp hits 8 distinct bank groups.
 // This file: traits, parameters, PTX helpers, the warp GEMM; the kernel is in

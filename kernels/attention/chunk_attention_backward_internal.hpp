@@ -38,9 +38,10 @@ enum class BwdTile {
   kM64N128BulkSplit = 7,
 };
 const char* bwd_tile_name(BwdTile);
-// What kAuto runs on the current device: the bulk-reduction tile where it can
-// run (bwd_bulk_available), else the portable one.
-BwdTile auto_bwd_tile();
+// What kAuto runs on the current device: at head_dim 128 the bulk-reduction
+// tile where it can run (bwd_bulk_available), else the split one; at 64 the
+// original (measured, chunk_attention_backward.cu).
+BwdTile auto_bwd_tile(int head_dim);
 // The kBulk tiles can run: an sm_90a build on a compute capability 9.0 device
 // (the forward's sm90_kernel_available()).
 bool bwd_bulk_available();
