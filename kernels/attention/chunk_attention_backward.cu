@@ -47,8 +47,23 @@ const char* bwd_tile_name(BwdTile t) {
     case BwdTile::kM64N64: return "m64n64";
     case BwdTile::kM64N128NoDq: return "m64n128_no_dq";
     case BwdTile::kM64N128HeadMajor: return "m64n128_head_major";
+    case BwdTile::kM64N128Split: return "m64n128_split";
+    case BwdTile::kM64N128Bulk: return "m64n128_bulk";
+    case BwdTile::kM64N128BulkSplit: return "m64n128_bulk_split";
   }
   return "?";
+}
+
+bool bwd_bulk_available() { return sm90_kernel_available(); }
+
+// Measured choice (H100, 2026-11-27, results/2026-11-27-h100-bwdtune-run1;
+// kernels/README.md, backward tuning log): d128 bulk+split, bf16 4K full 2.62
+// ms vs 2.85 (the original), 8K full 10.31 vs 11.05, causal 8K 5.12 vs 6.13;
+// split alone 2.70, 10.54, 5.35 (what other GPUs get). d64: the original, 1.65
+// ms vs 1.70 for bulk+split (its dQ tile is half the size, it never spilled).
+BwdTile auto_bwd_tile(int head_dim) {
+  if (head_dim != 128) return BwdTile::kM64N128;
+  return bwd_bulk_available() ? BwdTile::kM64N128BulkSplit : BwdTile::kM64N128Split;
 }
 
 double chunk_attention_backward_flops(const ChunkAttentionBackwardArgs& a) {
@@ -88,6 +103,7 @@ std::size_t chunk_attention_backward_workspace_bytes(const ChunkAttentionBackwar
 }
 
 Status launch_fused_attention_backward(const ChunkAttentionBackwardArgs& a, BwdTile tile, cudaStream_t s) {
+  if (tile == BwdTile::kAuto) tile = auto_bwd_tile(a.head_dim);
   return a.dtype == Dtype::kBf16 ? launch_fused_attention_backward_bf16(a, tile, s)
                                  : launch_fused_attention_backward_fp16(a, tile, s);
 }
@@ -100,6 +116,9 @@ Status run_attention_backward(const ChunkAttentionBackwardArgs& in, AttentionVar
   RINGSIM_TRY(resolve_backward_args(in, &a));
   if (variant != AttentionVariant::kFused && variant != AttentionVariant::kCublas)
     return invalid("backward: the variant has no backward (kFused or kCublas)");
+  const bool bulk_tile = tile == BwdTile::kM64N128Bulk || tile == BwdTile::kM64N128BulkSplit;
+  if (variant == AttentionVariant::kFused && bulk_tile && !bwd_bulk_available())  // no silent fallback
+    return invalid("backward: the bulk-reduction tiles need an sm_90 GPU and an sm_90a build");
   if (workspace_bytes < chunk_attention_backward_workspace_bytes(a, variant))
     return Status{StatusCode::kWorkspaceTooSmall, 0, "backward workspace"};
   if (a.q_tokens == 0) {  // no query: dK = dV = 0

@@ -7,18 +7,20 @@
 //   S  = Q K^T,  dP = dO V^T                  (kBlockM, kBlockN)   registers
 //   P  = exp2(S scale log2e - LSE log2e)      masked; -inf LSE -> 0
 //   dS = P (dP - D)                           P, dS -> shared memory (dtype)
-//   dQ = scale dS K                           (kBlockM, kHeadDim)  red.global.add.v2.f32
+//   dQ = scale dS K                           (kBlockM, kHeadDim)  added to global dQ (DqMode)
 //   dV += P^T dO,  dK += dS^T Q               (kBlockN, kHeadDim)  registers, stored once
 //
-// dQ by atomics (FlashAttention-2's choice): a separate dQ pass would redo
-// S, dP and dS K (8 matrix products instead of 5); the atomics cost one 8-byte
-// reduction per dQ element pair per key block, into L2. dQ is fp32 in this API,
-// so no conversion pass follows; the preprocessing kernel zeroes it first when
-// not accumulating. Measured in kernels/README.md.
+// dQ by reductions into fp32 global dQ (FlashAttention-2's choice): a separate
+// dQ pass would redo S, dP and dS K (8 matrix products instead of 5). Either
+// red.global.add.v2.f32 from registers (DqMode::kAtomic, any target) or, on
+// sm_90, a shared fp32 tile added by cp.reduce.async.bulk, one instruction per
+// row (DqMode::kBulk). dQ is fp32 in this API, so no conversion pass follows;
+// the preprocessing kernel zeroes it first when not accumulating. Measured in
+// kernels/README.md (backward tuning log).
 //
 // Pipeline: K, V loaded once; Q, dO, LSE, D double-buffered through cp.async,
 // step s+1 in flight during step s; two barriers per step (data ready; P/dS
-// ready). All shared tiles are rows of 16-byte chunks XOR-swizzled by
+// ready). All bf16/fp16 shared tiles are rows of 16-byte chunks XOR-swizzled by
 // (row & 7), so every ldmatrix phase (8 rows, one chunk each) and every 32-bit
 // P/dS store of a warp hits 8 distinct bank groups.
 // This file: traits, parameters, PTX helpers, the warp GEMM; the kernel is in
@@ -54,9 +56,65 @@ __device__ __forceinline__ void cp_async_4(uint32_t dst, const void* src, int sr
 }
 
 // dst[0..1] += (a, b) in L2; no return value, so the issuing warp does not wait.
+// The vector form needs sm_90 (ptxas rejects it for sm_80); older targets add
+// the two floats separately (atomicAdd with the result unused compiles to RED).
 __device__ __forceinline__ void red_add_v2(float* dst, float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("red.global.add.v2.f32 [%0], {%1, %2};\n" ::"l"(dst), "f"(a), "f"(b) : "memory");
+#else
+  atomicAdd(dst, a);
+  atomicAdd(dst + 1, b);
+#endif
 }
+
+// ---- sm_90 bulk reduction (DqMode::kBulk) ----------------------------------
+// dst[0 .. bytes/4) += shared src[...] (fp32), done by the copy engine: one
+// instruction per row instead of a reduction per element pair per thread;
+// each element is added atomically, as red is. Completion tracked per issuing
+// thread through bulk groups. Only launched on sm_90 (the host checks); older
+// targets compile a trap.
+__device__ __forceinline__ void bulk_reduce_add_f32(float* dst, uint32_t src, uint32_t bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], %2;\n" ::"l"(
+                   __cvta_generic_to_global(dst)),
+               "r"(src), "r"(bytes)
+               : "memory");
+#else
+  __trap();
+#endif
+}
+__device__ __forceinline__ void bulk_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+#endif
+}
+// This thread's bulk groups have finished reading shared memory (it may be rewritten).
+__device__ __forceinline__ void bulk_wait_read() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+#endif
+}
+// ... and have completed (before the CTA exits and its shared memory is reused).
+__device__ __forceinline__ void bulk_wait_all() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
+#endif
+}
+// Orders this thread's ordinary shared-memory stores before later reads of
+// them by the copy engine (the async proxy); a barrier follows.
+__device__ __forceinline__ void fence_proxy_async_smem() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
+// How dQ = scale dS K leaves the CTA each step:
+//   kAtomic: red.global.add.v2.f32 from registers (any sm_80+ target);
+//   kBulk:   registers -> an fp32 (kBlockM, kHeadDim) tile in shared memory ->
+//            one cp.reduce.async.bulk per row, issued after the next step's
+//            first barrier (sm_90; the dispatcher picks it on sm_90a builds);
+//   kNone:   not computed (timing only: what dQ costs).
+enum class DqMode { kAtomic, kBulk, kNone };
 
 // Tiling of one CTA (kWarps warps): kBlockN keys, query blocks of kBlockM rows.
 // Each of the three products splits its output over the warps:
@@ -90,6 +148,12 @@ struct BwdTraits {
   static constexpr int kPElems = kBlockM * kBlockN;    // P or dS
   static constexpr int kSmemBytes =
       (2 * kKVElems + 4 * kQElems + 2 * kPElems) * int(sizeof(T)) + 4 * kBlockM * int(sizeof(float));
+  // DqMode::kBulk adds, after the rest: a second dS buffer and the fp32 dQ
+  // tile, its rows padded by 8 floats (32 bytes) so the 4 rows of a half
+  // warp's 64-bit stores fall on distinct banks (pitch = 8 banks mod 32); rows
+  // stay 16-byte aligned for the bulk copy. d128: 161 + 50 = 211 KiB.
+  static constexpr int kDqPitch = kHeadDim + 8;
+  static constexpr int kBulkExtraBytes = kPElems * int(sizeof(T)) + kBlockM * kDqPitch * int(sizeof(float));
   static_assert(kChunks >= 8 && kBlockN / 8 >= 8, "XOR swizzle over 8 chunks needs rows of >= 128 bytes");
   static_assert(kSdPMTiles >= 1 && kdKVMTiles >= 1 && kdQMTiles >= 1, "warp tiles of >= 16 rows");
   static_assert(kSdPNTiles % 2 == 0 && kdKVNTiles % 2 == 0 && kdQNTiles % 2 == 0,
