@@ -9,10 +9,11 @@
 //                    (ignored by the network if version v is stale)
 // A device whose WAIT_ALL is satisfied runs on at once, inside the event that
 // satisfied it (at that time; the events it schedules keep their bands), and
-// its ALLOC/FREE apply as its program reaches them: each DeviceMemory sees its
-// own device's program order, as events would give it. With one rank per GPU
-// and no interference, a compute needs no event unless its device waits for
-// it last (Device::quiet_end_ns), and a transfer whose links are free is
+// its ALLOC/FREE apply to its GPU's DeviceMemory as its program reaches them:
+// the memory sees each rank's program order, as events would give it (ranks
+// sharing a GPU interleave in the order they reach them). With one rank per
+// GPU and no interference, a compute needs no event unless its device waits
+// for it last (Device::quiet_end_ns), and a transfer whose links are free is
 // reserved in the network when matched (no start event). A non-causal ring
 // went from 3.0 events per device-step (resume, compute, flow start, network
 // wake) to 1.0 (2026-11-27). Interference is in sim/engine_compute.cpp.
@@ -131,10 +132,10 @@ void Engine::Impl::run_device(TimeNs now, long long d) {
         count_wait();
         break;
       case Op::kAlloc:
-        if (!memory.empty()) memory[d].alloc(op.buffer);
+        if (!memory.empty()) memory[d / rpg].alloc(op.buffer);
         break;
       case Op::kFree:
-        if (!memory.empty()) memory[d].free(op.buffer);
+        if (!memory.empty()) memory[d / rpg].free(op.buffer);
         break;
       case Op::kDone:
         if (dev.outstanding != 0) throw std::logic_error("Engine: device done with work in flight");
@@ -170,6 +171,7 @@ void Engine::Impl::post_compute(TimeNs now, long long d, const Op& op) {
   dev.copy_share = op.copy_share < 0 ? opt.copy_compute_share : op.copy_share;
   dev.link_share = op.link_share < 0 ? opt.link_compute_share : op.link_share;
   result.compute_ns[d] = checked_add_ns(result.compute_ns[d], op.duration_ns);
+  result.flops += op.flops;
   start_computes(now, d / rpg);
 }
 
@@ -272,11 +274,11 @@ EngineResult Engine::Impl::run() {
     handle(e);
   }
   check_finished();
-  for (long long d = 0; d < static_cast<long long>(memory.size()); ++d) {
-    if (memory[d].peak_bytes() > result.peak_bytes) {
-      result.peak_bytes = memory[d].peak_bytes();
-      result.peak_set = memory[d].peak_set();
-      result.peak_device = d;
+  for (long long g = 0; g < static_cast<long long>(memory.size()); ++g) {
+    if (g == 0 || memory[g].peak_bytes() > result.peak_bytes) {
+      result.peak_bytes = memory[g].peak_bytes();
+      result.peak_counts = memory[g].peak_counts();
+      result.peak_gpu = g;
     }
   }
   return std::move(result);

@@ -75,7 +75,7 @@ struct Engine::Impl {
   long long rpg;
   std::vector<Gpu> gpus;
   bool interference;
-  std::vector<DeviceMemory> memory;
+  std::vector<DeviceMemory> memory;     // per GPU (empty: no memory accounting)
   std::vector<Transfer> transfers;       // slots; finished ones are reused
   std::vector<std::int64_t> free_slots;
   Rendezvous rendezvous;
@@ -94,7 +94,9 @@ struct Engine::Impl {
     }
     gpus.resize(static_cast<std::size_t>(devs / rpg));
     interference = o.copy_compute_share > 0 || o.link_compute_share > 0 || o.block_shares;
-    if (const BufferSizes* sizes = program.buffer_sizes()) memory.assign(devs, DeviceMemory(sizes));
+    if (const BufferTable* table = program.buffer_table()) {
+      memory.assign(gpus.size(), DeviceMemory(table, o.reserved_bytes_per_gpu));
+    }
     result.finish_ns.assign(devs, -1);
     result.compute_ns.assign(devs, 0);
   }

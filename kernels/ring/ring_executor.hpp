@@ -9,7 +9,7 @@
 //             NCCL send/recv across (one communicator set per source card, so
 //             the two directions never wait on each other).
 //
-// Semantics (identical to sim/ring_program.hpp and sim/engine.hpp):
+// Semantics (identical to sim/schedules/pass_kv.cpp and sim/engine.hpp):
 //   - ranks sharing a card issue their computes on the card's one compute
 //     stream in order (step, rank): an in-order FIFO; a masked block (causal
 //     contiguous, source after the rank) is an empty slot in it (0 ns);

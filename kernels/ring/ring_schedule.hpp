@@ -1,7 +1,7 @@
 // The pass-KV ring's forward schedule as the real executor runs it: which
 // block a rank computes at each step, and where its tokens sit in the
-// sequence. It mirrors sim/ring_program.hpp exactly (tests/kernels/ring
-// compares the two); CPU only, no CUDA.
+// sequence. It mirrors the pass-kv schedule (sim/schedules/pass_kv.cpp)
+// exactly (tests/sim/test_ring_mirror.cpp compares the two); CPU only, no CUDA.
 //
 // P ranks; rank d sends to (d+1)%P and receives from (d-1+P)%P. At step s
 // rank d holds the K/V block of rank j = (d - s) mod P:

@@ -80,6 +80,18 @@ TEST_CASE("models::transfer_time_ns: equals the exact rational ceiling on random
     CAPTURE(rate);
     CHECK(transfer_time_ns(bytes, rate) == oracle(bytes, rate));
   }
+  // Second oracle, in integers: whole bytes at whole bytes per second take
+  // exactly ceil(bytes * 1e9 / rate) ns (128-bit, no rounding).
+  std::mt19937_64 rng5(5);
+  for (int i = 0; i < 10000; ++i) {
+    const unsigned long long bytes = rng5() % (1ULL << 40);
+    const unsigned long long rate = 1000000ULL + rng5() % 1000000000000ULL;
+    CAPTURE(bytes);
+    CAPTURE(rate);
+    const unsigned __int128 scaled = static_cast<unsigned __int128>(bytes) * 1000000000ULL;
+    const TimeNs exact = static_cast<TimeNs>((scaled + rate - 1) / rate);
+    CHECK(transfer_time_ns(static_cast<double>(bytes), static_cast<double>(rate)) == exact);
+  }
 }
 
 TEST_CASE("models::FlowNetwork: a lone flow completes exactly at start + transfer_time_ns") {

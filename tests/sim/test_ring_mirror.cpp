@@ -1,7 +1,8 @@
-// The real ring executor (kernels/ring) and the simulator's ring program run
-// the same schedule: the same block at every (rank, step), and that schedule,
-// run on the CPU in fp64 with the kernels' reference attention and merge,
-// is full attention over the whole sequence.
+// The real ring executor (kernels/ring) and the simulator's pass-kv program
+// run the same schedule: the same block at every (rank, step) (the program's
+// work() against kernels/ring/ring_schedule), and that schedule, run on the
+// CPU in fp64 with the kernels' reference attention and merge, is full
+// attention over the whole sequence.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -11,7 +12,7 @@
 #include "kernels/ring/ring_random.hpp"
 #include "kernels/ring/ring_reference.hpp"
 #include "kernels/ring/ring_schedule.hpp"
-#include "sim/ring_program.hpp"
+#include "sim/schedule.hpp"
 #include "sim_fixtures.hpp"
 
 using namespace ringsim;
@@ -33,26 +34,37 @@ MaskKind mask_kind(kernels::Mask m) {
 
 }  // namespace
 
-TEST_CASE("sim::ring mirror: the executor's block at every (rank, step) is the simulator's") {
+TEST_CASE("sim::ring mirror: the executor's block at every (rank, step) is the pass-kv program's work") {
   for (ring::RingLayout layout : kLayouts) {
     for (int p = 1; p <= 9; ++p) {
       const long long chunk = 64;
       CAPTURE(ring::ring_layout_name(layout));
       CAPTURE(p);
-      const RingBlocks sim = ring_blocks(scenario_of(layout, chunk * p, p), chunk * p, p);
+      const Scenario scn = scenario_of(layout, chunk * p, p);
+      const auto planned = test::plan_point(scn, scn.points[0]);
+      const ScheduleProgram& program = planned->plan->program();
       for (int d = 0; d < p; ++d) {
+        ProgramCursor c;
         for (int s = 0; s < p; ++s) {
           CAPTURE(d);
           CAPTURE(s);
+          // Advance to step s's compute (or past it when the block is masked).
+          Op op = program.next(d, c);
+          while (op.kind != Op::kCompute && !(op.kind == Op::kWaitAll && op.label == s)) op = program.next(d, c);
           const ring::RingBlock b = ring::ring_block(layout, p, chunk, d, s);
-          const bool upper = s != 0 && s > d;
-          const BlockShape& want = s == 0 ? sim.diagonal : (upper ? sim.upper : sim.lower);
-          CHECK(b.computed == !(upper && sim.upper_masked));
-          if (!b.computed) continue;
-          CHECK(b.q_tokens == want.q_tokens);
-          CHECK(b.kv_tokens == want.kv_tokens);
-          CHECK(mask_kind(b.mask) == want.mask);
-          CHECK(b.source == ((d - s) % p + p) % p);
+          CHECK(b.computed == (op.kind == Op::kCompute));
+          if (op.kind != Op::kCompute) continue;
+          const ComputeWork w = program.work(d, c);
+          REQUIRE(w.count == 1);
+          const Block& blk = w.blocks[0];
+          CHECK(blk.q.offset == b.q_offset);
+          CHECK(blk.q.count == b.q_tokens);
+          CHECK(blk.kv.offset == b.kv_offset);
+          CHECK(blk.kv.count == b.kv_tokens);
+          CHECK(mask_kind(b.mask) == blk.mask);
+          CHECK(blk.kv_part == b.source);
+          CHECK(blk.output == (s == 0 ? OutputMode::kWrite : OutputMode::kMerge));
+          while (op.kind != Op::kWaitAll) op = program.next(d, c);  // to the end of step s
         }
       }
     }

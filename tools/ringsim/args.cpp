@@ -68,9 +68,9 @@ Format parse_format(const std::optional<std::string>& text) {
 
 Mode parse_mode(const std::optional<std::string>& text) {
   if (!text) return Mode::kAuto;
-  for (Mode m : {Mode::kAuto, Mode::kEvent, Mode::kRecurrence, Mode::kFolded})
+  for (Mode m : {Mode::kAuto, Mode::kEvent, Mode::kRecurrence, Mode::kFolded, Mode::kWalk})
     if (*text == mode_name(m)) return m;
-  throw UsageError(fmt::format("--mode: unknown mode '{}' (auto, event, recurrence or folded)", *text));
+  throw UsageError(fmt::format("--mode: unknown mode '{}' (auto, event, recurrence, folded or walk)", *text));
 }
 
 int parse_threads(const std::optional<std::string>& text) {

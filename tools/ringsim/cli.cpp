@@ -39,7 +39,7 @@ const std::map<std::string, std::string>& help_texts() {
        "Simulates the forward pass of pass-KV ring attention at every point of SCENARIO.\n"
        "  --format table|csv|json  output format (default table)\n"
        "  --out FILE               write results to FILE (streamed into FILE.partial, renamed when done)\n"
-       "  --mode auto|event|recurrence|folded  simulation mode (default auto: fastest exact one)\n"
+       "  --mode auto|event|recurrence|folded|walk  simulation mode (default auto: fastest exact one)\n"
        "  --threads N              threads for recurrence/folded modes (0: all cores; default 0)\n"
        "  --trace FILE             Chrome/Perfetto trace of every device (forces --mode event)\n"
        "  --quiet                  no progress on stderr\n"},

@@ -66,6 +66,8 @@ int run_command(const std::vector<std::string>& args, Io io) {
   Format format = parse_format(a.last("--format"));
   SimOptions options = options_from(a);
   Scenario s = load_scenario(a.positional[0]);  // validates every point
+  check_schedules(s);                           // and what each point's schedule needs
+  check_mode(s, options.mode);                  // and what --mode needs of it
 
   std::unique_ptr<OutputFile> out_file, trace_file;
   if (auto path = a.last("--out")) out_file = std::make_unique<OutputFile>(*path);

@@ -112,9 +112,21 @@ ring::RingConfig ring_config(const Scenario& scn, const Point& pt) {
     throw InputError(scn.path, 0, "model.dtype", "ringsim validate runs bf16 rings only");
   if (scn.shape.head_dim != 64 && scn.shape.head_dim != 128)
     throw InputError(scn.path, 0, "model.head_dim", "the chunk kernels take head_dim 64 or 128");
+  // The real executor runs pass-kv on contiguous or zigzag rings of new
+  // tokens only (until it walks the schedules' programs, sim/schedule.hpp).
+  const PointAttention att = attention_of(scn, pt);
+  if (att.schedule != kDefaultSchedule)
+    throw InputError(scn.path, att.schedule_at.line, att.schedule_at.key,
+                     "ringsim validate runs the pass-kv schedule only");
+  if (att.layout == Layout::kStriped)
+    throw InputError(scn.path, att.layout_at.line, att.layout_at.key, "ringsim validate runs contiguous or zigzag rings");
+  if (att.cached_tokens > 0 || att.documents)
+    throw InputError(scn.path, att.cached_tokens > 0 ? att.cached_at.line : att.documents_at.line,
+                     att.cached_tokens > 0 ? att.cached_at.key : att.documents_at.key,
+                     "ringsim validate runs neither cached prefixes nor packed documents");
   ring::RingConfig c;
   c.layout = !scn.causal ? ring::RingLayout::kNonCausal
-             : scn.layout == Layout::kZigzag ? ring::RingLayout::kZigzag
+             : att.layout == Layout::kZigzag ? ring::RingLayout::kZigzag
                                              : ring::RingLayout::kContiguous;
   c.ring_size = static_cast<int>(pt.ring_size);
   c.ranks_per_gpu = point_ranks_per_gpu(scn, pt);
