@@ -66,40 +66,6 @@ double partial_bytes(const AttentionShape& s, long long rows, int q_heads) {
   return static_cast<double>(rows) * q_heads * (static_cast<double>(s.head_dim) * dtype_bytes(s.dtype) + 4.0);
 }
 
-Op alloc_op(BufferId b) {
-  Op op;
-  op.kind = Op::kAlloc;
-  op.buffer = b;
-  return op;
-}
-Op free_op(BufferId b) {
-  Op op = alloc_op(b);
-  op.kind = Op::kFree;
-  return op;
-}
-Op send_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label) {
-  Op op;
-  op.kind = Op::kSend;
-  op.peer = peer;
-  op.tag = tag;
-  op.bytes = bytes;
-  op.buffer = buffer;
-  op.offset_bytes = offset_bytes;
-  op.label = label;
-  return op;
-}
-Op recv_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label) {
-  Op op = send_op(peer, tag, bytes, buffer, offset_bytes, label);
-  op.kind = Op::kRecv;
-  return op;
-}
-Op wait_op(long long label) {
-  Op op;
-  op.kind = Op::kWaitAll;
-  op.label = label;
-  return op;
-}
-
 ComputeWork make_work(const PlanInput& in, const ComputeSpec& c) {
   ComputeWork w;
   const AttentionShape& m = in.scenario.shape;
@@ -178,8 +144,6 @@ Block merge_block(BufferId from, long long slots, long long merges, BufferId int
   b.shape = BlockShape{rows, 0, MaskKind::kFull, true};
   return b;
 }
-
-bool keeps_empty_slots(const PlanInput& in) { return in.ranks_per_gpu > 1; }
 
 Op compute_op(const PlanInput& in, const ComputeWork& w, long long device, long long step, double message_bytes) {
   Op op;

@@ -65,11 +65,11 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
           continue;
         case Phase::kSend:
           go(c, Phase::kRecv);
-          if (s < p_ - 1) return send_op((d + 1) % p_, tag_of(s, 0), bytes_, held(s), 0, s);
+          if (s < p_ - 1) return send_op(d + 1 == p_ ? 0 : d + 1, tag_of(s, 0), bytes_, held(s), 0, s);
           continue;
         case Phase::kRecv:
           go(c, Phase::kCompute);
-          if (s < p_ - 1) return recv_op((d - 1 + p_) % p_, tag_of(s, 0), bytes_, recv_[s % 2], 0, s);
+          if (s < p_ - 1) return recv_op(d == 0 ? p_ - 1 : d - 1, tag_of(s, 0), bytes_, recv_[s % 2], 0, s);
           continue;
         case Phase::kCompute: {
           go(c, Phase::kWait);
@@ -115,7 +115,8 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
   bool allocated(BufferId b) const { return p_ > 1 || b < kPassBuffers; }  // a ring of one receives nothing
   BufferId held(long long s) const { return s == 0 ? own_ : recv_[(s - 1) % 2]; }
 
-  long long source(long long d, long long s) const { return ((d - s) % p_ + p_) % p_; }
+  // 0 <= d, s < P: no division (next() calls it every step)
+  long long source(long long d, long long s) const { return d >= s ? d - s : d - s + p_; }
   ComputeWork step_work(long long d, long long s) const { return part_work(d, s, source(d, s)); }
   ComputeWork part_work(long long d, long long s, long long j) const {
     const BlockPlan plan = plan_blocks(geo_, in_.attention.causal, d, j, in_.documents);
