@@ -1,18 +1,21 @@
 // Max-min fair sharing of the flow network (see flow_network.hpp): a flow
-// that shares a link joins the progressive filling of its connected
-// component (flows that share links, transitively); nothing else is touched.
-// No allocation per call: marks and scratch arrays live in the network.
+// that shares a link, and the flows on a link another left, join the
+// progressive filling of their connected component (flows that share links,
+// transitively) when the instant settles; nothing else is touched. No
+// allocation per call: marks and scratch arrays live in the network.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cassert>
+#include <functional>
 
 #include "models/flow_network.hpp"
 
 namespace ringsim {
 
 // A flow that shares a link: pools on its links dissolve, then the max-min
-// rates of its component are recomputed (alone after all: its own rate).
+// rates of its component are recomputed when the instant settles (alone
+// after all: its own rate, at once).
 void FlowNetwork::start_general(TimeNs now_ns, FlowId id) {
   Flow& f = flows_[static_cast<std::size_t>(id)];
   double alone_rate = f.hops.empty() ? f.route_bytes_per_s : f.cap_bytes_per_s;
@@ -28,8 +31,24 @@ void FlowNetwork::start_general(TimeNs now_ns, FlowId id) {
     set_rate(f, id, std::min(alone_rate, f.cap_bytes_per_s), now_ns);
     return;
   }
-  seeds_.assign(1, id);
-  recompute_rates(now_ns);
+  pending_flows_.push_back(id);
+}
+
+void FlowNetwork::settle() {
+  seeds_.clear();
+  for (const FlowId id : pending_flows_) {  // still general and flowing (it may have ended or pooled since)
+    const Flow& f = flows_[static_cast<std::size_t>(id)];
+    if (f.active && f.pool < 0 && !f.waiting && !f.reserved && !f.hops.empty()) seeds_.push_back(id);
+  }
+  for (const LinkId link : pending_links_) {  // reserved flows run alone as planned
+    links_[static_cast<std::size_t>(link)].pending = false;
+    for (FlowId g = links_[static_cast<std::size_t>(link)].head; g >= 0; g = next_on(g, link)) {
+      if (!flows_[static_cast<std::size_t>(g)].reserved) seeds_.push_back(g);
+    }
+  }
+  pending_flows_.clear();
+  pending_links_.clear();
+  if (!seeds_.empty()) recompute_rates(now_ns_);
 }
 
 // The flows connected to seeds_ through shared links, in search order.
@@ -62,56 +81,75 @@ void FlowNetwork::collect_component() {
 
 // Progressive filling: the tightest constraint (a link's fair share among its
 // unfrozen flows, or a flow's cap) freezes its flows at that rate; repeat on
-// what is left.
+// what is left. The same choices, in the same order, as scanning every link
+// each round (ties: the link found first by the component search), but the
+// links' shares sit in a heap: every freeze pushes the new share of each link
+// it touches, and an entry whose share is no longer its link's is stale.
 void FlowNetwork::fill_max_min() {
   const std::size_t n_links = component_links_.size();
   capacity_.resize(n_links);
   unfrozen_.resize(n_links);
+  shares_.clear();
   for (std::size_t i = 0; i < n_links; ++i) {
     capacity_[i] = topo_.link_bytes_per_s(component_links_[i]);
     unfrozen_[i] = links_[static_cast<std::size_t>(component_links_[i])].count;
+    if (unfrozen_[i] > 0) shares_.emplace_back(capacity_[i] / unfrozen_[i], static_cast<std::int32_t>(i));
   }
-  bool capped = false;
+  std::make_heap(shares_.begin(), shares_.end(), std::greater<>());
+  capped_.clear();  // ascending caps: the tightest unfrozen one is found in order
   for (const FlowId id : component_) {
     Flow& f = flows_[static_cast<std::size_t>(id)];
     f.new_rate = -1;
-    capped = capped || f.cap_bytes_per_s < kNoRateCap;
+    if (f.cap_bytes_per_s < kNoRateCap) capped_.push_back(id);
   }
-  const auto freeze = [&](Flow& f, double rate) {
-    f.new_rate = rate;
-    for (const Hop& hop : f.hops) {
-      const auto i = static_cast<std::size_t>(links_[static_cast<std::size_t>(hop.link)].local);
-      capacity_[i] = std::max(0.0, capacity_[i] - rate);
-      --unfrozen_[i];
-    }
-  };
+  const auto cap_of = [&](FlowId id) { return flows_[static_cast<std::size_t>(id)].cap_bytes_per_s; };
+  std::sort(capped_.begin(), capped_.end(), [&](FlowId a, FlowId b) { return cap_of(a) < cap_of(b); });
+  std::size_t next_capped = 0;
   for (std::size_t left = component_.size(); left > 0;) {
-    std::size_t best = n_links;
     double share = 0;
-    for (std::size_t i = 0; i < n_links; ++i) {
-      if (unfrozen_[i] == 0) continue;
-      const double s = capacity_[i] / static_cast<double>(unfrozen_[i]);
-      if (best == n_links || s < share) best = i, share = s;
+    const std::int32_t best = tightest_link(share);
+    while (next_capped < capped_.size() && flows_[static_cast<std::size_t>(capped_[next_capped])].new_rate >= 0) {
+      ++next_capped;
     }
-    double cap = kNoRateCap;
-    if (capped) {
-      for (const FlowId id : component_) {
-        const Flow& f = flows_[static_cast<std::size_t>(id)];
-        if (f.new_rate < 0) cap = std::min(cap, f.cap_bytes_per_s);
-      }
-    }
-    assert(best < n_links || cap < kNoRateCap);
-    if (best == n_links || cap < share) {  // the tightest caps bind first
-      for (const FlowId id : component_) {
-        Flow& f = flows_[static_cast<std::size_t>(id)];
-        if (f.new_rate < 0 && f.cap_bytes_per_s == cap) freeze(f, cap), --left;
+    const double cap = next_capped < capped_.size() ? cap_of(capped_[next_capped]) : kNoRateCap;
+    assert(best >= 0 || cap < kNoRateCap);
+    if (best < 0 || cap < share) {  // the tightest caps bind first
+      for (std::size_t k = next_capped; k < capped_.size() && cap_of(capped_[k]) == cap; ++k) {
+        Flow& f = flows_[static_cast<std::size_t>(capped_[k])];
+        if (f.new_rate < 0) freeze(f, cap), --left;
       }
       continue;
     }
-    const LinkId link = component_links_[best];
+    const LinkId link = component_links_[static_cast<std::size_t>(best)];
     for (FlowId g = links_[static_cast<std::size_t>(link)].head; g >= 0; g = next_on(g, link)) {
       Flow& f = flows_[static_cast<std::size_t>(g)];
       if (f.new_rate < 0) freeze(f, share), --left;
+    }
+  }
+}
+
+std::int32_t FlowNetwork::tightest_link(double& share) {
+  while (!shares_.empty()) {
+    const auto [s, i] = shares_.front();
+    const auto k = static_cast<std::size_t>(i);
+    if (unfrozen_[k] > 0 && s == capacity_[k] / unfrozen_[k]) {
+      share = s;
+      return i;
+    }
+    std::pop_heap(shares_.begin(), shares_.end(), std::greater<>());
+    shares_.pop_back();
+  }
+  return -1;
+}
+
+void FlowNetwork::freeze(Flow& f, double rate) {
+  f.new_rate = rate;
+  for (const Hop& hop : f.hops) {
+    const auto i = static_cast<std::size_t>(links_[static_cast<std::size_t>(hop.link)].local);
+    capacity_[i] = std::max(0.0, capacity_[i] - rate);
+    if (--unfrozen_[i] > 0) {
+      shares_.emplace_back(capacity_[i] / unfrozen_[i], static_cast<std::int32_t>(i));
+      std::push_heap(shares_.begin(), shares_.end(), std::greater<>());
     }
   }
 }

@@ -84,7 +84,7 @@ FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, 
   if (!(bytes >= 0) || !(rate_cap_bytes_per_s > 0) || start_ns < now_ns) {
     refuse_flow(bytes, rate_cap_bytes_per_s, start_ns, now_ns);
   }
-  now_ns_ = now_ns;
+  advance(now_ns);
   const FlowId id = take_slot(flows_, free_ids_);
   Flow& f = flows_[static_cast<std::size_t>(id)];
   f.tag = tag;
@@ -135,6 +135,11 @@ void FlowNetwork::refuse_flow(double bytes, double rate_cap_bytes_per_s, TimeNs 
     throw std::invalid_argument(fmt::format("flow rate cap of {} B/s is not positive", rate_cap_bytes_per_s));
   }
   throw std::invalid_argument(fmt::format("flow starting at {} ns before now ({} ns)", start_ns, now_ns));
+}
+
+void FlowNetwork::refuse_unsettled(TimeNs now_ns) const {
+  throw std::logic_error(fmt::format("FlowNetwork: called at {} ns with the rates of {} ns not settled", now_ns,
+                                     now_ns_));
 }
 
 // Whether the flow's links carry nothing from start_ns on but reserved flows
@@ -295,7 +300,7 @@ TimeNs FlowNetwork::projection(std::uint32_t source, std::uint64_t version) cons
 void FlowNetwork::complete(TimeNs now_ns, std::uint32_t source, std::uint64_t version,
                            std::vector<std::uint64_t>& done) {
   assert(now_ns >= now_ns_ && "complete moves time backwards");
-  now_ns_ = now_ns;
+  advance(now_ns);
   Wake* w = wake_of(source);
   if (!w || w->version != version) return;  // stale: a later entry replaced it
   Wake& wake = *w;
@@ -316,7 +321,7 @@ void FlowNetwork::complete(TimeNs now_ns, std::uint32_t source, std::uint64_t ve
   }
   for (const Hop& hop : f.hops) {
     if (hop.prev >= 0 || hop.next >= 0) {  // neighbours to relink and speed up
-      complete_flow(id, now_ns, done);
+      complete_flow(id, done);
       return;
     }
   }
@@ -339,17 +344,15 @@ void FlowNetwork::release(Flow& f, FlowId id, std::vector<std::uint64_t>& done) 
   free_ids_.push_back(id);
 }
 
-void FlowNetwork::complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>& done) {
+// Its neighbours may speed up: its links are re-solved when the instant settles.
+void FlowNetwork::complete_flow(FlowId id, std::vector<std::uint64_t>& done) {
   Flow& f = flows_[static_cast<std::size_t>(id)];
   unlink(id);
-  seeds_.clear();  // its neighbours may speed up; reserved ones run alone as planned
   for (const Hop& hop : f.hops) {
-    for (FlowId g = links_[static_cast<std::size_t>(hop.link)].head; g >= 0; g = next_on(g, hop.link)) {
-      if (!flows_[static_cast<std::size_t>(g)].reserved) seeds_.push_back(g);
-    }
+    Link& l = links_[static_cast<std::size_t>(hop.link)];
+    if (l.count > 0 && !l.pending) l.pending = true, pending_links_.push_back(hop.link);
   }
   release(f, id, done);
-  if (!seeds_.empty()) recompute_rates(t);
 }
 
 double FlowNetwork::flow_rate(FlowId id) const {

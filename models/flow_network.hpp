@@ -26,7 +26,11 @@
 //     min(cap, capacity / n) each, tracked by one served-bytes clock per pool,
 //     O(log n) per start and end however many share the link;
 //   - otherwise, progressive filling over the connected component (flows
-//     that share links, transitively) of the flow that changed.
+//     that share links, transitively) of the flows that changed, once per
+//     instant (settle(), below), however many flows start or end in it: an
+//     all-to-all whose flows start together is one solve, not one per flow.
+//     Filling takes the tightest link from a heap: O((links + flows x hops)
+//     x log links) per solve, not links x bottlenecks.
 //
 // Exactness: a flow's remaining bytes and projected completion are touched
 // only when its rate changes, so a flow whose rate never changes completes at
@@ -85,6 +89,17 @@ class FlowNetwork {
   void complete(TimeNs now_ns, std::uint32_t source, std::uint64_t version, std::vector<std::uint64_t>& done);
   // The source's current completion, kTimeNever if none or if `version` is stale.
   TimeNs projection(std::uint32_t source, std::uint64_t version) const;
+  // Shared links' rates are re-solved once per instant: start_flow and
+  // complete note the flows and links that changed, and settle() re-solves
+  // max-min over their components and adds the Dues. Call it before time
+  // moves past the instant (the engine: before it pops a later event);
+  // start_flow and complete at a later time throw std::logic_error while
+  // unsettled. A rate that holds for no time moves no byte, so the times are
+  // those of re-solving at every change, except that a rate which changes
+  // and changes back within the instant keeps its projection (not re-rounded).
+  bool unsettled() const { return !pending_flows_.empty() || !pending_links_.empty(); }
+  void settle();
+  TimeNs now_ns() const { return now_ns_; }  // the instant of the last call
   std::size_t active_flows() const { return active_; }
   double flow_rate(FlowId) const;  // bytes/s now; for tests
 
@@ -122,6 +137,7 @@ class FlowNetwork {
     std::int32_t pool = -1;    // its pool (then count == 0), or -1
     std::uint32_t mark = 0;    // component search: visited when == stamp_
     std::int32_t local = 0;    // index into the filling's scratch arrays
+    bool pending = false;      // in pending_links_
   };
   // Processor sharing on one link: every member runs at `rate`, so one clock
   // (bytes served to each member since the pool formed) tracks them all; a
@@ -151,12 +167,17 @@ class FlowNetwork {
   };
   std::array<TransferMemo, 4> memo_;  // lone_transfer_ns's last pairs
   unsigned memo_next_ = 0;
+  // What changed in this instant, for settle(): general flows that started
+  // sharing a link, and links a flow left.
+  std::vector<FlowId> pending_flows_;
+  std::vector<LinkId> pending_links_;
   // Scratch of the component search and filling, kept to avoid allocation.
   std::uint32_t stamp_ = 0;
-  std::vector<FlowId> seeds_, component_;
+  std::vector<FlowId> seeds_, component_, capped_;
   std::vector<LinkId> component_links_;
   std::vector<double> capacity_;
   std::vector<std::int32_t> unfrozen_;
+  std::vector<std::pair<double, std::int32_t>> shares_;  // min-heap of (fair share, local link)
 
   // A free slot of `slots` (the last freed one), or a new one at the end.
   template <class T, class Id>
@@ -200,11 +221,21 @@ class FlowNetwork {
     return i < pools_.size() && !pools_[i].targets.empty() ? &pools_[i].wake : nullptr;
   }
   [[noreturn]] static void refuse_flow(double bytes, double rate_cap_bytes_per_s, TimeNs start_ns, TimeNs now_ns);
-  void complete_flow(FlowId id, TimeNs t, std::vector<std::uint64_t>& done);
+  // Time moves on to now_ns: refuses an unsettled instant left behind.
+  void advance(TimeNs now_ns) {
+    if (now_ns > now_ns_ && unsettled()) refuse_unsettled(now_ns);
+    now_ns_ = now_ns;
+  }
+  [[noreturn]] void refuse_unsettled(TimeNs now_ns) const;
+  void complete_flow(FlowId id, std::vector<std::uint64_t>& done);
   void release(Flow& f, FlowId id, std::vector<std::uint64_t>& done);
   void recompute_rates(TimeNs now_ns);  // over the component of seeds_
   void collect_component();
   void fill_max_min();
+  // Filling: the tightest link with unfrozen flows (-1: none) and its share;
+  // entries whose share is no longer the link's are dropped on the way.
+  std::int32_t tightest_link(double& share);
+  void freeze(Flow& f, double rate);
   void set_rate(Flow& f, FlowId id, double rate, TimeNs now_ns);
   // Pools (models/flow_pool.cpp).
   bool try_pool(TimeNs now_ns, FlowId id);

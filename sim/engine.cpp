@@ -264,7 +264,13 @@ void Engine::Impl::handle(const Event& e) {
 EngineResult Engine::Impl::run() {
   queue.reserve(static_cast<std::size_t>(4 * n + 16));
   for (long long d = 0; d < n; ++d) run_device(0, d);
-  while (!queue.empty()) {
+  for (;;) {
+    // The network re-solves shared links once per instant: before time moves on.
+    if (network.unsettled() && (queue.empty() || queue.top().time_ns > network.now_ns())) {
+      network.settle();
+      schedule_network();
+    }
+    if (queue.empty()) break;
     const Event e = queue.pop();
     if (++result.events % kProgressEvery == 0 && opt.progress) opt.progress(waits_done, opt.total_waits);
     if (opt.event_log) {
