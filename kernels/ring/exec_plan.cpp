@@ -91,8 +91,10 @@ void ExecPlan::walk(const ScheduleProgram& program, long long d) {
   DeviceProgram& dp = programs[static_cast<std::size_t>(d)];
   dp.rounds.emplace_back();
   ProgramCursor c;
+  bool posted = false;  // since the last WAIT_ALL
   for (Op op = program.next(d, c); op.kind != Op::kDone; op = program.next(d, c)) {
     const int round = static_cast<int>(dp.rounds.size()) - 1;
+    posted = posted || op.kind == Op::kCompute || op.kind == Op::kSend || op.kind == Op::kRecv;
     switch (op.kind) {
       case Op::kAlloc:
         if (std::find(dp.allocated.begin(), dp.allocated.end(), op.buffer) == dp.allocated.end())
@@ -115,12 +117,15 @@ void ExecPlan::walk(const ScheduleProgram& program, long long d) {
       }
       case Op::kSend: sends_.push_back({d, round, op}); break;
       case Op::kRecv: recvs_.push_back({d, round, op}); break;
-      case Op::kWaitAll: dp.rounds.emplace_back(); break;
+      case Op::kWaitAll:
+        dp.rounds.emplace_back();
+        posted = false;
+        break;
       case Op::kFree:
       case Op::kDone: break;
     }
   }
-  if (dp.rounds.back().computes.empty()) dp.rounds.pop_back();  // nothing after the last WAIT_ALL
+  if (!posted) dp.rounds.pop_back();  // nothing posted after the last WAIT_ALL (FREEs only)
 }
 
 // Each receive takes the first unmatched send of the same (src, dst, tag).

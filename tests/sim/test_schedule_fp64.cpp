@@ -1,8 +1,10 @@
-// sim/schedules + kernels/ring/exec_plan: every schedule's program, run by an
-// fp64 CPU executor that follows nothing but the program as ExecPlan reads it
-// (rounds, matched transfers by buffer and byte offset, blocks, byte layouts
-// per BufferFormat, input and output placements, casts, merge slots) -- the
-// description the CUDA executor runs -- computes full attention over the whole
+// sim/schedules + kernels/ring/exec_plan + exec_order: every schedule's
+// program, run by an fp64 CPU executor that follows nothing but the program
+// as ExecPlan reads it (rounds, matched transfers by buffer and byte offset,
+// blocks, byte layouts per BufferFormat, input and output placements, casts,
+// merge slots), step by step in the CUDA executor's enqueue order (each step
+// waiting only on completions enqueued before it) -- the description and the
+// order the CUDA executor runs -- computes full attention over the whole
 // sequence: every (position, head) of the output, exactly once over the
 // devices, against an fp64 reference built independently from the hashed
 // inputs (kernels/ring/ring_reference.hpp), to 1e-12.
@@ -12,12 +14,15 @@
 // ranges and keep the program's byte layout exactly, in fp64.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "kernels/attention/attention_ref.hpp"
+#include "kernels/ring/exec_order.hpp"
 #include "kernels/ring/exec_plan.hpp"
 #include "kernels/ring/ring_random.hpp"
 #include "kernels/ring/ring_reference.hpp"
@@ -36,6 +41,53 @@ void worse(double& worst, double error) {
   if (!(std::fabs(error) <= worst)) worst = std::isnan(error) ? error : std::fabs(error);
 }
 
+// Happens-before over the enqueue order: an operation happens after what it
+// waits on and, transitively, what those waited on. Two accesses to
+// overlapping bytes of a device's buffer, one of them a write, must be
+// ordered so (else the GPU may run them at once: a race).
+class RaceCheck {
+ public:
+  int id(const ring::OpRef& r) {
+    for (std::size_t i = 0; i < refs_.size(); ++i)
+      if (refs_[i] == r) return static_cast<int>(i);
+    refs_.push_back(r);
+    after_.emplace_back();
+    return static_cast<int>(refs_.size()) - 1;
+  }
+  // `r` is enqueued now, waiting on `waits`.
+  void enqueue(const ring::OpRef& r, const std::vector<ring::OpRef>& waits) {
+    std::set<int> hb;
+    for (const ring::OpRef& w : waits) {
+      const int i = id(w);
+      hb.insert(i);
+      hb.insert(after_[static_cast<std::size_t>(i)].begin(), after_[static_cast<std::size_t>(i)].end());
+    }
+    after_[static_cast<std::size_t>(id(r))] = std::move(hb);
+  }
+  void access(const ring::OpRef& r, long long device, BufferId b, std::int64_t lo, std::int64_t hi, bool write) {
+    const int me = id(r);
+    for (const Access& a : log_) {
+      if (a.device != device || a.buffer != b || a.hi <= lo || hi <= a.lo || (!a.write && !write) || a.op == me) continue;
+      CAPTURE(device);
+      CAPTURE(b);
+      CHECK(after_[static_cast<std::size_t>(me)].count(a.op) == 1);
+    }
+    log_.push_back({me, device, b, lo, hi, write});
+  }
+
+ private:
+  struct Access {
+    int op;
+    long long device;
+    BufferId buffer;
+    std::int64_t lo, hi;
+    bool write;
+  };
+  std::vector<ring::OpRef> refs_;
+  std::vector<std::set<int>> after_;  // by id: the ops it happens after
+  std::vector<Access> log_;
+};
+
 class Fp64Run {
  public:
   Fp64Run(const ring::ExecPlan& plan, std::uint64_t seed) : x_(plan), seed_(seed), dim_(plan.shape.head_dim),
@@ -53,27 +105,54 @@ class Fp64Run {
     }
   }
 
+  // In the host's enqueue order (kernels/ring/exec_order.hpp), each step
+  // running at once: every completion a step waits on must come earlier.
   void run() {
-    std::vector<std::vector<double>> data(x_.transfers.size());
-    for (int r = 0; r < x_.rounds(); ++r) {
-      for (long long d = 0; d < x_.devices; ++d) {
-        if (r >= static_cast<int>(x_.programs[static_cast<std::size_t>(d)].rounds.size())) continue;
-        const ring::ExecRound& round = x_.programs[static_cast<std::size_t>(d)].rounds[static_cast<std::size_t>(r)];
-        for (BufferId b : round.casts) cast(d, b);
-        for (int t : round.sends) {  // what the transfer carries, read when it is posted
-          const ring::ExecTransfer& tr = x_.transfers[static_cast<std::size_t>(t)];
-          const auto& src = mem(d)[tr.src_buffer];
-          data[static_cast<std::size_t>(t)].assign(src.begin() + tr.src_offset, src.begin() + tr.src_offset + tr.bytes);
+    std::vector<ring::OpRef> done;
+    for (long long d = 0; d < x_.devices; ++d) done.push_back({ring::OpRef::kGate, static_cast<int>(d), 0});
+    const auto before = [&](const std::vector<ring::OpRef>& waits) {
+      for (const ring::OpRef& r : waits) CHECK(std::find(done.begin(), done.end(), r) != done.end());
+    };
+    for (const ring::EnqueueStep& step : ring::enqueue_order(x_)) {
+      for (const auto& w : step.waits) before(w);
+      if (step.kind == ring::EnqueueStep::kCast) {
+        const auto d = static_cast<std::size_t>(step.device);
+        const ring::OpRef me{ring::OpRef::kCast, static_cast<int>(step.device), step.round};
+        races_.enqueue(me, step.waits[0]);
+        const BufferId acc = x_.programs[d].accumulator;
+        races_.access(me, step.device, acc, 0, buf(acc).bytes, false);
+        for (BufferId b : x_.programs[d].rounds[static_cast<std::size_t>(step.round)].casts) {
+          races_.access(me, step.device, b, 0, buf(b).bytes, true);
+          cast(step.device, b);
         }
-        for (int c : round.computes)
-          for (const ring::ExecBlock& eb : x_.computes[static_cast<std::size_t>(c)].blocks) block(d, eb);
-      }
-      for (std::size_t t = 0; t < x_.transfers.size(); ++t) {  // delivered when both ends' rounds are done
-        const ring::ExecTransfer& tr = x_.transfers[t];
-        if (std::max(tr.src_round, tr.dst_round) != r) continue;
-        std::copy(data[t].begin(), data[t].end(), mem(tr.dst)[tr.dst_buffer].begin() + tr.dst_offset);
+        done.push_back(me);
+      } else if (step.kind == ring::EnqueueStep::kCompute) {
+        const ring::OpRef me{ring::OpRef::kCompute, step.compute, 0};
+        races_.enqueue(me, step.waits[0]);
+        for (const ring::ExecBlock& eb : x_.computes[static_cast<std::size_t>(step.compute)].blocks) {
+          accesses(me, step.device, eb);
+          block(step.device, eb);
+        }
+        done.push_back(me);
+      } else {
+        CHECK((step.path != ring::TransferPath::kShared || x_.ranks_per_gpu == 1));
+        for (std::size_t i = 0; i < step.transfers.size(); ++i) {
+          const int t = step.transfers[i];
+          const ring::ExecTransfer& tr = x_.transfers[static_cast<std::size_t>(t)];
+          const ring::OpRef at_src{ring::OpRef::kTransferAtSrc, t, 0}, at_dst{ring::OpRef::kTransferAtDst, t, 0};
+          races_.enqueue(at_src, step.waits[i]);
+          races_.enqueue(at_dst, step.waits[i]);
+          races_.access(at_src, tr.src, tr.src_buffer, tr.src_offset, tr.src_offset + tr.bytes, false);
+          races_.access(at_dst, tr.dst, tr.dst_buffer, tr.dst_offset, tr.dst_offset + tr.bytes, true);
+          const auto& src = mem(tr.src)[tr.src_buffer];
+          std::copy(src.begin() + tr.src_offset, src.begin() + tr.src_offset + tr.bytes,
+                    mem(tr.dst)[tr.dst_buffer].begin() + tr.dst_offset);
+          done.push_back(at_src);
+          done.push_back(at_dst);
+        }
       }
     }
+    CHECK(done.size() == static_cast<std::size_t>(x_.devices) + x_.computes.size() + 2 * x_.transfers.size() + casts());
   }
 
   // Every (position, head) of the output against the fp64 reference.
@@ -112,6 +191,23 @@ class Fp64Run {
   }
 
  private:
+  // The bytes a block reads and writes (RaceCheck).
+  void accesses(const ring::OpRef& me, long long d, const ring::ExecBlock& eb) {
+    const Block& b = eb.block;
+    const auto rows = [&](const Slice& sl, bool write) {
+      const std::int64_t lo = x_.row_offset(sl);
+      races_.access(me, d, sl.buffer, lo, lo + sl.count * buf(sl.buffer).row_bytes, write);
+    };
+    rows(b.q, false);
+    if (b.kind == BlockKind::kAttention) rows(b.kv, false);
+    rows(b.out, true);
+  }
+  std::size_t casts() const {
+    std::size_t n = 0;
+    for (const ring::DeviceProgram& dp : x_.programs)
+      for (const ring::ExecRound& r : dp.rounds) n += !r.casts.empty();
+    return n;
+  }
   const ring::ExecBuffer& buf(BufferId b) const { return x_.buffers[static_cast<std::size_t>(b)]; }
   std::vector<std::vector<double>>& mem(long long d) { return mem_[static_cast<std::size_t>(d)]; }
   const std::vector<std::vector<double>>& mem(long long d) const { return mem_[static_cast<std::size_t>(d)]; }
@@ -219,6 +315,7 @@ class Fp64Run {
   const ring::ExecPlan& x_;
   std::uint64_t seed_;
   int dim_, e_;
+  RaceCheck races_;
   std::vector<std::vector<std::vector<double>>> mem_;  // [device][buffer][byte]
   std::vector<std::vector<std::vector<double>>> lse_;  // accumulators' lse [device][buffer][head * rows + row]
 };
