@@ -42,8 +42,8 @@ constexpr const char* kUsage =
     "                     (models/profiles/links, or a path) instead\n"
     "  --repeats N        timed runs per point, median reported (default 5)\n"
     "  --block-repeats N  timed repeats per calibrated block shape (default 10)\n"
-    "  --trace-prefix P   write P<scenario>-<schedule>-P<ring>-chunk<tokens>.json per\n"
-    "                     point: measured and simulated timelines (Chrome/Perfetto)\n"
+    "  --trace-prefix P   write P<scenario>-<schedule>-P<ring>-r<ranks/gpu>-chunk<tokens>.json\n"
+    "                     per point: measured and simulated timelines (Chrome/Perfetto)\n"
     "  --format F         table (default), csv or json\n"
     "  --no-interference  do not measure or model transfers slowing compute\n"
     "                     (profile copy_compute_share = link_compute_share = 0)\n"
@@ -134,15 +134,22 @@ int run(const Args& a) {
     for (std::size_t pi = 0; pi < scn.points.size(); ++pi) {
       const Point& pt = scn.points[pi];
       const ring::ExecPlan& plan = *plans[si][pi];
-      calibration.ensure(plan, a.opt.block_repeats);
-      const validate::PointShares shares = interference.ensure(plan, ctx, links, a.opt);
-      report.shares(pt, shares);
-      const DeviceProfile profile = calibration.profile(scn.profile, card, links, shares);
-      const std::uint64_t seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-      const validate::Outcome o = validate::validate_point(scn, pt, plan, ctx, profile, links,
-                                                           stored ? &*stored : nullptr, card, a.opt, seed);
-      report.point(o, seed);
-      all_passed = all_passed && o.passed;
+      try {  // a failed point is reported and the others still run (a sticky CUDA error fails them too)
+        calibration.ensure(plan, a.opt.block_repeats);
+        const validate::PointShares shares = interference.ensure(plan, ctx, links, a.opt);
+        report.shares(pt, shares);
+        const DeviceProfile profile = calibration.profile(scn.profile, card, links, shares);
+        const std::uint64_t seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+        const validate::Outcome o = validate::validate_point(scn, pt, plan, ctx, profile, links,
+                                                             stored ? &*stored : nullptr, card, a.opt, seed);
+        report.point(o, seed);
+        all_passed = all_passed && o.passed;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "ringsim validate: %s point %zu (%s, ring %lld, %lld tokens) failed: %s\n",
+                     scn.name.c_str(), pi + 1, plan.schedule.c_str(), pt.ring_size, pt.tokens, e.what());
+        report.failed();
+        all_passed = false;
+      }
     }
   }
   report.finish();

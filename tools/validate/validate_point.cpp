@@ -279,8 +279,8 @@ Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPla
   if (!opt.trace_prefix.empty()) {
     // The run whose time is the median, so the trace shows the reported figure.
     const auto it = std::find(times.begin(), times.end(), out.measured_s);
-    out.trace_path = fmt::format("{}{}-{}-P{}-chunk{}.json", opt.trace_prefix, scn.name, plan.schedule, pt.ring_size,
-                                 out.chunk_tokens);
+    out.trace_path = fmt::format("{}{}-{}-P{}-r{}-chunk{}.json", opt.trace_prefix, scn.name, plan.schedule,
+                                 pt.ring_size, plan.ranks_per_gpu, out.chunk_tokens);
     write_trace(out.trace_path, runs[static_cast<std::size_t>(it - times.begin())], card, sim_trace.str());
   }
   return out;

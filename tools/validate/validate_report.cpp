@@ -176,7 +176,8 @@ void Report::finish() {
     if (stored_)
       fmt::print("out of sample ({}; links: {}): worst {:.2f}%, {} within 5%, {} within 2%\n", stored_name(),
                  stored_->links, oos_.worst_abs_pct, oos_.within_5, oos_.within_2);
-    fmt::print("{} output check(s) failed (fp64 reference, tolerance {:.0e})\n", failed_, kCheckTolerance);
+    fmt::print("{} point(s) failed to run or failed the output check (fp64 reference, tolerance {:.0e})\n", failed_,
+               kCheckTolerance);
   } else if (format_ == "json") {
     std::string links, points;
     for (const auto& l : json_links_) links += (links.empty() ? "" : ",\n    ") + l;

@@ -21,6 +21,7 @@ class Report {
   // A point's own interference shares (before its row; table and csv only).
   void shares(const Point&, const PointShares&);
   void point(const Outcome&, std::uint64_t seed);
+  void failed() { ++failed_; }  // a point that could not run (counted with the failed checks)
   void finish();  // summary (table), the document (json)
 
  private:
