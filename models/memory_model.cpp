@@ -11,9 +11,21 @@
 
 namespace ringsim {
 
-BufferId BufferTable::add(std::string name, double bytes) {
+const char* buffer_format_name(BufferFormat f) {
+  switch (f) {
+    case BufferFormat::kOpaque: return "opaque";
+    case BufferFormat::kQueries: return "queries";
+    case BufferFormat::kKeysValues: return "keys-values";
+    case BufferFormat::kAccumulator: return "accumulator";
+    case BufferFormat::kPartials: return "partials";
+    case BufferFormat::kOutput: return "output";
+  }
+  return "?";
+}
+
+BufferId BufferTable::add(std::string name, double bytes, BufferFormat format) {
   if (find(name) != kNoBuffer) throw std::logic_error("BufferTable: buffer " + name + " listed twice");
-  buffers_.push_back(BufferSpec{std::move(name), bytes});
+  buffers_.push_back(BufferSpec{std::move(name), bytes, format});
   return size() - 1;
 }
 

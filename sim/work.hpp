@@ -9,6 +9,12 @@
 // Global positions of rows (for masks) come from the schedule's layout
 // (sim/geometry.hpp: SequenceLayout::position(part, row)); q_part and kv_part
 // name whose tokens the rows are.
+//
+// Placements say what a device's buffers hold before its program runs (its
+// queries and keys/values) and where its rows of the final output are once it
+// has run: an executor fills the inputs and reads the outputs there; between
+// the two it follows the program alone. Byte layouts per buffer: BufferFormat
+// (models/memory_model.hpp).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -69,6 +75,19 @@ struct ComputeWork {
   std::array<Block, kMaxBlocks> blocks{};
   void add(const Block& b);  // throws std::logic_error past kMaxBlocks
   double flops() const;
+};
+
+// Rows [row, row + rows) of sequence part `part` (positions: the program's
+// SequenceLayout; K/V rows through kv_position, cached rows first), heads
+// [head_first, head_first + heads) of the tensor, packed in the buffer's
+// format from byte `offset_bytes` (each row holds exactly these heads).
+struct Placement {
+  enum Tensor : std::uint8_t { kQueries, kKeysValues, kOutput };
+  Tensor tensor = kQueries;
+  BufferId buffer = kNoBuffer;
+  double offset_bytes = 0;
+  long long part = 0, row = 0, rows = 0;
+  std::int32_t head_first = 0, heads = 0;  // q heads (kKeysValues: kv heads)
 };
 
 }  // namespace ringsim

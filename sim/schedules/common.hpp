@@ -34,6 +34,12 @@ double stats_bytes(long long rows, int q_heads);                       // fp32 r
 double workspace_bytes(long long rows, int q_heads, int head_dim);     // fp32 block output + lse
 double partial_bytes(const AttentionShape&, long long rows, int q_heads);  // output in dtype + fp32 lse
 
+// --- placements (sim/work.hpp) ----------------------------------------------
+// All of `part`'s query rows (the model's heads), its key/value rows (the
+// model's kv heads, cached rows first) or its output rows, from `offset_bytes`.
+Placement part_rows(const PlanInput&, const SequenceLayout&, Placement::Tensor, BufferId, long long part,
+                    double offset_bytes = 0);
+
 // --- operations -----------------------------------------------------------
 // Inline: every program's next() builds one per call, on the event engine's
 // hot path (out of line they were a tenth of a ring's instructions).
