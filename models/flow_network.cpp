@@ -111,7 +111,7 @@ FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, 
       l.head = id;
       l.count = 1;
     }
-    f.reserved = true;
+    mark_reserved(f, true);
     f.start_ns = f.last_ns = start_ns;
     f.rate = std::min(route.bytes_per_s, rate_cap_bytes_per_s);
     const TimeNs done_ns = checked_add_ns(start_ns, lone_transfer_ns(bytes, f.rate));
@@ -161,7 +161,7 @@ bool FlowNetwork::free_from(const Flow& f, TimeNs start_ns) const {
 void FlowNetwork::reserve(FlowId id, TimeNs start_ns) {
   Flow& f = flows_[static_cast<std::size_t>(id)];
   link_in(id);
-  f.reserved = true;
+  mark_reserved(f, true);
   f.start_ns = f.last_ns = start_ns;
   f.rate = std::min(f.route_bytes_per_s, f.cap_bytes_per_s);
   reproject(f.wake, flow_source(id), checked_add_ns(start_ns, lone_transfer_ns(f.remaining_bytes, f.rate)));
@@ -202,13 +202,14 @@ void FlowNetwork::meet_reserved(TimeNs now_ns, const Flow& f) {
   for (const Hop& hop : f.hops) component_links_.push_back(hop.link);
   for (std::size_t i = 0; i < component_links_.size(); ++i) {
     const LinkId link = component_links_[i];
+    if (links_[static_cast<std::size_t>(link)].reserved == 0) continue;  // all-to-alls: most links
     seeds_.clear();
     for (FlowId g = links_[static_cast<std::size_t>(link)].head; g >= 0; g = next_on(g, link)) {
       if (flows_[static_cast<std::size_t>(g)].reserved) seeds_.push_back(g);
     }
     for (const FlowId g : seeds_) {
       Flow& other = flows_[static_cast<std::size_t>(g)];
-      other.reserved = false;
+      mark_reserved(other, false);
       if (other.start_ns <= now_ns) {
         for (const Hop& h : other.hops) component_links_.push_back(h.link);
         continue;
@@ -218,6 +219,12 @@ void FlowNetwork::meet_reserved(TimeNs now_ns, const Flow& f) {
       wait(g, other.start_ns);  // its completion entry goes stale
     }
   }
+}
+
+void FlowNetwork::mark_reserved(Flow& f, bool reserved) {
+  if (f.reserved == reserved) return;
+  f.reserved = reserved;
+  for (const Hop& hop : f.hops) links_[static_cast<std::size_t>(hop.link)].reserved += reserved ? 1 : -1;
 }
 
 bool FlowNetwork::alone_on(const Flow& f) const {
@@ -335,7 +342,8 @@ void FlowNetwork::complete(TimeNs now_ns, std::uint32_t source, std::uint64_t ve
 
 // A finished flow leaves its slot.
 void FlowNetwork::release(Flow& f, FlowId id, std::vector<std::uint64_t>& done) {
-  f.active = f.reserved = false;
+  mark_reserved(f, false);
+  f.active = false;
   f.remaining_bytes = 0;
   f.rate = 0;
   --active_;

@@ -134,6 +134,7 @@ class FlowNetwork {
   struct Link {
     FlowId head = -1;          // first general flow on it
     std::int32_t count = 0;    // general flows on it
+    std::int32_t reserved = 0;  // of which reserved (meet_reserved skips a link without)
     std::int32_t pool = -1;    // its pool (then count == 0), or -1
     std::uint32_t mark = 0;    // component search: visited when == stamp_
     std::int32_t local = 0;    // index into the filling's scratch arrays
@@ -201,6 +202,7 @@ class FlowNetwork {
   void wait(FlowId id, TimeNs start_ns);
   void begin(TimeNs now_ns, FlowId id);
   void meet_reserved(TimeNs now_ns, const Flow& f);
+  void mark_reserved(Flow& f, bool reserved);  // keeps the links' counts
   bool alone_on(const Flow& f) const;
   void start_alone(TimeNs now_ns, FlowId id);
   // transfer_time_ns, remembered for the last few (bytes, rate) pairs: the

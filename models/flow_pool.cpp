@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
 #include <functional>
 
 #include "models/flow_network.hpp"
@@ -48,6 +49,7 @@ void FlowNetwork::pool_alone_flow(LinkId link) {
   Link& l = links_[static_cast<std::size_t>(link)];
   const FlowId id = l.head;
   Flow& f = flows_[static_cast<std::size_t>(id)];
+  assert(!f.reserved && "begin's meet_reserved ends reservations before pooling");
   unlink(id);
   f.hops.clear();
   ++f.wake.version;  // its own entries go stale: the pool's stand for it
