@@ -109,9 +109,9 @@ FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, 
     for (std::size_t i = 0; i < n; ++i) {
       Link& l = links_[static_cast<std::size_t>(route.links[i])];
       l.head = id;
-      l.count = 1;
+      l.count = l.reserved = 1;
     }
-    mark_reserved(f, true);
+    f.reserved = true;
     f.start_ns = f.last_ns = start_ns;
     f.rate = std::min(route.bytes_per_s, rate_cap_bytes_per_s);
     const TimeNs done_ns = checked_add_ns(start_ns, lone_transfer_ns(bytes, f.rate));
@@ -219,12 +219,6 @@ void FlowNetwork::meet_reserved(TimeNs now_ns, const Flow& f) {
       wait(g, other.start_ns);  // its completion entry goes stale
     }
   }
-}
-
-void FlowNetwork::mark_reserved(Flow& f, bool reserved) {
-  if (f.reserved == reserved) return;
-  f.reserved = reserved;
-  for (const Hop& hop : f.hops) links_[static_cast<std::size_t>(hop.link)].reserved += reserved ? 1 : -1;
 }
 
 bool FlowNetwork::alone_on(const Flow& f) const {
@@ -335,14 +329,14 @@ void FlowNetwork::complete(TimeNs now_ns, std::uint32_t source, std::uint64_t ve
   for (const Hop& hop : f.hops) {  // alone on its links, the usual case: they empty
     Link& l = links_[static_cast<std::size_t>(hop.link)];
     l.head = -1;
-    l.count = 0;
+    l.count = l.reserved = 0;
   }
+  f.reserved = false;
   release(f, id, done);
 }
 
-// A finished flow leaves its slot.
+// A finished flow, no longer reserved, leaves its slot.
 void FlowNetwork::release(Flow& f, FlowId id, std::vector<std::uint64_t>& done) {
-  mark_reserved(f, false);
   f.active = false;
   f.remaining_bytes = 0;
   f.rate = 0;
@@ -356,6 +350,7 @@ void FlowNetwork::release(Flow& f, FlowId id, std::vector<std::uint64_t>& done) 
 void FlowNetwork::complete_flow(FlowId id, std::vector<std::uint64_t>& done) {
   Flow& f = flows_[static_cast<std::size_t>(id)];
   unlink(id);
+  mark_reserved(f, false);
   for (const Hop& hop : f.hops) {
     Link& l = links_[static_cast<std::size_t>(hop.link)];
     if (l.count > 0 && !l.pending) l.pending = true, pending_links_.push_back(hop.link);

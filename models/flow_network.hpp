@@ -202,7 +202,11 @@ class FlowNetwork {
   void wait(FlowId id, TimeNs start_ns);
   void begin(TimeNs now_ns, FlowId id);
   void meet_reserved(TimeNs now_ns, const Flow& f);
-  void mark_reserved(Flow& f, bool reserved);  // keeps the links' counts
+  void mark_reserved(Flow& f, bool reserved) {  // keeps the links' counts
+    if (f.reserved == reserved) return;
+    f.reserved = reserved;
+    for (const Hop& hop : f.hops) links_[static_cast<std::size_t>(hop.link)].reserved += reserved ? 1 : -1;
+  }
   bool alone_on(const Flow& f) const;
   void start_alone(TimeNs now_ns, FlowId id);
   // transfer_time_ns, remembered for the last few (bytes, rate) pairs: the
