@@ -9,6 +9,22 @@
 // Global positions of rows (for masks) come from the schedule's layout
 // (sim/geometry.hpp: SequenceLayout::position(part, row)); q_part and kv_part
 // name whose tokens the rows are.
+//
+// Bundles: a buffer may hold several tensors one after another, so that one
+// message carries them together (a backward ring's receive slot holds the
+// travelling inputs, then the accumulator one step behind). A Slice's rows
+// then start at byte `base_bytes` of the buffer; a row's size follows from
+// the role the slice plays (the table below) and the scenario's shape.
+//
+// Row sizes by role (h = the block's q heads, hk = its kv heads, d =
+// head_dim, dt = the model's dtype, gt = attention.grad_dtype):
+//   Q, O, dO rows        h d dt           LSE, D rows    h x 4 (fp32)
+//   K/V rows             2 hk d dt (keys, then values)
+//   dQ rows              h d gt,  or h d x 4 in buffers named *_acc / *_block (fp32)
+//   dK/dV rows           2 hk d gt, or 2 hk d x 4 in buffers named *_acc / *_block (fp32)
+// Gradient accumulators that travel or are reduced hold gt; those that stay
+// on a device (dq_acc, dkv_acc) and a block's own result (dq_block,
+// dkv_block) are fp32, the backward kernel's output.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -21,11 +37,33 @@ namespace ringsim {
 struct Slice {
   BufferId buffer = kNoBuffer;
   std::int64_t offset = 0, count = 0;  // rows (tokens)
+  double base_bytes = 0;               // where the tensor starts in `buffer` (bundles); 0 otherwise
 };
 
+// What each kind reads and writes (fields of Block):
+//   kAttention          softmax(q k^T) v over q x kv rows, with the block's log-sum-exp -> out (output, lse)
+//   kMerge              merge partial (output, lse) slots of `q` into `out` (online-softmax rescale)
+//   kAttentionBackward  one block's share of the gradients (kernels/attention/chunk_attention_backward.hpp):
+//                       reads q (Q), kv (K/V), dout (dO), lse and delta (D) of the q rows -- the row's
+//                       FINAL lse and D, as the forward merged them; writes or adds (grad_q_mode)
+//                       dQ into grad_q and (grad_kv_mode) dK/dV into grad_kv, reduced over the
+//                       GQA group; mask, heads and documents as kAttention
+//   kDelta              D = rowsum(dO * O) per (row, head): reads dout (dO) and out (the forward's
+//                       O, in the model's dtype), writes delta; once per rank before the backward's blocks
+//   kGradAdd            out += q, elementwise, for `merges` slots of q (each out.count rows, one after
+//                       another: replicas or partial sums of the same rows); converts q's dtype to out's
+//   kCopy               out = q (packing tensors into a bundle that travels)
+//   kZero               out = 0 (an accumulator some of whose rows no block reaches)
+// The streaming kinds (kDelta, kGradAdd, kCopy, kZero) carry the bytes they move
+// in stream_bytes, which is what the simulator charges for them.
 enum class BlockKind : std::uint8_t {
-  kAttention,  // softmax(q k^T) v over q x kv rows, with the block's log-sum-exp
-  kMerge,      // merge partial (output, lse) slots of `q` into `out` (online-softmax rescale)
+  kAttention,
+  kMerge,
+  kAttentionBackward,
+  kDelta,
+  kGradAdd,
+  kCopy,
+  kZero,
 };
 
 // A row's first result is written, every later one merged. Rows of a
@@ -35,6 +73,7 @@ enum class BlockKind : std::uint8_t {
 enum class OutputMode : std::uint8_t {
   kWrite,  // the result (output and lse) overwrites `out`'s rows
   kMerge,  // the result is merged into `out`'s rows (online-softmax rescale)
+  kAdd,    // gradients: the result is added to the rows (the first block into them writes)
 };
 
 struct Block {
@@ -57,11 +96,17 @@ struct Block {
   // mask's query-key pairs the document mask keeps (1 without documents).
   BlockShape shape;
   double pairs_fraction = 1.0;
-  double flops = 0;  // matmul flops actually done (block_flops x pairs_fraction)
+  double flops = 0;  // matmul flops actually done (block_flops x pairs_fraction; backward: 2.5x)
   long long merges = 0;  // kMerge: partials merged (q holds slots of out.count rows; empty slots skipped)
+  // kAttentionBackward: the q rows' backward inputs, and where the gradients go.
+  Slice dout, lse, delta;
+  Slice grad_q, grad_kv;
+  OutputMode grad_q_mode = OutputMode::kWrite, grad_kv_mode = OutputMode::kWrite;  // kWrite or kAdd
+  double stream_bytes = 0;  // kDelta, kGradAdd, kCopy, kZero: bytes read plus written
 };
 
-// The blocks of one compute operation, run in order on the device's stream.
+// The blocks of one compute operation, run in order on the device's stream
+// (a later block may read what an earlier one wrote).
 // At most kMaxBlocks (a zigzag diagonal with a cached prefix needs 4).
 struct ComputeWork {
   static constexpr int kMaxBlocks = 6;
