@@ -48,13 +48,28 @@ std::string network_line(const Scenario& s) {
 }
 
 std::string what_line(const Scenario& s) {
-  std::vector<std::string> names;
+  std::vector<std::string> names, passes;
+  const auto add = [](std::vector<std::string>& v, const std::string& x) {
+    if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+  };
   for (const Point& p : s.points) {
-    const std::string name = attention_of(s, p).schedule;
-    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    const PointAttention a = attention_of(s, p);
+    add(names, a.schedule);
+    add(passes, a.pass == Pass::kTraining ? "training (forward + backward)" : std::string(pass_name(a.pass)));
   }
-  return fmt::format("simulated forward pass of context-parallel attention (schedule{}: {})",
-                     names.size() > 1 ? "s" : "", fmt::join(names, ", "));
+  return fmt::format("simulated {} pass{} of context-parallel attention (schedule{}: {})", fmt::join(passes, ", "),
+                     passes.size() > 1 ? "es" : "", names.size() > 1 ? "s" : "", fmt::join(names, ", "));
+}
+
+// A pass's seconds, or NaN (JSON null, CSV empty) when the point does not run it.
+double pass_seconds(const PointResult& r, Pass which) {
+  const bool runs = r.pass == which || r.pass == Pass::kTraining;
+  return runs ? to_seconds(which == Pass::kForward ? r.forward_ns : r.backward_ns) : NAN;
+}
+
+std::string mode_cell(const PointResult& r) {
+  if (r.pass != Pass::kTraining || r.mode == r.backward_mode) return mode_name(r.mode);
+  return fmt::format("{}+{}", mode_name(r.mode), mode_name(r.backward_mode));
 }
 
 std::string schedule_cell(const Scenario& s, const PointResult& r) {
@@ -105,20 +120,23 @@ class TableWriter : public ResultWriter {
     fmt::print(out_, "columns:  time, tokens/s, compute and exposed comm (of the slowest device) carry the row's "
                      "label; balance = largest / mean device compute; mem/GPU is estimated (memory model buffers of "
                      "its ranks); wall is measured (simulator run time)\n\n");
-    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
-               "tokens", "ring/gpus", "chunk", "schedule", "label", "time", "tokens/s", "mem/GPU", "fits", "compute",
-               "exposed comm (%)", "balance", "mode", "events", "wall");
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<8} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
+               "tokens", "ring/gpus", "chunk", "schedule", "pass", "label", "time", "tokens/s", "mem/GPU", "fits",
+               "compute", "exposed comm (%)", "balance", "mode", "events", "wall");
     out_.flush();
   }
   void point(const PointResult& r) override {
     PointFigures f = figures_of(r);
-    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<8} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
                r.point.tokens, fmt::format("{}/{}", r.point.ring_size, r.point.ring_size / ranks_per_gpu(s_, r.point)),
-               r.point.chunk_tokens(), schedule_cell(s_, r), f.label, format_seconds(f.seconds),
+               r.point.chunk_tokens(), schedule_cell(s_, r), pass_name(r.pass), f.label, format_seconds(f.seconds),
                format_count(f.tokens_per_second),
                format_bytes(r.memory.peak_bytes), r.memory.fits ? "yes" : "NO", format_seconds(f.compute_seconds),
                fmt::format("{} ({:.1f}%)", format_seconds(f.exposed_comm_seconds), 100 * f.exposed_comm_fraction),
-               fmt::format("{:.2f}", f.balance), mode_name(r.mode), r.events, format_seconds(r.wall_seconds));
+               fmt::format("{:.2f}", f.balance), mode_cell(r), r.events, format_seconds(r.wall_seconds));
+    if (r.pass == Pass::kTraining)
+      fmt::print(out_, "{:>14}   forward {}, backward {} [{}]\n", "^", format_seconds(to_seconds(r.forward_ns)),
+                 format_seconds(to_seconds(r.backward_ns)), f.label);
     if (!r.memory.fits)
       fmt::print(out_, "{:>14}   does not fit in {} [estimated]: {}\n", "^", format_bytes(r.memory.capacity_bytes),
                  r.memory.reason);
@@ -144,7 +162,7 @@ class CsvWriter : public ResultWriter {
             "peak_memory_bytes_per_device,memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,"
             "exposed_comm_seconds,exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,"
             "wall_seconds,schedule,schedule_detail,layout,compute_balance,mean_compute_seconds,max_compute_seconds,"
-            "total_flops\n";
+            "total_flops,pass,forward_seconds,backward_seconds\n";
     out_.flush();
   }
   void point(const PointResult& r) override {
@@ -154,15 +172,18 @@ class CsvWriter : public ResultWriter {
                rpg, r.point.ring_size / rpg, r.point.chunk_tokens(), f.label, f.seconds,
                json_number(f.tokens_per_second), r.memory.peak_bytes, r.memory.capacity_bytes,
                r.memory.fits ? "true" : "false", quote(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
-               f.exposed_comm_fraction, r.slowest_device, quote(model_.describe(r.compute_source)), mode_name(r.mode),
+               f.exposed_comm_fraction, r.slowest_device, quote(model_.describe(r.compute_source)), mode_cell(r),
                r.events, r.device_steps, r.wall_seconds);
-    fmt::print(out_, "{},{},{},{},{},{},{}\n", r.schedule, quote(r.schedule_detail), layout_name(r.layout), f.balance,
-               r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns), r.total_flops);
+    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{}\n", r.schedule, quote(r.schedule_detail), layout_name(r.layout),
+               f.balance, r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns), r.total_flops,
+               pass_name(r.pass), csv_number(pass_seconds(r, Pass::kForward)),
+               csv_number(pass_seconds(r, Pass::kBackward)));
     out_.flush();
   }
   void end() override { out_.flush(); }
 
  private:
+  static std::string csv_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
   static std::string quote(const std::string& text) {
     std::string out = "\"";
     for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -211,13 +232,15 @@ class JsonWriter : public ResultWriter {
                json_number(f.compute_seconds), json_number(f.exposed_comm_seconds), json_number(f.exposed_comm_fraction));
     fmt::print(out_, "\"slowest_device\": {}, \"compute_source\": {}, \"mode\": {}, \"events\": {}, "
                      "\"device_steps\": {}, \"wall_seconds\": {}, ",
-               r.slowest_device, json_string(model_.describe(r.compute_source)), json_string(mode_name(r.mode)),
+               r.slowest_device, json_string(model_.describe(r.compute_source)), json_string(mode_cell(r)),
                r.events, r.device_steps, json_number(r.wall_seconds));
     fmt::print(out_, "\"schedule\": {}, \"schedule_detail\": {}, \"layout\": {}, \"compute_balance\": {}, "
-                     "\"mean_compute_seconds\": {}, \"max_compute_seconds\": {}, \"total_flops\": {}}}",
+                     "\"mean_compute_seconds\": {}, \"max_compute_seconds\": {}, \"total_flops\": {}, ",
                json_string(r.schedule), json_string(r.schedule_detail), json_string(layout_name(r.layout)),
                json_number(f.balance), json_number(r.mean_compute_ns / kNsPerSecond),
                json_number(to_seconds(r.max_compute_ns)), json_number(r.total_flops));
+    fmt::print(out_, "\"pass\": {}, \"forward_seconds\": {}, \"backward_seconds\": {}}}", json_string(pass_name(r.pass)),
+               json_number(pass_seconds(r, Pass::kForward)), json_number(pass_seconds(r, Pass::kBackward)));
     first_ = false;
     out_.flush();
   }
