@@ -50,12 +50,16 @@ struct Slice {
 //                       GQA group; mask, heads and documents as kAttention
 //   kDelta              D = rowsum(dO * O) per (row, head): reads dout (dO) and out (the forward's
 //                       O, in the model's dtype), writes delta; once per rank before the backward's blocks
-//   kGradAdd            out += q, elementwise, for `merges` slots of q (each out.count rows, one after
-//                       another: replicas or partial sums of the same rows); converts q's dtype to out's
-//   kCopy               out = q (packing tensors into a bundle that travels)
+//   kGradAdd            out += the `merges` slots of q (each out.count rows, one after another:
+//                       partial sums or replicas of the same rows), elementwise, converting q's dtype
+//                       to out's; output kWrite: out = their sum
+//   kCopy               out = q (packing tensors into a bundle that travels; converting fp32 dQ
+//                       to grad_dtype)
 //   kZero               out = 0 (an accumulator some of whose rows no block reaches)
-// The streaming kinds (kDelta, kGradAdd, kCopy, kZero) carry the bytes they move
-// in stream_bytes, which is what the simulator charges for them.
+// kGradAdd, kCopy and kZero name the tensor their rows hold (`tensor`; its
+// heads in `heads`, or `kv_heads` for K/V and dK/dV), each side in its
+// buffer's dtype. The streaming kinds (kDelta, kGradAdd, kCopy, kZero) carry
+// the bytes they move in stream_bytes, which is what the simulator charges.
 enum class BlockKind : std::uint8_t {
   kAttention,
   kMerge,
@@ -65,6 +69,9 @@ enum class BlockKind : std::uint8_t {
   kCopy,
   kZero,
 };
+
+// The tensor a streaming block's rows hold (row sizes: the table above).
+enum class Tensor : std::uint8_t { kNone, kQ, kKv, kO, kDO, kLse, kDelta, kGradQ, kGradKv };
 
 // A row's first result is written, every later one merged. Rows of a
 // partial-output slot that no block writes carry nothing (an executor sets
@@ -102,6 +109,7 @@ struct Block {
   Slice dout, lse, delta;
   Slice grad_q, grad_kv;
   OutputMode grad_q_mode = OutputMode::kWrite, grad_kv_mode = OutputMode::kWrite;  // kWrite or kAdd
+  Tensor tensor = Tensor::kNone;  // kGradAdd, kCopy, kZero
   double stream_bytes = 0;  // kDelta, kGradAdd, kCopy, kZero: bytes read plus written
 };
 

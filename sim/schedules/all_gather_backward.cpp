@@ -120,6 +120,7 @@ class AllGatherBackwardPlan final : public Plan, public ScheduleProgram {
   long long peer(long long d, int direction) const { return (d + direction + p_) % p_; }
   double slot(long long part, double bytes) const { return bytes * static_cast<double>((part % p_ + p_) % p_); }
   long long all_rows() const { return geo_.kv_rows() * p_; }
+  TensorRows kv_grad() const { return {Tensor::kGradKv, in_.scenario.shape.kv_heads}; }
 
   // The D pass, dK/dV zeroed, its own K/V into its gathered slot.
   ComputeWork prologue(long long d) const {
@@ -127,8 +128,8 @@ class AllGatherBackwardPlan final : public Plan, public ScheduleProgram {
     ComputeWork w;
     w.add(delta_block(in_, Slice{saved_.dout, 0, q}, Slice{saved_.out, 0, q}, Slice{delta_, 0, q},
                       in_.scenario.shape.q_heads));
-    w.add(zero_block(Slice{dkv_, 0, all_rows()}, chunk_bytes_ * static_cast<double>(p_)));
-    w.add(copy_block(Slice{saved_.kv, 0, kv}, Slice{gathered_, kv * d, kv}, block_bytes_));
+    w.add(zero_block(Slice{dkv_, 0, all_rows()}, kv_grad(), chunk_bytes_ * static_cast<double>(p_)));
+    w.add(copy_block(Slice{saved_.kv, 0, kv}, Slice{gathered_, kv * d, kv}, {Tensor::kKv, in_.scenario.shape.kv_heads}, block_bytes_));
     return w;
   }
 
@@ -146,7 +147,7 @@ class AllGatherBackwardPlan final : public Plan, public ScheduleProgram {
   ComputeWork add_work(long long d, long long s) const {
     const long long kv = geo_.kv_rows(), part = ((d - s - 2) % p_ + p_) % p_;
     const double row = grad_kv_bytes(in_, 1, in_.scenario.shape.kv_heads);
-    return one_block(add_block(Slice{recv_, 0, kv}, Slice{dkv_, part * kv, kv}, 1, row, row));
+    return one_block(add_block(Slice{recv_, 0, kv}, Slice{dkv_, part * kv, kv}, 1, kv_grad(), row, row));
   }
 
   PlanInput in_;

@@ -123,34 +123,34 @@ Block delta_block(const PlanInput& in, Slice dout, Slice out, Slice delta, int q
   return b;
 }
 
-Block add_block(Slice from, Slice into, long long slots, double row_bytes_from, double row_bytes_into) {
+namespace {
+Block stream_block(BlockKind kind, Slice from, Slice into, TensorRows t, double bytes) {
   Block b;
-  b.kind = BlockKind::kGradAdd;
-  b.output = OutputMode::kAdd;
+  b.kind = kind;
   b.q = from;
   b.out = into;
-  b.merges = slots;
-  const double rows = static_cast<double>(into.count);
-  b.stream_bytes = static_cast<double>(slots) * rows * row_bytes_from + 2.0 * rows * row_bytes_into;
-  return b;
-}
-
-Block copy_block(Slice from, Slice into, double bytes) {
-  Block b;
-  b.kind = BlockKind::kCopy;
-  b.q = from;
-  b.out = into;
-  b.stream_bytes = 2.0 * bytes;
-  return b;
-}
-
-Block zero_block(Slice out, double bytes) {
-  Block b;
-  b.kind = BlockKind::kZero;
-  b.out = out;
+  b.tensor = t.tensor;
+  (t.tensor == Tensor::kKv || t.tensor == Tensor::kGradKv ? b.kv_heads : b.heads) = t.heads;
   b.stream_bytes = bytes;
   return b;
 }
+}  // namespace
+
+Block add_block(Slice from, Slice into, long long slots, TensorRows t, double row_bytes_from, double row_bytes_into,
+                OutputMode mode) {
+  const double rows = static_cast<double>(into.count), into_passes = mode == OutputMode::kAdd ? 2.0 : 1.0;
+  Block b = stream_block(BlockKind::kGradAdd, from, into, t,
+                         static_cast<double>(slots) * rows * row_bytes_from + into_passes * rows * row_bytes_into);
+  b.output = mode;
+  b.merges = slots;
+  return b;
+}
+
+Block copy_block(Slice from, Slice into, TensorRows t, double bytes) {
+  return stream_block(BlockKind::kCopy, from, into, t, 2.0 * bytes);
+}
+
+Block zero_block(Slice out, TensorRows t, double bytes) { return stream_block(BlockKind::kZero, Slice{}, out, t, bytes); }
 
 ComputeWork one_block(const Block& b) {
   ComputeWork w;

@@ -63,12 +63,19 @@ ComputeWork make_backward_work(const PlanInput&, const BlockPlan&, const Backwar
 // --- elementwise passes ---------------------------------------------------
 // D = rowsum(dO * O) of `rows` rows of q_heads heads.
 Block delta_block(const PlanInput&, Slice dout, Slice out, Slice delta, int q_heads);
-// into += from over `rows` rows of `row_bytes_from` -> `row_bytes_into` each, for `slots` slots of from.
-Block add_block(Slice from, Slice into, long long slots, double row_bytes_from, double row_bytes_into);
-// out = from: `bytes` copied.
-Block copy_block(Slice from, Slice into, double bytes);
+// Rows of a tensor: which one, and its heads (q heads, or kv heads for K/V and dK/dV).
+struct TensorRows {
+  Tensor tensor = Tensor::kNone;
+  int heads = 0;
+};
+// into += the `slots` slots of from (into.count rows each), rows of
+// row_bytes_from and row_bytes_into bytes; kWrite: into = their sum.
+Block add_block(Slice from, Slice into, long long slots, TensorRows, double row_bytes_from, double row_bytes_into,
+                OutputMode mode = OutputMode::kAdd);
+// into = from: `bytes` read, `bytes` written.
+Block copy_block(Slice from, Slice into, TensorRows, double bytes);
 // out = 0 over `bytes`.
-Block zero_block(Slice out, double bytes);
+Block zero_block(Slice out, TensorRows, double bytes);
 // A work of one block.
 ComputeWork one_block(const Block&);
 

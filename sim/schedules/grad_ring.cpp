@@ -44,7 +44,8 @@ ComputeWork GradRing::add_work(const ComputeWork& w, long long s) const {
     const OutputMode mode = spec_.travelling_kv ? b.grad_kv_mode : b.grad_q_mode;
     if (mode != OutputMode::kWrite) continue;
     const Slice into{spec_.slot[s % 2], g.offset, g.count, spec_.inputs_bytes};
-    out.add(add_block(g, into, 1, spec_.block_row_bytes, spec_.acc_row_bytes));
+    const TensorRows t = spec_.travelling_kv ? TensorRows{Tensor::kGradKv, b.kv_heads} : TensorRows{Tensor::kGradQ, b.heads};
+    out.add(add_block(g, into, 1, t, spec_.block_row_bytes, spec_.acc_row_bytes));
   }
   return out;
 }

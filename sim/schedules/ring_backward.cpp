@@ -116,9 +116,9 @@ class RingBackwardPlan final : public Plan, public ScheduleProgram, private Grad
     }
     const BufferId own = ring_->spec().own;
     w.add(delta_block(in_, dout, out, bundle(own, 3, q), h));
-    w.add(copy_block(Slice{saved_.q, 0, q}, bundle(own, 0, q), q_row_ * static_cast<double>(q)));
-    w.add(copy_block(dout, bundle(own, 1, q), q_row_ * static_cast<double>(q)));
-    w.add(copy_block(Slice{saved_.lse, 0, q}, bundle(own, 2, q), lse_row_ * static_cast<double>(q)));
+    w.add(copy_block(Slice{saved_.q, 0, q}, bundle(own, 0, q), {Tensor::kQ, h}, q_row_ * static_cast<double>(q)));
+    w.add(copy_block(dout, bundle(own, 1, q), {Tensor::kDO, h}, q_row_ * static_cast<double>(q)));
+    w.add(copy_block(Slice{saved_.lse, 0, q}, bundle(own, 2, q), {Tensor::kLse, h}, lse_row_ * static_cast<double>(q)));
     return w;
   }
 

@@ -188,13 +188,14 @@ class UspBackwardPlan final : public Plan, public ScheduleProgram, private GradR
                                  Slice{delta_, 0, part_}, heads_));
   }
   ComputeWork convert() const {
-    Block b = copy_block(Slice{dq_acc_, 0, part_}, Slice{dq_send_, 0, part_}, 0);
+    Block b = copy_block(Slice{dq_acc_, 0, part_}, Slice{dq_send_, 0, part_}, {Tensor::kGradQ, heads_}, 0);
     b.stream_bytes = fp32_q_bytes(part_, heads_, in_.scenario.shape.head_dim) + grad_q_bytes(in_, part_, heads_);
     return one_block(b);
   }
   ComputeWork sum_replicas() const {
     const double row = grad_kv_bytes(in_, 1, in_.scenario.shape.kv_heads);
-    return one_block(add_block(Slice{recv_dkv_, 0, rows_}, Slice{grad_kv_, 0, rows_}, rep_, row, row));
+    return one_block(add_block(Slice{recv_dkv_, 0, rows_}, Slice{grad_kv_, 0, rows_}, rep_,
+                               {Tensor::kGradKv, in_.scenario.shape.kv_heads}, row, row, OutputMode::kWrite));
   }
 
   long long ring_peer(long long d, int direction) const override {

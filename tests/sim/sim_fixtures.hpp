@@ -121,12 +121,12 @@ struct Planned {
   std::optional<DocumentMask> documents;
   std::unique_ptr<Plan> plan;
 };
-inline std::unique_ptr<Planned> plan_point(const Scenario& s, const Point& p) {
+inline std::unique_ptr<Planned> plan_point(const Scenario& s, const Point& p, Pass pass = Pass::kForward) {
   const Schedule& schedule = checked_schedule(s, p);
   auto out = std::unique_ptr<Planned>(new Planned{attention_of(s, p), CostContext(s.profile, s.shape), std::nullopt, nullptr});
   if (out->attention.documents) out->documents.emplace(document_lengths(*out->attention.documents, p.tokens));
   out->plan = schedule.plan(PlanInput{s, p, out->attention, out->costs, out->documents ? &*out->documents : nullptr,
-                                      ranks_per_gpu(s, p)});
+                                      ranks_per_gpu(s, p), pass});
   return out;
 }
 // Per-device compute of a point in the event engine.
