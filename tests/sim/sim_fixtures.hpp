@@ -95,6 +95,19 @@ inline void set_block_seconds(Scenario& s, long long q, long long kv, MaskKind m
                                                 kv_heads ? kv_heads : s.shape.kv_heads, mask, q, kv, seconds});
   s.profile.measured = true;
 }
+// The same for a block's backward (the profile's backward samples).
+inline void set_backward_seconds(Scenario& s, long long q, long long kv, MaskKind mask, double seconds, int q_heads = 0,
+                                 int kv_heads = 0) {
+  s.profile.launch_overhead_s = std::min(s.profile.launch_overhead_s, seconds);
+  s.profile.backward.push_back(AttentionSample{s.shape.dtype, s.shape.head_dim, q_heads ? q_heads : s.shape.q_heads,
+                                               kv_heads ? kv_heads : s.shape.kv_heads, mask, q, kv, seconds});
+  s.profile.measured = true;
+}
+// What an elementwise pass of `bytes` costs on a profile without merge
+// samples: bytes / hbm_bandwidth + launch, rounded up once.
+inline TimeNs stream_oracle_ns(const Scenario& s, double bytes) {
+  return static_cast<TimeNs>(std::ceil((bytes / s.profile.hbm_bytes_per_s + s.profile.launch_overhead_s) * 1e9));
+}
 // Fixes the time of merging q rows into the accumulator (launch overhead
 // lowered as above).
 inline void set_merge_seconds(Scenario& s, long long q, double seconds, int q_heads = 0) {
