@@ -67,6 +67,17 @@ double pass_seconds(const PointResult& r, Pass which) {
   return runs ? to_seconds(which == Pass::kForward ? r.forward_ns : r.backward_ns) : NAN;
 }
 
+std::string backward_note(const Scenario& s) {
+  const bool any = std::any_of(s.points.begin(), s.points.end(),
+                               [&](const Point& p) { return attention_of(s, p).pass != Pass::kForward; });
+  if (!any) return {};
+  if (s.profile.backward.empty())
+    return fmt::format("backward blocks at the forward's time x {} (profile {} has no backward samples: estimated); "
+                       "gradients travel in {}", kBackwardFlopsFactor, s.profile.name, dtype_name(s.grad_dtype));
+  return fmt::format("backward blocks from the profile's {} backward samples; gradients travel in {}",
+                     s.profile.backward.size(), dtype_name(s.grad_dtype));
+}
+
 std::string mode_cell(const PointResult& r) {
   if (r.pass != Pass::kTraining || r.mode == r.backward_mode) return mode_name(r.mode);
   return fmt::format("{}+{}", mode_name(r.mode), mode_name(r.backward_mode));
@@ -106,7 +117,12 @@ std::string format_count(double v) {
 // each row repeats its own label.
 CostSource probe_source(const Scenario& s, const ComputeModel& model) {
   const Point& p = s.points.front();
-  return model.block_cost({p.chunk_tokens(), p.chunk_tokens(), MaskKind::kFull, true}).source;
+  const BlockShape block{p.chunk_tokens(), p.chunk_tokens(), MaskKind::kFull, true};
+  const Pass pass = attention_of(s, p).pass;
+  const bool forward_estimated = pass != Pass::kBackward && model.block_cost(block).source == CostSource::kEstimated;
+  const bool backward_estimated =
+      pass != Pass::kForward && model.backward_block_cost(block).source == CostSource::kEstimated;
+  return forward_estimated || backward_estimated ? CostSource::kEstimated : CostSource::kCalibrated;
 }
 
 class TableWriter : public ResultWriter {
@@ -116,6 +132,7 @@ class TableWriter : public ResultWriter {
     fmt::print(out_, "ringsim {} — {}\n", kVersion, what_line(s_));
     fmt::print(out_, "scenario: {} ({})\nmodel:    {}\n", s_.name, s_.path, model_line(s_));
     fmt::print(out_, "profile:  {} — compute {}\n", profile_line(s_), model_.describe(probe_source(s_, model_)));
+    if (const std::string note = backward_note(s_); !note.empty()) fmt::print(out_, "backward: {}\n", note);
     fmt::print(out_, "network:  {}\nlabels:   {}\n", network_line(s_), kLabelMeanings);
     fmt::print(out_, "columns:  time, tokens/s, compute and exposed comm (of the slowest device) carry the row's "
                      "label; balance = largest / mean device compute; mem/GPU is estimated (memory model buffers of "
@@ -157,6 +174,7 @@ class CsvWriter : public ResultWriter {
     fmt::print(out_, "# ringsim {} — {}\n", kVersion, what_line(s_));
     fmt::print(out_, "# scenario: {} ({}); model: {}\n", s_.name, s_.path, model_line(s_));
     fmt::print(out_, "# profile: {}; network: {}\n", profile_line(s_), network_line(s_));
+    if (const std::string note = backward_note(s_); !note.empty()) fmt::print(out_, "# backward: {}\n", note);
     fmt::print(out_, "# labels: {}; memory figures are estimated; wall_seconds is measured\n", kLabelMeanings);
     out_ << "tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,label,simulated_seconds,tokens_per_second,"
             "peak_memory_bytes_per_device,memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,"
@@ -207,8 +225,8 @@ class JsonWriter : public ResultWriter {
     fmt::print(out_, "  \"model\": {}, \"profile\": {}, \"card\": {}, \"profile_source\": {}, \"profile_file\": {},\n",
                json_string(model_line(s_)), json_string(p.name), json_string(p.card),
                json_string(p.measured ? "measured" : "datasheet"), json_string(p.origin));
-    fmt::print(out_, "  \"network\": {}, \"requested_mode\": {},\n", json_string(network_line(s_)),
-               json_string(mode_name(mode_)));
+    fmt::print(out_, "  \"network\": {}, \"requested_mode\": {}, \"backward\": {},\n", json_string(network_line(s_)),
+               json_string(mode_name(mode_)), json_string(backward_note(s_)));
     fmt::print(out_, "  \"labels\": {{\"simulated\": {}, \"estimated\": {}, \"measured\": {}}},\n",
                json_string("event model fed by a calibrated profile"),
                json_string("compute from a roofline (datasheet rates) or a closed form"),
