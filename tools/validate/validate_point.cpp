@@ -118,6 +118,9 @@ ring::RingConfig ring_config(const Scenario& scn, const Point& pt) {
   if (att.schedule != kDefaultSchedule)
     throw InputError(scn.path, att.schedule_at.line, att.schedule_at.key,
                      "ringsim validate runs the pass-kv schedule only");
+  if (att.pass != Pass::kForward)  // issue 11's executor half: forward + backward rings
+    throw InputError(scn.path, att.pass_at.line, att.pass_at.key,
+                     fmt::format("ringsim validate runs the forward pass only, not {}", pass_name(att.pass)));
   if (att.layout == Layout::kStriped)
     throw InputError(scn.path, att.layout_at.line, att.layout_at.key, "ringsim validate runs contiguous or zigzag rings");
   if (att.cached_tokens > 0 || att.documents)
