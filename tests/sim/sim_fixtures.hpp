@@ -122,6 +122,23 @@ inline TimeNs oracle_ns(double attention_s, double merge_s = 0) {
 inline TimeNs oracle_transfer_ns(TimeNs latency_ns, double bytes, double bytes_per_s) {
   return latency_ns + static_cast<TimeNs>(std::ceil(bytes / bytes_per_s * 1e9));
 }
+// One all-to-all of `messages` concurrent messages per peer (sizes given) in
+// one node of P devices, by max-min filling: the (P-1) x messages flows of a
+// port share it equally until the smallest messages end, then the rest share it.
+inline TimeNs all_to_all_ns(long long ring, std::vector<double> sizes, double bw, TimeNs latency) {
+  std::sort(sizes.begin(), sizes.end());
+  TimeNs t = 0;
+  double sent = 0;  // bytes of each remaining message sent so far
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const double rate = bw / static_cast<double>((ring - 1) * static_cast<long long>(sizes.size() - i));
+    const double left = sizes[i] - sent;
+    const TimeNs dt = static_cast<TimeNs>(std::ceil(left / rate * 1e9));
+    sent += rate * (static_cast<double>(dt) / 1e9);  // what the others sent meanwhile (whole ns, as the engine)
+    t += dt;
+  }
+  return latency + t;
+}
+
 // The K/V block of `rows` tokens (keys and values), by hand.
 inline double kv_block_bytes(const Scenario& s, long long rows) {
   return 2.0 * static_cast<double>(rows) * s.shape.kv_heads * s.shape.head_dim * (s.shape.dtype == DType::kFp32 ? 4 : 2);

@@ -252,3 +252,41 @@ TEST_CASE("sim::training: a backward that does not fit names the saved tensors a
                            "dkv_block", "grad_kv"})
     CHECK(r.memory.reason.find(name) != std::string::npos);
 }
+
+TEST_CASE("sim::training: ulysses backward is an all-to-all of dO, the D pass and blocks, an all-to-all of dQ and dK/dV") {
+  // One node; every device posts its sends to the P-1 others at once, so each
+  // port carries them at equal shares (max-min, test::all_to_all_ns).
+  for (long long ring : {2LL, 4LL, 8LL}) {
+    CAPTURE(ring);
+    const long long c = 1024, t = c * ring;
+    Scenario s = one_node(c, ring);
+    s.schedule = "ulysses";
+    s.pass = Pass::kBackward;
+    const int heads = static_cast<int>(8 / ring), kvh = ring <= 2 ? static_cast<int>(2 / ring) : 1;
+    const long long replicas = ring > 2 ? ring / 2 : 1;  // kv heads replicated past 2
+    test::set_backward_seconds(s, t, t, MaskKind::kFull, 0x1p-9, heads, kvh);
+    const double rows = static_cast<double>(c), dkv_row = 2.0 * 2 * 64 * 4;  // fp32 dK/dV of both kv heads
+    const TimeNs x_in = test::all_to_all_ns(ring, {rows * heads * 64 * 2}, 450e9, 2000);
+    const TimeNs x_out = test::all_to_all_ns(ring, {rows * heads * 64 * 4, 2 * rows * kvh * 64 * 4}, 450e9, 2000);
+    const TimeNs delta = test::stream_oracle_ns(s, 2.0 * t * heads * 64 * 2 + 1.0 * t * heads * 4);
+    const TimeNs sum = replicas > 1 ? test::stream_oracle_ns(s, (replicas + 1) * rows * dkv_row) : 0;
+    CHECK(run(s).makespan_ns == x_in + delta + test::oracle_ns(0x1p-9) + x_out + sum);
+  }
+}
+
+TEST_CASE("sim::training: a double ring with one inner ring of every device is the pass-kv backward") {
+  for (long long ring : {2LL, 4LL}) {
+    CAPTURE(ring);
+    for (bool causal : {false, true}) {
+      Scenario s = one_node(2048, ring);
+      s.intra_node.bytes_per_s = 20e9;  // slow enough that every hop's bytes show in the time
+      s.causal = causal;
+      s.layout = Layout::kZigzag;
+      s.inner_ring = ring;
+      const PointResult dr = run(with(s, "double-ring", Pass::kBackward)), kv = run(with(s, "pass-kv", Pass::kBackward));
+      CHECK(dr.makespan_ns == kv.makespan_ns);
+      CHECK(dr.max_compute_ns == kv.max_compute_ns);
+      CHECK(dr.memory.peak_bytes == kv.memory.peak_bytes);
+    }
+  }
+}
