@@ -212,20 +212,19 @@ Op compute_op(const PlanInput& in, const ComputeWork& w, long long device, long 
   op.label = step;
   op.flops = w.flops();
   double copy = 0, link = 0;
+  BlockShares last;
   for (int i = 0; i < w.count; ++i) {
-    BlockShares shares;
-    const TimeNs t = block_time(in, w.blocks[static_cast<std::size_t>(i)], device, step, message_bytes, shares);
+    last = BlockShares{};
+    const TimeNs t = block_time(in, w.blocks[static_cast<std::size_t>(i)], device, step, message_bytes, last);
     op.duration_ns = checked_add_ns(op.duration_ns, t);
-    copy += shares.copy * static_cast<double>(t);
-    link += shares.link * static_cast<double>(t);
+    copy += last.copy * static_cast<double>(t);
+    link += last.link * static_cast<double>(t);
   }
-  const Block& first = w.blocks[0];
-  if (w.count == 1 && (first.kind == BlockKind::kAttention || first.kind == BlockKind::kAttentionBackward)) {
+  const BlockKind first = w.blocks[0].kind;
+  if (w.count == 1 && (first == BlockKind::kAttention || first == BlockKind::kAttentionBackward)) {
     // One block: its own shares exactly (no rounding through the weighting).
-    BlockShares shares;
-    block_time(in, first, device, step, message_bytes, shares);
-    op.copy_share = shares.copy;
-    op.link_share = shares.link;
+    op.copy_share = last.copy;
+    op.link_share = last.link;
   } else if (op.duration_ns > 0) {
     op.copy_share = copy / static_cast<double>(op.duration_ns);
     op.link_share = link / static_cast<double>(op.duration_ns);
