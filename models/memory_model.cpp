@@ -11,9 +11,27 @@
 
 namespace ringsim {
 
-BufferId BufferTable::add(std::string name, double bytes) {
+const char* buffer_format_name(BufferFormat f) {
+  switch (f) {
+    case BufferFormat::kOpaque: return "opaque";
+    case BufferFormat::kQueries: return "queries";
+    case BufferFormat::kKeysValues: return "keys-values";
+    case BufferFormat::kAccumulator: return "accumulator";
+    case BufferFormat::kPartials: return "partials";
+    case BufferFormat::kOutput: return "output";
+    case BufferFormat::kRowStats: return "row-stats";
+    case BufferFormat::kGradQueries: return "grad-queries";
+    case BufferFormat::kGradKeysValues: return "grad-keys-values";
+    case BufferFormat::kGradQueriesFp32: return "grad-queries-fp32";
+    case BufferFormat::kGradKeysValuesFp32: return "grad-keys-values-fp32";
+    case BufferFormat::kBundle: return "bundle";
+  }
+  return "?";
+}
+
+BufferId BufferTable::add(std::string name, double bytes, BufferFormat format) {
   if (find(name) != kNoBuffer) throw std::logic_error("BufferTable: buffer " + name + " listed twice");
-  buffers_.push_back(BufferSpec{std::move(name), bytes});
+  buffers_.push_back(BufferSpec{std::move(name), bytes, format});
   return size() - 1;
 }
 

@@ -17,14 +17,43 @@ namespace ringsim {
 using BufferId = std::int32_t;  // index in a BufferTable
 inline constexpr BufferId kNoBuffer = -1;
 
+// What a buffer's bytes hold, for a real executor (kernels/ring) and the
+// fp64 program test; the memory model charges bytes only. Rows are tokens,
+// packed one after another; a row holds the heads of the blocks (or input
+// and output placements, sim/work.hpp) that use the buffer. Transfers move
+// byte ranges, so sender and receiver agree on the format by construction.
+enum class BufferFormat : std::uint8_t {
+  kOpaque,       // nothing an executor reads or writes through blocks (statistics, workspace)
+  kQueries,      // per row: heads x head_dim, model dtype
+  kKeysValues,   // per row: K (kv_heads x head_dim) then V (kv_heads x head_dim), model dtype
+  kAccumulator,  // per row: heads x head_dim fp32, the normalised output; its log-sum-exp
+                 //   is the executor's (softmax_stats charges it)
+  kPartials,     // per row: heads x head_dim model dtype, then heads fp32 log-sum-exp; a row
+                 //   no block wrote carries log-sum-exp -inf
+  kOutput,       // per row: heads x head_dim model dtype; when no receive fills it, the
+                 //   device's accumulator cast to the model dtype (the model charges no cast)
+  // The backward's (sim/work.hpp: row sizes by role). Its saved O and dO
+  // are kQueries rows (the same layout; no cast ever fills them).
+  kRowStats,           // per row: heads fp32 (the forward's LSE, or D = rowsum(dO * O))
+  kGradQueries,        // per row: heads x head_dim in attention.grad_dtype (dQ)
+  kGradKeysValues,     // per row: dK (kv_heads x head_dim) then dV, attention.grad_dtype
+  kGradQueriesFp32,    // dQ rows in fp32 (the backward kernel's own output, summed in place)
+  kGradKeysValuesFp32, // dK/dV rows in fp32
+  kBundle,             // tensors one after another (a message that carries them together):
+                       //   each slice's rows start at its base_bytes, sized by its role
+};
+const char* buffer_format_name(BufferFormat);
+
 struct BufferSpec {
   std::string name;  // "recv_kv0"; shown in verdicts
   double bytes = 0;  // per rank
+  BufferFormat format = BufferFormat::kOpaque;
 };
 
 class BufferTable {
  public:
-  BufferId add(std::string name, double bytes);
+  BufferId add(std::string name, double bytes, BufferFormat format = BufferFormat::kOpaque);
+  BufferFormat format(BufferId id) const { return (*this)[id].format; }
   BufferId size() const { return static_cast<BufferId>(buffers_.size()); }
   const BufferSpec& operator[](BufferId id) const { return buffers_.at(static_cast<std::size_t>(id)); }
   double bytes(BufferId id) const { return (*this)[id].bytes; }

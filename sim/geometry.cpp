@@ -63,6 +63,11 @@ long long SequenceLayout::position(long long part, long long q_row) const {
   return r.start + (q_row % run_rows()) * r.stride;
 }
 
+long long SequenceLayout::kv_position(long long part, long long kv_row) const {
+  const long long c = cached_per_part();
+  return kv_row < c ? -cached_ + part * c + kv_row : position(part, kv_row - c);
+}
+
 DocumentMask::DocumentMask(const std::vector<long long>& lengths) {
   starts_.push_back(0);
   for (long long len : lengths) starts_.push_back(starts_.back() + len);

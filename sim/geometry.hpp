@@ -50,6 +50,9 @@ class SequenceLayout {
   long long run_rows() const { return part_tokens() / runs(); }
   TokenRun run(long long part, int r) const;           // new tokens of `part`, run r (local rows r * run_rows ...)
   long long position(long long part, long long q_row) const;  // of a query row (new tokens)
+  // Of a key/value row of `part`: its cached slice first (part p holds cached
+  // positions -C + p * C/P .. -C + (p+1) * C/P - 1), then its new tokens.
+  long long kv_position(long long part, long long kv_row) const;
 
  private:
   Layout layout_;

@@ -10,8 +10,10 @@
 //                       memory model charges (program().buffer_table());
 //       program         each device's operations for the event engine,
 //                       produced lazily per device (never materialised), with
-//                       named phases; work() describes each compute for a
-//                       real executor (sim/work.hpp);
+//                       named phases; work() describes each compute, and
+//                       inputs() / outputs() where the data starts and ends,
+//                       for a real executor (sim/work.hpp; kernels/ring walks
+//                       these programs);
 //       lower           optionally, the exact fast path its dependency graph
 //                       allows (sim/ring_lowering.hpp), which tests prove equal
 //                       to the event engine to the nanosecond.
@@ -51,6 +53,12 @@ class ScheduleProgram : public Program {
   // (positions for masks); kv_part -1: the whole sequence in position order,
   // cached rows first.
   virtual const SequenceLayout& sequence() const = 0;
+  // For a real executor (sim/work.hpp Placement): what `device` holds before
+  // its program runs (queries, keys/values) and where its rows of the final
+  // output are when it is done (every (position, head) of the sequence in
+  // exactly one device's outputs).
+  virtual std::vector<Placement> inputs(long long device) const = 0;
+  virtual std::vector<Placement> outputs(long long device) const = 0;
 };
 
 class Plan {

@@ -10,6 +10,12 @@
 // (sim/geometry.hpp: SequenceLayout::position(part, row)); q_part and kv_part
 // name whose tokens the rows are.
 //
+// Placements say what a device's buffers hold before its program runs (its
+// queries and keys/values) and where its rows of the final output are once it
+// has run: an executor fills the inputs and reads the outputs there; between
+// the two it follows the program alone. Byte layouts per buffer: BufferFormat
+// (models/memory_model.hpp).
+//
 // Bundles: a buffer may hold several tensors one after another, so that one
 // message carries them together (a backward ring's receive slot holds the
 // travelling inputs, then the accumulator one step behind). A Slice's rows
@@ -122,6 +128,24 @@ struct ComputeWork {
   std::array<Block, kMaxBlocks> blocks{};
   void add(const Block& b);  // throws std::logic_error past kMaxBlocks
   double flops() const;
+};
+
+// Rows [row, row + rows) of sequence part `part` (positions: the program's
+// SequenceLayout; K/V and dK/dV rows through kv_position, cached rows
+// first), heads [head_first, head_first + heads) of the tensor, packed in the
+// buffer's format from byte `offset_bytes` (each row holds exactly these
+// heads). A forward's inputs are Q and K/V, its outputs O; a backward's
+// inputs are what the forward saved (Q, K/V, O, LSE) and the incoming dO,
+// its outputs dQ and dK/dV (kOutput is O either way: written by a forward,
+// read by a backward).
+struct Placement {
+  enum Tensor : std::uint8_t { kQueries, kKeysValues, kOutput, kLse, kGradOutput, kGradQueries, kGradKeysValues };
+  static bool kv_rows(Tensor t) { return t == kKeysValues || t == kGradKeysValues; }
+  Tensor tensor = kQueries;
+  BufferId buffer = kNoBuffer;
+  double offset_bytes = 0;
+  long long part = 0, row = 0, rows = 0;
+  std::int32_t head_first = 0, heads = 0;  // q heads (kKeysValues: kv heads)
 };
 
 }  // namespace ringsim

@@ -32,9 +32,10 @@ class AllGatherPlan final : public Plan, public ScheduleProgram {
     const AttentionShape& m = in.scenario.shape;
     const long long q = geo_.part_tokens();
     block_bytes_ = kv_bytes(m, geo_.kv_rows(), m.kv_heads);
-    q_ = table_.add("q_chunk", q_bytes(m, q, m.q_heads));
-    gathered_ = table_.add("gathered_kv", block_bytes_ * static_cast<double>(p_));  // own block included
-    acc_ = table_.add("out_acc", acc_bytes(q, m.q_heads, m.head_dim));
+    q_ = table_.add("q_chunk", q_bytes(m, q, m.q_heads), BufferFormat::kQueries);
+    // Own block included; slot j holds part j's K/V rows (cached slice first).
+    gathered_ = table_.add("gathered_kv", block_bytes_ * static_cast<double>(p_), BufferFormat::kKeysValues);
+    acc_ = table_.add("out_acc", acc_bytes(q, m.q_heads, m.head_dim), BufferFormat::kAccumulator);
     stats_ = table_.add("softmax_stats", stats_bytes(q, m.q_heads));
     workspace_ = table_.add("workspace", workspace_bytes(q, m.q_heads, m.head_dim));
   }
@@ -51,6 +52,12 @@ class AllGatherPlan final : public Plan, public ScheduleProgram {
     c.first_writes = true;
     return make_work(in_, c);
   }
+
+  std::vector<Placement> inputs(long long d) const override {
+    return {part_rows(in_, geo_, Placement::kQueries, q_, d),
+            part_rows(in_, geo_, Placement::kKeysValues, gathered_, d, slot(d))};
+  }
+  std::vector<Placement> outputs(long long d) const override { return {part_rows(in_, geo_, Placement::kOutput, acc_, d)}; }
 
   Op next(long long d, ProgramCursor& c) const override {
     for (;;) {

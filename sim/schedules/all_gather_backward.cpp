@@ -36,17 +36,26 @@ class AllGatherBackwardPlan final : public Plan, public ScheduleProgram {
     block_bytes_ = kv_bytes(m, kv, m.kv_heads);
     chunk_bytes_ = grad_kv_bytes(in, kv, m.kv_heads);
     saved_ = add_saved(table_, m, q, kv, m.q_heads, m.kv_heads);
-    delta_ = table_.add("delta", lse_bytes(q, m.q_heads));
-    gathered_ = table_.add("gathered_kv", block_bytes_ * static_cast<double>(p_));
-    dq_ = table_.add("dq_acc", fp32_q_bytes(q, m.q_heads, m.head_dim));
-    dkv_ = table_.add("gathered_dkv", chunk_bytes_ * static_cast<double>(p_));
-    if (p_ > 1) recv_ = table_.add("recv_dkv", chunk_bytes_);
+    using F = BufferFormat;
+    delta_ = table_.add("delta", lse_bytes(q, m.q_heads), F::kRowStats);
+    gathered_ = table_.add("gathered_kv", block_bytes_ * static_cast<double>(p_), F::kKeysValues);
+    dq_ = table_.add("dq_acc", fp32_q_bytes(q, m.q_heads, m.head_dim), F::kGradQueriesFp32);
+    dkv_ = table_.add("gathered_dkv", chunk_bytes_ * static_cast<double>(p_), F::kGradKeysValues);
+    if (p_ > 1) recv_ = table_.add("recv_dkv", chunk_bytes_, F::kGradKeysValues);
   }
 
   const ScheduleProgram& program() const override { return *this; }
   const SequenceLayout& sequence() const override { return geo_; }
   const BufferTable* buffer_table() const override { return &table_; }
   std::uint64_t waits() const override { return static_cast<std::uint64_t>(p_) * (2 + 3 * (p_ - 1)); }
+
+  std::vector<Placement> inputs(long long d) const override { return saved_inputs(in_, geo_, saved_, d); }
+  // dQ in its fp32 accumulator; dK/dV in gathered_dkv's chunk of part d,
+  // which the reduce-scatter leaves holding the sum over every rank.
+  std::vector<Placement> outputs(long long d) const override {
+    return {part_rows(in_, geo_, Placement::kGradQueries, dq_, d),
+            part_rows(in_, geo_, Placement::kGradKeysValues, dkv_, d, slot(d, chunk_bytes_))};
+  }
 
   ComputeWork work(long long d, const ProgramCursor& after) const override {
     switch (phase_of<Phase>(after)) {

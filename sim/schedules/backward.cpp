@@ -22,13 +22,20 @@ double fp32_kv_bytes(long long rows, int kv_heads, int head_dim) {
 
 SavedBuffers add_saved(BufferTable& t, const AttentionShape& m, long long q_rows, long long kv_rows, int q_heads,
                        int kv_heads, const std::string& suffix) {
+  using F = BufferFormat;
   SavedBuffers b;
-  b.q = t.add("saved_q" + suffix, q_bytes(m, q_rows, q_heads));
-  b.kv = t.add("saved_kv" + suffix, kv_bytes(m, kv_rows, kv_heads));
-  b.out = t.add("saved_out" + suffix, q_bytes(m, q_rows, q_heads));
-  b.lse = t.add("saved_lse" + suffix, lse_bytes(q_rows, q_heads));
-  b.dout = t.add("grad_out" + suffix, q_bytes(m, q_rows, q_heads));
+  b.q = t.add("saved_q" + suffix, q_bytes(m, q_rows, q_heads), F::kQueries);
+  b.kv = t.add("saved_kv" + suffix, kv_bytes(m, kv_rows, kv_heads), F::kKeysValues);
+  b.out = t.add("saved_out" + suffix, q_bytes(m, q_rows, q_heads), F::kQueries);
+  b.lse = t.add("saved_lse" + suffix, lse_bytes(q_rows, q_heads), F::kRowStats);
+  b.dout = t.add("grad_out" + suffix, q_bytes(m, q_rows, q_heads), F::kQueries);
   return b;
+}
+
+std::vector<Placement> saved_inputs(const PlanInput& in, const SequenceLayout& g, const SavedBuffers& b, long long part) {
+  return {part_rows(in, g, Placement::kQueries, b.q, part), part_rows(in, g, Placement::kKeysValues, b.kv, part),
+          part_rows(in, g, Placement::kOutput, b.out, part), part_rows(in, g, Placement::kLse, b.lse, part),
+          part_rows(in, g, Placement::kGradOutput, b.dout, part)};
 }
 
 std::vector<int> all_live(const BufferTable& t) { return std::vector<int>(static_cast<std::size_t>(t.size()), 1); }

@@ -36,6 +36,10 @@ struct SavedBuffers {
 SavedBuffers add_saved(BufferTable&, const AttentionShape&, long long q_rows, long long kv_rows, int q_heads,
                        int kv_heads, const std::string& suffix = "");
 
+// The backward's inputs on the rank of `part`, all of the part's rows and
+// the model's heads: saved Q, K/V, O, LSE and dO (ScheduleProgram::inputs).
+std::vector<Placement> saved_inputs(const PlanInput&, const SequenceLayout&, const SavedBuffers&, long long part);
+
 // Plan::peak_counts of a program that allocates every buffer before it frees any.
 std::vector<int> all_live(const BufferTable&);
 

@@ -66,6 +66,18 @@ double partial_bytes(const AttentionShape& s, long long rows, int q_heads) {
   return static_cast<double>(rows) * q_heads * (static_cast<double>(s.head_dim) * dtype_bytes(s.dtype) + 4.0);
 }
 
+Placement part_rows(const PlanInput& in, const SequenceLayout& g, Placement::Tensor t, BufferId buffer, long long part,
+                    double offset_bytes) {
+  Placement p;
+  p.tensor = t;
+  p.buffer = buffer;
+  p.offset_bytes = offset_bytes;
+  p.part = part;
+  p.rows = Placement::kv_rows(t) ? g.kv_rows() : g.part_tokens();
+  p.heads = static_cast<std::int32_t>(Placement::kv_rows(t) ? in.scenario.shape.kv_heads : in.scenario.shape.q_heads);
+  return p;
+}
+
 Op alloc_op(BufferId b) {
   Op op;
   op.kind = Op::kAlloc;

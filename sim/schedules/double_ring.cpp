@@ -39,13 +39,14 @@ class DoubleRingPlan final : public Plan, public ScheduleProgram {
     const AttentionShape& m = in.scenario.shape;
     const long long q = geo_.part_tokens();
     bytes_ = kv_bytes(m, geo_.kv_rows(), m.kv_heads);
-    q_ = table_.add("q_chunk", q_bytes(m, q, m.q_heads));
-    own_ = table_.add("own_kv", bytes_);
-    acc_ = table_.add("out_acc", acc_bytes(q, m.q_heads, m.head_dim));
+    q_ = table_.add("q_chunk", q_bytes(m, q, m.q_heads), BufferFormat::kQueries);
+    own_ = table_.add("own_kv", bytes_, BufferFormat::kKeysValues);
+    acc_ = table_.add("out_acc", acc_bytes(q, m.q_heads, m.head_dim), BufferFormat::kAccumulator);
     table_.add("softmax_stats", stats_bytes(q, m.q_heads));
     table_.add("workspace", workspace_bytes(q, m.q_heads, m.head_dim));
-    if (inner_ > 1) inner_buf_[0] = table_.add("inner_kv0", bytes_), inner_buf_[1] = table_.add("inner_kv1", bytes_);
-    if (outer_ > 1) outer_buf_[0] = table_.add("outer_kv0", bytes_), outer_buf_[1] = table_.add("outer_kv1", bytes_);
+    const BufferFormat kv = BufferFormat::kKeysValues;
+    if (inner_ > 1) inner_buf_[0] = table_.add("inner_kv0", bytes_, kv), inner_buf_[1] = table_.add("inner_kv1", bytes_, kv);
+    if (outer_ > 1) outer_buf_[0] = table_.add("outer_kv0", bytes_, kv), outer_buf_[1] = table_.add("outer_kv1", bytes_, kv);
     steps_.build(in, p_, bytes_, [this](long long qp, long long kp, long long s) { return part_work(qp, s, kp); });
   }
 
@@ -56,6 +57,10 @@ class DoubleRingPlan final : public Plan, public ScheduleProgram {
   std::string detail() const override { return fmt::format("inner {} x outer {}", inner_, outer_); }
 
   ComputeWork work(long long d, const ProgramCursor& after) const override { return step_work(d, after.step); }
+  std::vector<Placement> inputs(long long d) const override {
+    return {part_rows(in_, geo_, Placement::kQueries, q_, d), part_rows(in_, geo_, Placement::kKeysValues, own_, d)};
+  }
+  std::vector<Placement> outputs(long long d) const override { return {part_rows(in_, geo_, Placement::kOutput, acc_, d)}; }
 
   Op next(long long d, ProgramCursor& c) const override {
     const long long o = d / inner_, i = d % inner_;

@@ -44,21 +44,22 @@ class DoubleRingBackwardPlan final : public Plan, public ScheduleProgram {
     kv_ = kv_bytes(m, kv, m.kv_heads);
     acc_ = grad_kv_bytes(in, kv, m.kv_heads);
     saved_ = add_saved(table_, m, q, kv, m.q_heads, m.kv_heads);
-    delta_ = table_.add("delta", lse_bytes(q, m.q_heads));
-    dq_ = table_.add("dq_acc", fp32_q_bytes(q, m.q_heads, m.head_dim));
+    using F = BufferFormat;
+    delta_ = table_.add("delta", lse_bytes(q, m.q_heads), F::kRowStats);
+    dq_ = table_.add("dq_acc", fp32_q_bytes(q, m.q_heads, m.head_dim), F::kGradQueriesFp32);
     if (inner_ > 1) {
-      slot_[0] = table_.add("inner_kv_grad0", kv_ + acc_);
-      slot_[1] = table_.add("inner_kv_grad1", kv_ + acc_);
-      block_ = table_.add("dkv_block", fp32_kv_bytes(kv, m.kv_heads, m.head_dim));
+      slot_[0] = table_.add("inner_kv_grad0", kv_ + acc_, F::kBundle);
+      slot_[1] = table_.add("inner_kv_grad1", kv_ + acc_, F::kBundle);
+      block_ = table_.add("dkv_block", fp32_kv_bytes(kv, m.kv_heads, m.head_dim), F::kGradKeysValuesFp32);
     }
     if (outer_ > 1) {
-      outer_kv_[0] = table_.add("outer_kv0", kv_);
-      outer_kv_[1] = table_.add("outer_kv1", kv_);
-      outer_in_ = table_.add("outer_dkv_in", acc_);
-      group_[0] = table_.add("group_dkv0", acc_);
-      group_[1] = table_.add("group_dkv1", acc_);
+      outer_kv_[0] = table_.add("outer_kv0", kv_, F::kKeysValues);
+      outer_kv_[1] = table_.add("outer_kv1", kv_, F::kKeysValues);
+      outer_in_ = table_.add("outer_dkv_in", acc_, F::kGradKeysValues);
+      group_[0] = table_.add("group_dkv0", acc_, F::kGradKeysValues);
+      group_[1] = table_.add("group_dkv1", acc_, F::kGradKeysValues);
     }
-    home_ = table_.add("grad_kv", acc_);
+    home_ = table_.add("grad_kv", acc_, F::kGradKeysValues);
     if (outer_ == 1) group_[0] = group_[1] = home_;
   }
 
@@ -71,6 +72,11 @@ class DoubleRingBackwardPlan final : public Plan, public ScheduleProgram {
     return static_cast<std::uint64_t>(p_) * (1 + out * per_round + (out - 1) + (out > 1 ? 1 : 0));
   }
   std::string detail() const override { return fmt::format("inner {} x outer {}", inner_, outer_); }
+
+  std::vector<Placement> inputs(long long d) const override { return saved_inputs(in_, geo_, saved_, d); }
+  std::vector<Placement> outputs(long long d) const override {
+    return {part_rows(in_, geo_, Placement::kGradQueries, dq_, d), part_rows(in_, geo_, Placement::kGradKeysValues, home_, d)};
+  }
 
   ComputeWork work(long long d, const ProgramCursor& after) const override {
     const long long k = round(after), j = inner_step(after);

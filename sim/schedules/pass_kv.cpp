@@ -32,13 +32,13 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
     const long long q = geo_.part_tokens();
     bytes_ = kv_bytes(m, geo_.kv_rows(), m.kv_heads);
     // Allocated at step 0 in this order, freed at the end (recv buffers too).
-    q_ = table_.add("q_chunk", q_bytes(m, q, m.q_heads));
-    own_ = table_.add("own_kv", bytes_);
-    acc_ = table_.add("out_acc", acc_bytes(q, m.q_heads, m.head_dim));
+    q_ = table_.add("q_chunk", q_bytes(m, q, m.q_heads), BufferFormat::kQueries);
+    own_ = table_.add("own_kv", bytes_, BufferFormat::kKeysValues);
+    acc_ = table_.add("out_acc", acc_bytes(q, m.q_heads, m.head_dim), BufferFormat::kAccumulator);
     stats_ = table_.add("softmax_stats", stats_bytes(q, m.q_heads));
     workspace_ = table_.add("workspace", workspace_bytes(q, m.q_heads, m.head_dim));
-    recv_[0] = table_.add("recv_kv0", bytes_);
-    recv_[1] = table_.add("recv_kv1", bytes_);
+    recv_[0] = table_.add("recv_kv0", bytes_, BufferFormat::kKeysValues);
+    recv_[1] = table_.add("recv_kv1", bytes_, BufferFormat::kKeysValues);
     steps_.build(in, p_, bytes_, [this](long long qp, long long kp, long long s) { return part_work(qp, s, kp); });
   }
 
@@ -48,6 +48,10 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
   std::uint64_t waits() const override { return static_cast<std::uint64_t>(p_) * static_cast<std::uint64_t>(p_); }
 
   ComputeWork work(long long d, const ProgramCursor& after) const override { return step_work(d, after.step); }
+  std::vector<Placement> inputs(long long d) const override {
+    return {part_rows(in_, geo_, Placement::kQueries, q_, d), part_rows(in_, geo_, Placement::kKeysValues, own_, d)};
+  }
+  std::vector<Placement> outputs(long long d) const override { return {part_rows(in_, geo_, Placement::kOutput, acc_, d)}; }
 
   Op next(long long d, ProgramCursor& c) const override {
     const long long s = c.step;

@@ -42,14 +42,14 @@ class PassQPlan final : public Plan, public ScheduleProgram {
     const long long q = geo_.part_tokens(), slots = p_ - 1;
     q_message_ = q_bytes(m, q, m.q_heads);
     partial_message_ = partial_bytes(m, q, m.q_heads);
-    q_ = table_.add("q_chunk", q_message_);
-    own_ = table_.add("own_kv", kv_bytes(m, geo_.kv_rows(), m.kv_heads));
-    acc_ = table_.add("out_acc", acc_bytes(q, m.q_heads, m.head_dim));
+    q_ = table_.add("q_chunk", q_message_, BufferFormat::kQueries);
+    own_ = table_.add("own_kv", kv_bytes(m, geo_.kv_rows(), m.kv_heads), BufferFormat::kKeysValues);
+    acc_ = table_.add("out_acc", acc_bytes(q, m.q_heads, m.head_dim), BufferFormat::kAccumulator);
     stats_ = table_.add("softmax_stats", stats_bytes(q, m.q_heads));
-    partials_ = table_.add("partials", partial_message_ * static_cast<double>(slots));
-    recv_[0] = table_.add("recv_q0", q_message_);
-    recv_[1] = table_.add("recv_q1", q_message_);
-    recv_partials_ = table_.add("recv_partials", partial_message_ * static_cast<double>(slots));
+    partials_ = table_.add("partials", partial_message_ * static_cast<double>(slots), BufferFormat::kPartials);
+    recv_[0] = table_.add("recv_q0", q_message_, BufferFormat::kQueries);
+    recv_[1] = table_.add("recv_q1", q_message_, BufferFormat::kQueries);
+    recv_partials_ = table_.add("recv_partials", partial_message_ * static_cast<double>(slots), BufferFormat::kPartials);
     steps_.build(in, p_, q_message_, [this](long long qp, long long kp, long long s) { return part_work(kp, s, qp); });
   }
 
@@ -61,6 +61,10 @@ class PassQPlan final : public Plan, public ScheduleProgram {
   ComputeWork work(long long d, const ProgramCursor& after) const override {
     return after.step < p_ ? step_work(d, after.step) : merge_work(d);
   }
+  std::vector<Placement> inputs(long long d) const override {
+    return {part_rows(in_, geo_, Placement::kQueries, q_, d), part_rows(in_, geo_, Placement::kKeysValues, own_, d)};
+  }
+  std::vector<Placement> outputs(long long d) const override { return {part_rows(in_, geo_, Placement::kOutput, acc_, d)}; }
 
   Op next(long long d, ProgramCursor& c) const override {
     for (;;) {

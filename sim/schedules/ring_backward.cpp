@@ -15,6 +15,7 @@ class RingBackwardPlan final : public Plan, public ScheduleProgram, private Grad
   RingBackwardPlan(const PlanInput& in, TravellingSide side)
       : in_(in), p_(in.point.ring_size), kv_(side == TravellingSide::kKv),
         geo_(in.attention.layout, in.point.tokens, p_, in.attention.cached_tokens) {
+    using F = BufferFormat;
     const AttentionShape& m = in.scenario.shape;
     const long long q = geo_.part_tokens(), kv = geo_.kv_rows();
     saved_ = add_saved(table_, m, q, kv, m.q_heads, m.kv_heads);
@@ -26,16 +27,16 @@ class RingBackwardPlan final : public Plan, public ScheduleProgram, private Grad
     r.phase = static_cast<int>(Phase::kRing);
     r.travelling_kv = kv_;
     if (kv_) {
-      delta_ = table_.add("delta", lse_bytes(q, m.q_heads));
-      stay_acc_ = table_.add("dq_acc", fp32_q_bytes(q, m.q_heads, m.head_dim));
+      delta_ = table_.add("delta", lse_bytes(q, m.q_heads), F::kRowStats);
+      stay_acc_ = table_.add("dq_acc", fp32_q_bytes(q, m.q_heads, m.head_dim), F::kGradQueriesFp32);
       r.own = saved_.kv;
       r.inputs_bytes = kv_bytes(m, kv, m.kv_heads);
       r.acc_bytes = grad_kv_bytes(in, kv, m.kv_heads);
       r.acc_row_bytes = grad_kv_bytes(in, 1, m.kv_heads);
       r.block_row_bytes = fp32_kv_bytes(1, m.kv_heads, m.head_dim);
     } else {
-      r.own = table_.add("q_bundle", bundle_bytes(q));
-      stay_acc_ = table_.add("dkv_acc", fp32_kv_bytes(kv, m.kv_heads, m.head_dim));
+      r.own = table_.add("q_bundle", bundle_bytes(q), F::kBundle);
+      stay_acc_ = table_.add("dkv_acc", fp32_kv_bytes(kv, m.kv_heads, m.head_dim), F::kGradKeysValuesFp32);
       r.inputs_bytes = bundle_bytes(q);
       r.acc_bytes = grad_q_bytes(in, q, m.q_heads);
       r.acc_row_bytes = grad_q_bytes(in, 1, m.q_heads);
@@ -43,11 +44,12 @@ class RingBackwardPlan final : public Plan, public ScheduleProgram, private Grad
     }
     if (p_ > 1) {
       const std::string slot = kv_ ? "recv_kv_grad" : "recv_q_grad";
-      r.slot[0] = table_.add(slot + "0", r.inputs_bytes + r.acc_bytes);
-      r.slot[1] = table_.add(slot + "1", r.inputs_bytes + r.acc_bytes);
-      r.block = table_.add(kv_ ? "dkv_block" : "dq_block", r.block_row_bytes * static_cast<double>(kv_ ? kv : q));
+      r.slot[0] = table_.add(slot + "0", r.inputs_bytes + r.acc_bytes, F::kBundle);
+      r.slot[1] = table_.add(slot + "1", r.inputs_bytes + r.acc_bytes, F::kBundle);
+      r.block = table_.add(kv_ ? "dkv_block" : "dq_block", r.block_row_bytes * static_cast<double>(kv_ ? kv : q),
+                           kv_ ? F::kGradKeysValuesFp32 : F::kGradQueriesFp32);
     }
-    r.home = table_.add(kv_ ? "grad_kv" : "grad_q", r.acc_bytes);
+    r.home = table_.add(kv_ ? "grad_kv" : "grad_q", r.acc_bytes, kv_ ? F::kGradKeysValues : F::kGradQueries);
     ring_.emplace(in_, r, static_cast<const GradRingHost&>(*this));
   }
 
@@ -55,6 +57,14 @@ class RingBackwardPlan final : public Plan, public ScheduleProgram, private Grad
   const SequenceLayout& sequence() const override { return geo_; }
   const BufferTable* buffer_table() const override { return &table_; }
   std::uint64_t waits() const override { return static_cast<std::uint64_t>(p_) * (1 + ring_->waits()); }
+
+  std::vector<Placement> inputs(long long d) const override { return saved_inputs(in_, geo_, saved_, d); }
+  // The staying side's gradient in its fp32 accumulator; the travelling
+  // side's home in grad_dtype.
+  std::vector<Placement> outputs(long long d) const override {
+    const BufferId dq = kv_ ? stay_acc_ : ring_->spec().home, dkv = kv_ ? ring_->spec().home : stay_acc_;
+    return {part_rows(in_, geo_, Placement::kGradQueries, dq, d), part_rows(in_, geo_, Placement::kGradKeysValues, dkv, d)};
+  }
 
   ComputeWork work(long long d, const ProgramCursor& after) const override {
     return phase_of<Phase>(after) == Phase::kPrologueWait ? prologue() : ring_->work(d, after);

@@ -50,18 +50,19 @@ class UspPlan final : public Plan, public ScheduleProgram {
     q_in_ = q_bytes(m, rows, heads_);
     kv_in_ = kv_bytes(m, rows, kv_heads_);
     out_bytes_ = q_bytes(m, rows, heads_);
-    table_.add("q_chunk", q_bytes(m, rows, m.q_heads));
-    table_.add("kv_chunk", kv_bytes(m, rows, m.kv_heads));
-    q_heads_buf_ = table_.add("q_heads", q_bytes(m, part, heads_));
-    kv_heads_buf_ = table_.add("kv_heads", ring_bytes_);
-    acc_ = table_.add("out_acc", acc_bytes(part, heads_, m.head_dim));
+    using F = BufferFormat;
+    table_.add("q_chunk", q_bytes(m, rows, m.q_heads), F::kQueries);
+    table_.add("kv_chunk", kv_bytes(m, rows, m.kv_heads), F::kKeysValues);
+    q_heads_buf_ = table_.add("q_heads", q_bytes(m, part, heads_), F::kQueries);
+    kv_heads_buf_ = table_.add("kv_heads", ring_bytes_, F::kKeysValues);
+    acc_ = table_.add("out_acc", acc_bytes(part, heads_, m.head_dim), F::kAccumulator);
     table_.add("softmax_stats", stats_bytes(part, heads_));
     table_.add("workspace", workspace_bytes(part, heads_, m.head_dim));
-    out_heads_ = table_.add("out_heads", q_bytes(m, part, heads_));
-    out_chunk_ = table_.add("out_chunk", q_bytes(m, rows, m.q_heads));
+    out_heads_ = table_.add("out_heads", q_bytes(m, part, heads_), F::kOutput);  // the accumulator, cast
+    out_chunk_ = table_.add("out_chunk", q_bytes(m, rows, m.q_heads), F::kOutput);
     if (r_ > 1) {
-      recv_[0] = table_.add("recv_kv0", ring_bytes_);
-      recv_[1] = table_.add("recv_kv1", ring_bytes_);
+      recv_[0] = table_.add("recv_kv0", ring_bytes_, F::kKeysValues);
+      recv_[1] = table_.add("recv_kv1", ring_bytes_, F::kKeysValues);
     }
     steps_.build(in, r_, ring_bytes_, [this](long long qp, long long kp, long long k) {
       return part_work(device(qp, 0), k, kp);
@@ -81,6 +82,54 @@ class UspPlan final : public Plan, public ScheduleProgram {
   }
 
   ComputeWork work(long long d, const ProgramCursor& after) const override { return step_work(d, after.step - 1); }
+
+  // Member u of group g holds rows [u r, (u+1) r) of part g (r = rows per
+  // member): in q_chunk / kv_chunk for every head group (head-group major, as
+  // the first all-to-all sends them), and its own slice of q_heads / kv_heads
+  // (copied locally, not a transfer). With U = 1 both are the whole part.
+  std::vector<Placement> inputs(long long d) const override {
+    const long long g = group(d), u = member(d), rows = geo_.part_tokens() / u_;
+    const auto at = [&](Placement::Tensor t, BufferId b, double offset, long long head, long long heads) {
+      Placement p;
+      p.tensor = t;
+      p.buffer = b;
+      p.offset_bytes = offset;
+      p.part = g;
+      p.row = u * rows;
+      p.rows = rows;
+      p.head_first = static_cast<std::int32_t>(head);
+      p.heads = static_cast<std::int32_t>(heads);
+      return p;
+    };
+    std::vector<Placement> out;
+    for (long long v = 0; v < u_; ++v) out.push_back(at(Placement::kQueries, kQChunk, q_in_ * v, v * heads_, heads_));
+    for (long long w = 0; w < in_.scenario.shape.kv_heads / kv_heads_; ++w)
+      out.push_back(at(Placement::kKeysValues, kKvChunk, kv_in_ * w, w * kv_heads_, kv_heads_));
+    out.push_back(at(Placement::kQueries, q_heads_buf_, q_in_ * u, u * heads_, heads_));
+    out.push_back(at(Placement::kKeysValues, kv_heads_buf_, kv_in_ * u, kv_head_of(u), kv_heads_));
+    return out;
+  }
+  // Member u ends with its rows of the output for every head group: out_chunk
+  // slot v from member v, its own slot in out_heads (the local copy the
+  // program leaves out). With U = 1 the accumulator is the output.
+  std::vector<Placement> outputs(long long d) const override {
+    const long long g = group(d), u = member(d), rows = geo_.part_tokens() / u_;
+    std::vector<Placement> out;
+    for (long long v = 0; v < u_; ++v) {
+      Placement p;
+      p.tensor = Placement::kOutput;
+      p.buffer = u_ == 1 ? acc_ : v == u ? out_heads_ : out_chunk_;
+      p.offset_bytes = out_bytes_ * static_cast<double>(v);
+      p.part = g;
+      p.row = u * rows;
+      p.rows = rows;
+      p.head_first = static_cast<std::int32_t>(v * heads_);
+      p.heads = heads_;
+      if (u_ == 1) p.offset_bytes = 0;
+      out.push_back(p);
+    }
+    return out;
+  }
 
   Op next(long long d, ProgramCursor& c) const override {
     const long long g = group(d), u = member(d);

@@ -44,9 +44,10 @@ class UspBackwardPlan final : public Plan, public ScheduleProgram, private GradR
     rows_ = part_ / at_.u;
     rep_ = at_.u > m.kv_heads ? at_.u / m.kv_heads : 1;
     saved_ = add_saved(table_, m, part_, part_, heads_, kvh_, "_heads");  // its grad_out_heads: dO on our heads
-    grad_out_ = table_.add("grad_out", q_bytes(m, rows_, m.q_heads));
-    delta_ = table_.add("delta", lse_bytes(part_, heads_));
-    dq_acc_ = table_.add("dq_acc", fp32_q_bytes(part_, heads_, m.head_dim));
+    using F = BufferFormat;
+    grad_out_ = table_.add("grad_out", q_bytes(m, rows_, m.q_heads), F::kQueries);
+    delta_ = table_.add("delta", lse_bytes(part_, heads_), F::kRowStats);
+    dq_acc_ = table_.add("dq_acc", fp32_q_bytes(part_, heads_, m.head_dim), F::kGradQueriesFp32);
     GradRingSpec r;
     r.ring = at_.r;
     r.first_step = 2;
@@ -57,17 +58,18 @@ class UspBackwardPlan final : public Plan, public ScheduleProgram, private GradR
     r.acc_row_bytes = grad_kv_bytes(in, 1, kvh_);
     r.block_row_bytes = fp32_kv_bytes(1, kvh_, m.head_dim);
     if (at_.r > 1) {
-      r.slot[0] = table_.add("recv_kv_grad0", r.inputs_bytes + r.acc_bytes);
-      r.slot[1] = table_.add("recv_kv_grad1", r.inputs_bytes + r.acc_bytes);
-      r.block = table_.add("dkv_block", r.block_row_bytes * static_cast<double>(part_));
+      r.slot[0] = table_.add("recv_kv_grad0", r.inputs_bytes + r.acc_bytes, F::kBundle);
+      r.slot[1] = table_.add("recv_kv_grad1", r.inputs_bytes + r.acc_bytes, F::kBundle);
+      r.block = table_.add("dkv_block", r.block_row_bytes * static_cast<double>(part_), F::kGradKeysValuesFp32);
     }
-    r.home = table_.add("grad_kv_heads", r.acc_bytes);
+    r.home = table_.add("grad_kv_heads", r.acc_bytes, F::kGradKeysValues);
     dq_msg_ = grad_q_bytes(in, rows_, heads_);
     dkv_msg_ = grad_kv_bytes(in, rows_, kvh_);
-    if (at_.u > 1 && converts()) dq_send_ = table_.add("grad_q_heads", grad_q_bytes(in, part_, heads_));
-    grad_q_ = table_.add("grad_q", grad_q_bytes(in, rows_, m.q_heads));
-    grad_kv_ = table_.add("grad_kv", grad_kv_bytes(in, rows_, m.kv_heads));
-    if (at_.u > 1 && rep_ > 1) recv_dkv_ = table_.add("recv_dkv", dkv_msg_ * static_cast<double>(at_.u));
+    if (at_.u > 1 && converts()) dq_send_ = table_.add("grad_q_heads", grad_q_bytes(in, part_, heads_), F::kGradQueries);
+    grad_q_ = table_.add("grad_q", grad_q_bytes(in, rows_, m.q_heads), F::kGradQueries);
+    grad_kv_ = table_.add("grad_kv", grad_kv_bytes(in, rows_, m.kv_heads), F::kGradKeysValues);
+    if (at_.u > 1 && rep_ > 1)
+      recv_dkv_ = table_.add("recv_dkv", dkv_msg_ * static_cast<double>(at_.u), F::kGradKeysValues);
     ring_.emplace(in_, r, static_cast<const GradRingHost&>(*this));
   }
 
@@ -82,6 +84,9 @@ class UspBackwardPlan final : public Plan, public ScheduleProgram, private GradR
     if (at_.r == 1) return fmt::format("degree {}", at_.u);
     return fmt::format("ulysses {}{} x ring {}", at_.u, at_.inside ? "" : " across nodes", at_.r);
   }
+
+  std::vector<Placement> inputs(long long d) const override;
+  std::vector<Placement> outputs(long long d) const override;
 
   ComputeWork work(long long d, const ProgramCursor& after) const override {
     switch (phase_of<Phase>(after)) {
@@ -172,6 +177,9 @@ class UspBackwardPlan final : public Plan, public ScheduleProgram, private GradR
   std::optional<std::vector<int>> peak_counts() const override { return all_live(table_); }
 
  private:
+  // Rows [u r, (u+1) r) of the member's part (r = rows per member), heads
+  // [head, head + heads), from byte `offset` of buffer b.
+  Placement member_rows(long long d, Placement::Tensor t, BufferId b, double offset, long long head, int heads) const;
   bool converts() const { return in_.attention.grad_dtype != DType::kFp32; }
   double q_in() const { return q_bytes(in_.scenario.shape, rows_, heads_); }
   BufferId dq_source() const { return converts() ? dq_send_ : dq_acc_; }
@@ -226,6 +234,66 @@ class UspBackwardPlan final : public Plan, public ScheduleProgram, private GradR
   BufferId grad_out_, delta_, dq_acc_, dq_send_ = kNoBuffer, grad_q_, grad_kv_, recv_dkv_ = kNoBuffer;
   std::optional<GradRing> ring_;
 };
+
+Placement UspBackwardPlan::member_rows(long long d, Placement::Tensor t, BufferId b, double offset, long long head,
+                                       int heads) const {
+  Placement p;
+  p.tensor = t;
+  p.buffer = b;
+  p.offset_bytes = offset;
+  p.part = at_.group(d);
+  p.row = at_.member(d) * rows_;
+  p.rows = rows_;
+  p.head_first = static_cast<std::int32_t>(head);
+  p.heads = heads;
+  return p;
+}
+
+// The saved head-sharded tensors: the whole part, our heads. dO arrives
+// sequence-sharded in grad_out (slot v: our rows of member v's heads),
+// and our own slot sits in grad_out_heads (the local copy the program
+// leaves out, as in the forward). U = 1: all of it in grad_out_heads.
+std::vector<Placement> UspBackwardPlan::inputs(long long d) const {
+  const long long u = at_.member(d);
+  std::vector<Placement> out = saved_inputs(in_, geo_, saved_, at_.group(d));
+  for (Placement& p : out) {
+    p.head_first = static_cast<std::int32_t>(Placement::kv_rows(p.tensor) ? at_.kv_head_of(u) : u * heads_);
+    p.heads = Placement::kv_rows(p.tensor) ? kvh_ : heads_;
+  }
+  if (at_.u == 1) return out;
+  out.pop_back();  // dO: by member slots below
+  for (long long v = 0; v < at_.u; ++v)
+    out.push_back(member_rows(d, Placement::kGradOutput, grad_out_, q_in() * static_cast<double>(v), v * heads_, heads_));
+  out.push_back(member_rows(d, Placement::kGradOutput, saved_.dout, q_in() * static_cast<double>(u), u * heads_, heads_));
+  return out;
+}
+
+// Our rows of dQ and dK/dV for every head: slot v of grad_q and member v's
+// kv head group of grad_kv from member v; our own slots where our ring left
+// them (dq_acc or its grad_dtype copy, grad_kv_heads). U = 1: the ring's
+// own buffers, the whole part. With kv heads replicated (U > kv_heads),
+// grad_kv is the sum over recv_dkv's slots, whose own slot the program
+// leaves to a local copy (not charged, like the forward's).
+std::vector<Placement> UspBackwardPlan::outputs(long long d) const {
+  const long long g = at_.group(d), u = at_.member(d);
+  const BufferId home = ring_->spec().home;
+  if (at_.u == 1)
+    return {part_rows(in_, geo_, Placement::kGradQueries, dq_acc_, g), part_rows(in_, geo_, Placement::kGradKeysValues, home, g)};
+  std::vector<Placement> out;
+  for (long long v = 0; v < at_.u; ++v)
+    out.push_back(member_rows(d, Placement::kGradQueries, v == u ? dq_source() : grad_q_, dq_msg_ * static_cast<double>(v),
+                              v * heads_, heads_));
+  if (rep_ > 1) {  // one kv head per member: grad_kv is [kv head][our rows]
+    for (long long k = 0; k < in_.scenario.shape.kv_heads; ++k)
+      out.push_back(member_rows(d, Placement::kGradKeysValues, grad_kv_, dkv_msg_ * static_cast<double>(k), k, kvh_));
+    return out;
+  }
+  for (long long v = 0; v < at_.u; ++v) {
+    const double offset = dkv_msg_ * (v == u ? static_cast<double>(u) : dkv_slot(v));
+    out.push_back(member_rows(d, Placement::kGradKeysValues, v == u ? home : grad_kv_, offset, at_.kv_head_of(v), kvh_));
+  }
+  return out;
+}
 
 }  // namespace
 

@@ -133,6 +133,7 @@ void BackwardWalk::init(long long d) {
   rows("saved_lse" + sfx, Tensor::kLse, h, 0, q);
   if (!usp_) return rows("grad_out", Tensor::kDO, h, 0, q);
   rows("grad_out_heads", Tensor::kDO, h, u * rows_, rows_);  // the member's own rows, copied locally
+  if (u_ == 1) return;  // no all-to-all: grad_out_heads is all of it
   const BufferId b = table_.find("grad_out");  // head-group major: [member v's heads][our rows]
   const double rb = row_bytes(Tensor::kDO, heads_, b);
   for (long long v = 0; v < u_; ++v)

@@ -40,6 +40,12 @@ class BackwardWalk {
   explicit BackwardWalk(const Scenario& s);
   void run();    // walks every program, checking as it goes
   void check_home() const;  // every rank's dQ and dK/dV rows hold their pairs once
+  // The program's own placements (what a real executor fills and reads):
+  // inputs() name exactly the rows init() put (before run), outputs() rows
+  // holding every visible pair of their (position, heads) once, and every
+  // (position, head) of dQ and dK/dV in exactly one device's outputs.
+  void check_inputs() const;
+  void check_outputs() const;
 
  private:
   struct Message {

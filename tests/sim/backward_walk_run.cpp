@@ -124,3 +124,73 @@ void BackwardWalk::check_home() const {
 }
 
 }  // namespace ringsim::test
+
+namespace ringsim::test {
+
+void BackwardWalk::check_inputs() const {
+  for (long long d = 0; d < p_; ++d) {
+    CAPTURE(d);
+    std::map<BufferId, std::map<double, int>> placed;  // cell starts the placements name
+    for (const Placement& p : program_.inputs(d)) {
+      const Tensor t = p.tensor == Placement::kQueries      ? Tensor::kQ
+                       : p.tensor == Placement::kKeysValues ? Tensor::kKv
+                       : p.tensor == Placement::kOutput     ? Tensor::kO
+                       : p.tensor == Placement::kLse        ? Tensor::kLse
+                                                            : Tensor::kDO;
+      REQUIRE(p.tensor != Placement::kGradQueries);
+      REQUIRE(p.tensor != Placement::kGradKeysValues);
+      const double rb = row_bytes(t, p.heads, p.buffer);
+      CHECK(p.offset_bytes + rb * static_cast<double>(p.rows) <= table_.bytes(p.buffer));
+      const Buffer& buf = mem_[static_cast<std::size_t>(d)].at(p.buffer);
+      for (long long r = 0; r < p.rows; ++r) {
+        const double at = p.offset_bytes + rb * static_cast<double>(r);
+        ++placed[p.buffer][at];
+        const auto it = buf.find(at);
+        REQUIRE(it != buf.end());
+        const Label& l = it->second.label;
+        CHECK((l.tensor == t && l.part == p.part && l.row == p.row + r && it->second.size == rb));
+        if (t != Tensor::kKv) CHECK(l.head == p.head_first);
+      }
+    }
+    for (const auto& [b, buf] : mem_[static_cast<std::size_t>(d)])
+      for (const auto& [at, c] : buf) {
+        CAPTURE(table_.name(b));
+        CHECK(placed[b][at] == 1);  // every row init() put, once
+      }
+  }
+}
+
+void BackwardWalk::check_outputs() const {
+  const int group = s_.shape.q_heads / s_.shape.kv_heads;
+  std::map<std::pair<long long, int>, int> dq_seen, dkv_seen;  // (position, head) -> placements
+  for (long long d = 0; d < p_; ++d) {
+    CAPTURE(d);
+    for (const Placement& p : program_.outputs(d)) {
+      const bool kv = p.tensor == Placement::kGradKeysValues;
+      REQUIRE((kv || p.tensor == Placement::kGradQueries));
+      const double rb = row_bytes(kv ? Tensor::kGradKv : Tensor::kGradQ, p.heads, p.buffer);
+      CHECK(p.offset_bytes + rb * static_cast<double>(p.rows) <= table_.bytes(p.buffer));
+      const int h0 = kv ? p.head_first * group : p.head_first, h1 = kv ? (p.head_first + p.heads) * group : h0 + p.heads;
+      for (long long r = 0; r < p.rows; ++r) {
+        const long long pos = kv ? kv_position(p.part, p.row + r) : q_position(p.part, p.row + r);
+        Pairs got, want;
+        const double lo = p.offset_bytes + rb * static_cast<double>(r);
+        for (const auto& [rel, c] : take(mem_[static_cast<std::size_t>(d)].at(p.buffer), lo, lo + rb))
+          for (const auto& [pair, n] : c.pairs) got[pair] += n;
+        for (long long x = -g_.cached_tokens(); x < g_.tokens(); ++x)
+          for (int h = h0; h < h1; ++h) {
+            if (!kv && visible(pos, x)) want[{pos, x, h}] = 1;
+            if (kv && x >= 0 && visible(x, pos)) want[{x, pos, h}] = 1;
+          }
+        CHECK(got == want);
+        for (int h = p.head_first; h < p.head_first + p.heads; ++h) ++(kv ? dkv_seen : dq_seen)[{pos, h}];
+      }
+    }
+  }
+  for (const auto& [at, n] : dq_seen) CHECK(n == 1);
+  for (const auto& [at, n] : dkv_seen) CHECK(n == 1);
+  CHECK(static_cast<long long>(dq_seen.size()) == g_.tokens() * s_.shape.q_heads);
+  CHECK(static_cast<long long>(dkv_seen.size()) == (g_.tokens() + g_.cached_tokens()) * s_.shape.kv_heads);
+}
+
+}  // namespace ringsim::test

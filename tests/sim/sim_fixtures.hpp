@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -57,6 +58,27 @@ inline Scenario ring_scenario(long long tokens, long long ring_size, bool causal
   s.intra_node = LinkSpec{450e9, 2000};
   s.inter_node = LinkSpec{50e9, 5000};
   s.points = {Point{tokens, ring_size}};
+  return s;
+}
+
+// A small scenario of a schedule for walking programs (8 q / 4 kv heads,
+// head_dim 16, bf16; 4 GPUs per node).
+struct ScheduleCase {
+  std::string schedule;
+  long long tokens = 0, ring = 1;
+  bool causal = false;
+  Layout layout = Layout::kContiguous;
+  long long cached = 0, ulysses = 0, inner = 0;
+  UlyssesPlacement placement = UlyssesPlacement::kInsideNode;
+};
+inline Scenario schedule_scenario(const ScheduleCase& c) {
+  Scenario s = ring_scenario(c.tokens, c.ring, c.causal, c.layout, 4);
+  s.shape = AttentionShape{8, 4, 16, DType::kBf16};
+  s.schedule = c.schedule;
+  s.cached_tokens = c.cached;
+  s.ulysses_degree = c.ulysses;
+  s.inner_ring = c.inner;
+  s.ulysses_placement = c.placement;
   return s;
 }
 

@@ -4,8 +4,10 @@
 // still arriving or written while it is being sent, and at the end each
 // rank's dQ rows hold every visible (query, key, head) pair of its queries
 // exactly once and its dK/dV rows every pair of its keys exactly once -- so
-// each pair's gradient was accumulated once and arrived home. A real
-// executor walking the same programs inherits this.
+// each pair's gradient was accumulated once and arrived home. The programs'
+// own placements agree: inputs() name exactly the rows the walk starts from,
+// outputs() rows hold their pairs, each (position, head) once over the
+// devices. A real executor walking the same programs inherits this.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -54,8 +56,10 @@ void walk(const Case& c) {
   s.ulysses_placement = c.placement;
   if (c.documents) s.documents = DocumentSpec{{}, 3, LengthDistribution::kExponential, 1.0, 3};
   test::BackwardWalk w(s);
+  w.check_inputs();
   w.run();
   w.check_home();
+  w.check_outputs();
 }
 
 }  // namespace

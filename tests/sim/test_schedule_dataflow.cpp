@@ -70,6 +70,7 @@ class Walk {
     usp_ = s.schedule == "usp" || s.schedule == "ulysses";
     u_ = s.schedule == "ulysses" ? p_ : (usp_ ? (s.ulysses_degree ? s.ulysses_degree : std::min<long long>(4, p_)) : 1);
     for (long long d = 0; d < p_; ++d) initial(d);
+    for (long long d = 0; d < p_; ++d) check_inputs(d);
   }
 
   void run() {
@@ -119,6 +120,26 @@ class Walk {
         const long long v = s_.ulysses_placement == UlyssesPlacement::kInsideNode ? d % u_ : d / (p_ / u_);
         write(mine[b], bytes / u_ * v, bytes / u_ * (v + 1), d);
       }
+    }
+  }
+
+  // The program's own inputs() (what a real executor fills) hold exactly
+  // what initial() assumes: the same byte ranges, from the same devices.
+  void check_inputs(long long d) const {
+    std::map<BufferId, Content> placed;
+    for (BufferId b = 0; b < table_.size(); ++b) placed[b] = {{0, table_.bytes(b), -1}};
+    const double elem = 2;  // bf16
+    for (const Placement& p : program_.inputs(d)) {
+      const double row_bytes = p.heads * s_.shape.head_dim * elem * (p.tensor == Placement::kKeysValues ? 2 : 1);
+      const double hi = p.offset_bytes + row_bytes * static_cast<double>(p.rows);
+      CHECK(hi <= table_.bytes(p.buffer));
+      write(placed[p.buffer], p.offset_bytes, hi, origin_of_row(p.part, p.row));
+    }
+    const auto& mine = content_[static_cast<std::size_t>(d)];
+    for (BufferId b = 0; b < table_.size(); ++b) {
+      CAPTURE(table_.name(b));
+      for (const Piece& q : mine.at(b)) CHECK(from(placed[b], q.lo, q.hi, q.origin));
+      for (const Piece& q : placed[b]) CHECK(from(mine.at(b), q.lo, q.hi, q.origin));
     }
   }
 

@@ -33,13 +33,8 @@ struct Case {
 };
 
 Scenario scenario_of(const Case& c) {
-  Scenario s = test::ring_scenario(c.chunk * c.ring, c.ring, c.causal, c.layout, 4);
-  s.shape = AttentionShape{8, 4, 16, DType::kBf16};
-  s.schedule = c.schedule;
-  s.cached_tokens = c.cached;
-  s.ulysses_degree = c.ulysses;
-  s.inner_ring = c.inner;
-  s.ulysses_placement = c.placement;
+  Scenario s = test::schedule_scenario(
+      {c.schedule, c.chunk * c.ring, c.ring, c.causal, c.layout, c.cached, c.ulysses, c.inner, c.placement});
   if (c.documents) s.documents = DocumentSpec{{}, 3, LengthDistribution::kExponential, 1.0, 3};
   return s;
 }

@@ -18,26 +18,23 @@ std::string meta(int pid, const std::string& name, int sort) {
       pid, name, pid, sort);
 }
 
-std::string slice(const char* name, int pid, int tid, const ring::Slice& s, int step) {
-  return fmt::format(R"({{"name":"{}","ph":"X","pid":{},"tid":{},"ts":{:.3f},"dur":{:.3f},"args":{{"step":{}}}}})",
-                     name, pid, tid, s.start_ms * 1e3, (s.end_ms - s.start_ms) * 1e3, step);
+std::string slice(const ring::TimedOp& op, int pid) {
+  const char* name = op.kind == ring::TimedOp::kTransfer ? "transfer" : op.kind == ring::TimedOp::kCast ? "cast" : "compute";
+  return fmt::format(R"({{"name":"{}","ph":"X","pid":{},"tid":{},"ts":{:.3f},"dur":{:.3f},"args":{{"step":{},"peer":{}}}}})",
+                     name, pid, op.device, op.start_ms * 1e3, (op.end_ms - op.start_ms) * 1e3, op.label, op.peer);
 }
 
 }  // namespace
 
-void write_trace(const std::string& path, const ring::RingTimeline& t, const ring::RingConfig& cfg,
-                 const std::string& card, const std::string& sim_events) {
+void write_trace(const std::string& path, const ring::RingTimeline& t, const std::string& card,
+                 const std::string& sim_events) {
   std::vector<std::string> events{
       meta(10, fmt::format("measured compute on {} (rank = tid)", card), 0),
       meta(11, fmt::format("measured transfers on {} (sender = tid)", card), 1),
       meta(0, fmt::format("simulated compute, profile calibrated on {}", card), 2),
       meta(1, "simulated transfers (sender = tid)", 3)};
-  for (int d = 0; d < cfg.ring_size; ++d) {
-    for (int s = 0; s < cfg.ring_size; ++s) {
-      if (t.compute[d][s].start_ms >= 0) events.push_back(slice("compute", 10, d, t.compute[d][s], s));
-      if (t.transfer[d][s].start_ms >= 0) events.push_back(slice("kv", 11, d, t.transfer[d][s], s));
-    }
-  }
+  for (const ring::TimedOp& op : t.ops)
+    if (!op.empty) events.push_back(slice(op, op.kind == ring::TimedOp::kTransfer ? 11 : 10));
   std::ofstream f(path);
   if (!f) throw std::runtime_error("cannot write trace " + path);
   f << "{\"traceEvents\":[\n";

@@ -3,8 +3,8 @@
 // file, as four processes, so the two timelines sit one above the other:
 //   pid 0  simulated compute   (tid = device)     written by sim/engine
 //   pid 1  simulated transfers (tid = sender)     written by sim/engine
-//   pid 10 measured compute    (tid = rank)
-//   pid 11 measured transfers  (tid = sender)
+//   pid 10 measured compute    (tid = rank; casts of outputs too)
+//   pid 11 measured transfers  (tid = sender, timed on its stream)
 // Open in https://ui.perfetto.dev or chrome://tracing.
 #pragma once
 #include <string>
@@ -15,7 +15,7 @@ namespace ringsim::validate {
 
 // sim_events: the simulator's comma-separated events (may be empty).
 // Throws std::runtime_error when the file cannot be written.
-void write_trace(const std::string& path, const ring::RingTimeline&, const ring::RingConfig&,
-                 const std::string& card, const std::string& sim_events);
+void write_trace(const std::string& path, const ring::RingTimeline&, const std::string& card,
+                 const std::string& sim_events);
 
 }  // namespace ringsim::validate
