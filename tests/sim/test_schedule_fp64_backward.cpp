@@ -271,6 +271,8 @@ std::vector<Case> cases() {
     c.grad = (ring + cached) % 2 ? DType::kBf16 : DType::kFp32;  // the dtype changes row sizes, not values here
     out.push_back(c);
   });
+  for (bool causal : {false, true})  // 8 members over 4 kv heads: replicas, their dK/dV summed
+    out.push_back(Case{"ulysses", 8, causal, Layout::kContiguous});
   return out;
 }
 
