@@ -344,3 +344,27 @@ TEST_CASE("kernels/ring exec plan: every schedule's backward program, run in fp6
   }
   CHECK(ran > 60);
 }
+
+TEST_CASE("kernels/ring exec plan: backward striped layouts and documents are refused by name") {
+  Scenario s = test::schedule_scenario({"pass-kv", 64, 4, true, Layout::kStriped});
+  const ring::ExecPlan plan(s, s.points[0], Pass::kBackward);  // the plan itself is fine
+  bool refused = false;
+  for (const ring::ExecCompute& c : plan.computes)
+    for (const ring::ExecBlock& b : c.blocks) {
+      if (b.block.kind != BlockKind::kAttentionBackward) continue;
+      try {
+        ring::kernel_mask(b.block);
+      } catch (const ring::Unsupported& e) {
+        refused = true;
+        CHECK(e.key() == "attention.layout");
+      }
+    }
+  CHECK(refused);
+  s = test::schedule_scenario({"pass-kv", 32, 2, true, Layout::kContiguous});
+  s.documents = DocumentSpec{{}, 3, LengthDistribution::kExponential, 1.0, 3};
+  CHECK_THROWS_AS(ring::ExecPlan(s, s.points[0], Pass::kBackward), ring::Unsupported);
+  s.documents = DocumentSpec{};
+  // A training run is a plan of each pass: asking one plan for both is a caller's error, not a refused point.
+  CHECK_THROWS_WITH(ring::ExecPlan(s, s.points[0], Pass::kTraining),
+                    "exec plan: a training run is a forward plan and a backward plan");
+}
