@@ -99,4 +99,21 @@ void for_each_schedule_point(long long max_ring, Fn fn) {
           }
 }
 
+// Whether some attention block (forward or backward) of the plan has a mask
+// the chunk kernels lack, refused naming attention.layout.
+inline bool refuses_layout(const ring::ExecPlan& plan) {
+  bool refused = false;
+  for (const ring::ExecCompute& c : plan.computes)
+    for (const ring::ExecBlock& b : c.blocks) {
+      if (b.block.kind != BlockKind::kAttention && b.block.kind != BlockKind::kAttentionBackward) continue;
+      try {
+        ring::kernel_mask(b.block);
+      } catch (const ring::Unsupported& e) {
+        refused = true;
+        CHECK(e.key() == "attention.layout");
+      }
+    }
+  return refused;
+}
+
 }  // namespace ringsim::test
