@@ -5,6 +5,8 @@
 //
 //   name: example
 //   model: {q_heads: 32, kv_heads: 8, head_dim: 128, dtype: bf16}
+//     # optional: layers, hidden, ffn_hidden, vocab (models/model_spec.hpp)
+//   parallel: {tensor: 8, zero: 1, activation_checkpointing: false}   # optional
 //   attention:
 //     causal: true
 //     layout: zigzag            # contiguous | zigzag | striped
@@ -49,6 +51,7 @@
 #include "models/compute_model.hpp"
 #include "models/documents.hpp"
 #include "models/input_error.hpp"
+#include "models/model_spec.hpp"
 #include "models/profile.hpp"
 #include "models/topology.hpp"
 
@@ -102,6 +105,8 @@ struct Scenario {
   std::string name;
   std::string path;              // file it was read from
   AttentionShape shape;
+  ModelSize size;                // model.layers ...: the model around attention
+  Parallelism parallel;          // parallel.*
   bool causal = false;
   Layout layout = Layout::kContiguous;
   std::string schedule = kDefaultSchedule;
