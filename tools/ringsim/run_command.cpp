@@ -6,6 +6,7 @@
 #include <memory>
 #include <sstream>
 
+#include "sim/model_step.hpp"
 #include "tools/ringsim/cli_common.hpp"
 #include "tools/ringsim/output.hpp"
 #include "tools/ringsim/progress.hpp"
@@ -50,7 +51,7 @@ SimOptions options_from(const Args& a) {
 PointResult simulate_or_explain(const Scenario& s, const Point& p, const SimOptions& options,
                                 const OutputFile* out_file) {
   try {
-    return simulate_point(s, p, options);
+    return simulate_model_point(s, p, options);
   } catch (const std::exception& e) {
     std::string kept = out_file ? fmt::format(" (finished points kept in {})", out_file->partial_path()) : "";
     throw std::runtime_error(fmt::format("{}: tokens {}, ring_size {}: {}{}", s.path, p.tokens, p.ring_size,

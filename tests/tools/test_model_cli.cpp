@@ -1,0 +1,108 @@
+// `ringsim run` with the model around attention (model.layers, parallel.*):
+// a step's time against the roofline closed form worked out here, the memory
+// breakdown adding up to the reported peak, GPUs = ring x tensor, and bad
+// model/parallel keys naming file, line and key.
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+#include "tool_fixtures.hpp"
+
+namespace ringsim::test {
+
+namespace {
+
+// A roofline device (no samples, no launch overhead): every time has a closed form.
+const char* const kModelScenario =
+    "name: model-tiny\n"                                                                              // 1
+    "model: {q_heads: 4, kv_heads: 2, head_dim: 64, dtype: bf16, layers: 3, hidden: 2048, ffn_hidden: 8192}\n"  // 2
+    "parallel: {tensor: 2}\n"                                                                         // 3
+    "attention: {causal: false}\n"                                                                    // 4
+    "sequence: {tokens: 4096, ring_size: 1}\n"                                                        // 5
+    "cluster:\n"                                                                                      // 6
+    "  device: {name: roof, memory: \"80 GiB\", hbm_bandwidth: \"3 TB/s\", tflops: 1000,\n"           // 7
+    "           attention_efficiency: 0.25, gemm_efficiency: 0.5, reserved_memory: \"1 GiB\"}\n"   // 8
+    "  gpus_per_node: 2\n"                                                                            // 9
+    "  intra_node: {bandwidth: \"100 GB/s\", latency: \"1 us\"}\n"                                    // 10
+    "  inter_node: {bandwidth: \"50 GB/s\", latency: \"5 us\"}\n";                                    // 11
+
+double gemm_roofline(double m, double n, double k) {
+  return std::max(2 * m * n * k / 500e12, 2 * (m * k + k * n + m * n) / 3e12);
+}
+
+nlohmann::json run_json(const std::string& path) {
+  const CliResult r = cli({"run", path, "--format", "json", "--quiet"});
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  return nlohmann::json::parse(r.out);
+}
+
+}  // namespace
+
+TEST_CASE("a step of a small model on a roofline device: the closed form") {
+  TempDir dir;
+  const nlohmann::json j = run_json(dir.write("m.yaml", kModelScenario));
+  const nlohmann::json& p = j["points"][0];
+  // One GPU of the tensor pair: 2 q heads, 1 kv head. Attention: one 4096 x 4096 block,
+  // 4 q kv d heads flops at 25% of 1000 TFLOP/s (its bytes take 1.4 us, under that).
+  const double attention = 4.0 * 4096 * 4096 * 64 * 2 / 250e12;
+  const double gemms = gemm_roofline(4096, 8 * 64 / 2, 2048) + gemm_roofline(4096, 2048, 4 * 64 / 2) +
+                       gemm_roofline(4096, 2 * 8192 / 2, 2048) + gemm_roofline(4096, 2048, 8192 / 2);
+  // Four collectives of 4096 x 2048 x 2 bytes over 2 GPUs: one ring step of half of it each.
+  const double tp = 4 * (1e-6 + 4096.0 * 2048 * 2 / 2 / 100e9);
+  CHECK(p["model"]["attention_seconds_per_layer"].get<double>() == doctest::Approx(attention).epsilon(1e-6));
+  CHECK(p["model"]["gemm_seconds_per_layer"].get<double>() == doctest::Approx(gemms).epsilon(1e-9));
+  CHECK(p["model"]["tp_comm_seconds_per_layer"].get<double>() == doctest::Approx(tp).epsilon(1e-6));
+  CHECK(p["simulated_seconds"].get<double>() == doctest::Approx(3 * (attention + gemms + tp)).epsilon(1e-6));
+  CHECK(p["gpus"] == 2);
+  CHECK(p["scope"] == "step");
+  CHECK(p["label"] == "estimated");  // roofline
+  CHECK(contains(j["header"]["what"].get<std::string>(), "per step (3 layers"));
+}
+
+TEST_CASE("the memory breakdown adds up to the peak, in JSON and CSV") {
+  TempDir dir;
+  const std::string path =
+      dir.write("m.yaml", replace_line(kModelScenario, 5, "sequence: {tokens: 65536, ring_size: 4}\nsweep: [{ring_size: 1}, {ring_size: 4}]"));
+  const nlohmann::json j = run_json(path);
+  for (const nlohmann::json& p : j["points"]) {
+    double sum = 0;
+    for (const auto& [name, bytes] : p["model"]["memory_bytes"].items()) sum += bytes.get<double>();
+    CHECK(sum == doctest::Approx(p["peak_memory_bytes_per_device"].get<double>()).epsilon(1e-12));
+    CHECK(p["model"]["memory_bytes"]["kv_cache"].get<double>() > 0);
+  }
+  const CliResult csv = cli({"run", path, "--format", "csv", "--quiet"});
+  REQUIRE(csv.rc == 0);
+  CHECK(contains(csv.out, ",scope,layers,tensor_parallel,"));
+  CHECK(count(csv.out, ",step,3,2,") == 2);
+}
+
+TEST_CASE("without model.layers a row is one attention layer, and says so") {
+  TempDir dir;
+  const std::string path = dir.write("a.yaml", replace_line(replace_line(kModelScenario, 2,
+      "model: {q_heads: 4, kv_heads: 2, head_dim: 64, dtype: bf16}"), 3, ""));
+  const CliResult r = cli({"run", path, "--quiet"});
+  REQUIRE(r.rc == 0);
+  CHECK(contains(r.out, "per layer (one attention layer; model.layers unset)"));
+}
+
+TEST_CASE("bad model and parallel keys name file, line and key") {
+  TempDir dir;
+  const auto error_of = [&](int line, const std::string& text) {
+    const CliResult r = cli({"run", dir.write("bad.yaml", replace_line(kModelScenario, line, text)), "--quiet"});
+    CHECK(r.rc == 2);
+    return r.err;
+  };
+  CHECK(contains(error_of(2, "model: {q_heads: 4, kv_heads: 2, head_dim: 64, dtype: bf16, hidden: 2048}"),
+                 "bad.yaml:2: model.hidden: needs model.layers"));
+  CHECK(contains(error_of(2, "model: {q_heads: 4, kv_heads: 2, head_dim: 64, dtype: bf16, layers: 3, hidden: 8}"),
+                 "model.ffn_hidden: missing (required with model.layers)"));
+  CHECK(contains(error_of(3, "parallel: {tensor: 4}"), "bad.yaml:3: parallel.tensor: 4 does not divide cluster.gpus_per_node 2"));
+  CHECK(contains(error_of(3, "parallel: {zero: 4}"), "bad.yaml:3: parallel.zero: 4 is larger than the maximum 3"));
+  CHECK(contains(error_of(3, "parallel: {tensr: 2}"), "parallel.tensr: unknown key; did you mean 'tensor'?"));
+  CHECK(contains(error_of(2, "model: {q_heads: 4, kv_heads: 2, head_dim: 64, dtype: bf16}"),
+                 "bad.yaml:3: parallel: needs model.layers"));
+}
+
+}  // namespace ringsim::test
