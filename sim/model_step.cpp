@@ -51,35 +51,59 @@ double tp_seconds(const Scenario& s, long long tokens, int passes) {
 
 }  // namespace
 
-ModelStep model_step(const Scenario& s, const Point& p, const PointResult& att, bool training) {
-  ModelStep m;
+namespace {
+
+// Forward GEMMs (and their recompute), backward GEMMs, and passes over the
+// layer's collectives, by the point's pass (model_step.hpp).
+struct PassWork {
+  int forward_gemms = 0, backward_gemms = 0, collective_passes = 0;
+  bool recompute_attention = false;
+};
+
+PassWork pass_work(Pass pass, bool checkpointing) {
+  switch (pass) {
+    case Pass::kForward: return {1, 0, 1, false};
+    case Pass::kBackward: return {0, 1, 1, false};
+    case Pass::kTraining: return {checkpointing ? 2 : 1, 1, checkpointing ? 3 : 2, checkpointing};
+  }
+  return {};
+}
+
+void set_gemms(const Scenario& s, long long tokens, const PassWork& w, ModelStep& m) {
   const int t = s.parallel.tensor;
-  const long long tokens = p.chunk_tokens();
-  m.layers = s.size.layers;
-  m.tensor = t;
-  m.gpus = p.ring_size / ranks_per_gpu(s, p) * t;
-  m.training = training;
-  m.attention_seconds = to_seconds(att.makespan_ns);
-  m.attention_exposed_seconds = to_seconds(att.slowest_exposed_comm_ns);
   const GemmModel gemm(s.profile, s.shape.dtype);
   const std::vector<LayerGemm> fwd = layer_gemms(s.shape, s.size, t, tokens);
   GemmTotal total;
-  add_gemms(gemm, fwd, training && s.parallel.activation_checkpointing ? 2 : 1, total);
-  if (training) add_gemms(gemm, backward_gemms(fwd), 1, total);
+  add_gemms(gemm, fwd, w.forward_gemms, total);
+  add_gemms(gemm, backward_gemms(fwd), w.backward_gemms, total);
+  if (m.training && s.size.vocab > 0) {  // the LM head, once per step
+    const std::vector<LayerGemm> head = {{"lm_head", {tokens, s.size.vocab / t, s.size.hidden}}};
+    GemmTotal h;
+    add_gemms(gemm, head, w.forward_gemms > 0 ? 1 : 0, h);
+    add_gemms(gemm, backward_gemms(head), 1, h);
+    m.head_seconds = h.seconds;
+    total.calibrated = total.calibrated && h.calibrated;
+    if (total.reason.empty()) total.reason = h.reason;
+  }
   m.gemm_seconds = total.seconds;
   m.gemm_calibrated = total.calibrated;
   m.gemm_reason = total.reason;
-  const int passes = training ? (s.parallel.activation_checkpointing ? 3 : 2) : 1;
-  m.tp_comm_seconds = tp_seconds(s, tokens, passes);
-  if (training && s.size.vocab > 0) {
-    GemmTotal head;
-    const std::vector<LayerGemm> lm_head = {{"lm_head", {tokens, s.size.vocab / t, s.size.hidden}}};
-    add_gemms(gemm, lm_head, 1, head);
-    add_gemms(gemm, backward_gemms(lm_head), 1, head);
-    m.head_seconds = head.seconds;
-    m.gemm_calibrated = m.gemm_calibrated && head.calibrated;
-    if (m.gemm_reason.empty()) m.gemm_reason = head.reason;
-  }
+}
+
+}  // namespace
+
+ModelStep model_step(const Scenario& s, const Point& p, const PointResult& att) {
+  ModelStep m;
+  const long long tokens = p.chunk_tokens();
+  const PassWork w = pass_work(att.pass, s.parallel.activation_checkpointing);
+  m.layers = s.size.layers;
+  m.tensor = s.parallel.tensor;
+  m.gpus = p.ring_size / ranks_per_gpu(s, p) * m.tensor;
+  m.training = att.pass != Pass::kForward;  // gradients and optimizer state are held
+  m.attention_seconds = to_seconds(att.makespan_ns + (w.recompute_attention ? att.forward_ns : 0));
+  m.attention_exposed_seconds = to_seconds(att.slowest_exposed_comm_ns);
+  set_gemms(s, tokens, w, m);
+  m.tp_comm_seconds = tp_seconds(s, tokens, w.collective_passes);
   m.layer_seconds = m.attention_seconds + m.gemm_seconds + m.tp_comm_seconds;
   m.step_seconds = double(m.layers) * m.layer_seconds + m.head_seconds;
   m.exposed_comm_seconds = double(m.layers) * (m.attention_exposed_seconds + m.tp_comm_seconds);
@@ -90,7 +114,7 @@ ModelStep model_step(const Scenario& s, const Point& p, const PointResult& att, 
   in.sharding_group = p.ring_size / ranks_per_gpu(s, p);
   in.reserved_bytes = s.profile.reserved_memory_bytes;
   in.attention_bytes = std::max(0.0, att.memory.peak_bytes - in.reserved_bytes);
-  in.training = training;
+  in.training = m.training;
   m.memory = model_memory(s.shape, s.size, s.parallel, in);
   return m;
 }
@@ -99,8 +123,7 @@ PointResult simulate_model_point(const Scenario& s, const Point& p, const SimOpt
   if (!s.size.whole()) return simulate_point(s, p, opt);
   const Scenario view = tensor_view(s);
   PointResult r = simulate_point(view, p, opt);
-  const bool training = false;  // attention.pass (branch train) decides once merged
-  r.model = model_step(s, p, r, training);
+  r.model = model_step(s, p, r);
   r.memory = breakdown_verdict(r.model->memory, s.profile.memory_bytes);
   return r;
 }

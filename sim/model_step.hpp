@@ -7,6 +7,11 @@
 // (models/layer_model.hpp), put together as one step of `layers` layers:
 //   layer = attention (makespan of the slowest device) + GEMMs + collectives
 //   step  = layers x layer (+ the LM head in training)
+// by attention.pass: forward (prefill) runs the forward GEMMs and one pass of
+// collectives; backward the backward GEMMs (two per forward one) and one pass;
+// training both, and with activation checkpointing the forward once more
+// (GEMMs, collectives and the attention forward) before each layer's
+// backward. backward and training hold gradients and optimizer state.
 // The model runs layer after layer: nothing of one layer overlaps the next.
 // Without model.layers this is simulate_point, unchanged.
 #pragma once
@@ -23,6 +28,6 @@ Scenario tensor_view(const Scenario&);
 PointResult simulate_model_point(const Scenario&, const Point&, const SimOptions&);
 
 // The step around an attention result already simulated on tensor_view(s).
-ModelStep model_step(const Scenario& s, const Point& p, const PointResult& attention, bool training);
+ModelStep model_step(const Scenario& s, const Point& p, const PointResult& attention);
 
 }  // namespace ringsim

@@ -17,8 +17,8 @@ constexpr const char* kMemoryItems[] = {"weights", "gradients", "optimizer", "ac
 
 std::string scope_line(const Scenario& s) {
   if (!s.size.whole()) return "per layer (one attention layer; model.layers unset)";
-  return fmt::format("per step ({} layers: attention, QKV/output projections, MLP, tensor-parallel collectives; "
-                     "forward)", s.size.layers);
+  return fmt::format("per step ({} layers: attention, QKV/output projections, MLP, tensor-parallel collectives)",
+                     s.size.layers);
 }
 
 long long gpus_of(const Scenario& s, const PointResult& r) {
