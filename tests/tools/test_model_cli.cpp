@@ -61,6 +61,36 @@ TEST_CASE("a step of a small model on a roofline device: the closed form") {
   CHECK(contains(j["header"]["what"].get<std::string>(), "per step (3 layers"));
 }
 
+TEST_CASE("training: backward GEMMs, collectives per pass, recompute with activation checkpointing") {
+  TempDir dir;
+  const auto gemms_of = [](bool backward) {
+    // (m, n, k) of qkv, out, up, down on one GPU of the pair; a backward runs m x k x n and k x n x m.
+    const double shapes[4][3] = {{4096, 256, 2048}, {4096, 2048, 128}, {4096, 8192, 2048}, {4096, 2048, 4096}};
+    double sum = 0;
+    for (const auto& g : shapes)
+      sum += backward ? gemm_roofline(g[0], g[2], g[1]) + gemm_roofline(g[2], g[1], g[0]) : gemm_roofline(g[0], g[1], g[2]);
+    return sum;
+  };
+  const double collective = 1e-6 + 4096.0 * 2048 * 2 / 2 / 100e9;
+  for (const bool checkpointing : {false, true}) {
+    CAPTURE(checkpointing);
+    const std::string text = replace_line(replace_line(kModelScenario, 4, "attention: {causal: false, pass: training}"), 3,
+                                          checkpointing ? "parallel: {tensor: 2, activation_checkpointing: true}"
+                                                        : "parallel: {tensor: 2}");
+    const nlohmann::json p = run_json(dir.write("t.yaml", text))["points"][0];
+    const double forward = p["forward_seconds"], backward = p["backward_seconds"];
+    const double attention = forward + backward + (checkpointing ? forward : 0);
+    const double gemms = gemms_of(true) + gemms_of(false) * (checkpointing ? 2 : 1);
+    const double tp = (checkpointing ? 12 : 8) * collective;
+    CHECK(p["model"]["attention_seconds_per_layer"].get<double>() == doctest::Approx(attention).epsilon(1e-9));
+    CHECK(p["model"]["gemm_seconds_per_layer"].get<double>() == doctest::Approx(gemms).epsilon(1e-9));
+    CHECK(p["model"]["tp_comm_seconds_per_layer"].get<double>() == doctest::Approx(tp).epsilon(1e-6));
+    CHECK(p["simulated_seconds"].get<double>() == doctest::Approx(3 * (attention + gemms + tp)).epsilon(1e-6));
+    CHECK(p["model"]["memory_bytes"]["optimizer"].get<double>() > 0);
+    CHECK(p["model"]["memory_bytes"]["kv_cache"].get<double>() == 0);
+  }
+}
+
 TEST_CASE("the memory breakdown adds up to the peak, in JSON and CSV") {
   TempDir dir;
   const std::string path =
