@@ -54,6 +54,7 @@
 #include "models/documents.hpp"
 #include "models/input_error.hpp"
 #include "models/model_spec.hpp"
+#include "models/overrides.hpp"
 #include "models/profile.hpp"
 #include "models/topology.hpp"
 
@@ -134,6 +135,7 @@ struct Scenario {
   LinkSpec intra_node, inter_node;
   std::map<std::string, int> key_lines;  // line of each attention/sequence key given
   std::vector<Point> points;     // sequence alone, or the sweep
+  std::vector<Override> overrides;  // --set changes applied (errors after loading: from_command_line)
 };
 
 // A point's attention and workload with the scenario's values filled in, and
@@ -163,6 +165,9 @@ struct PointAttention {
 PointAttention attention_of(const Scenario&, const Point&);
 
 Scenario load_scenario(const std::string& path);
+// With --set KEY=VALUE changes applied first (models/overrides.hpp); an error
+// about an overridden key names the command line.
+Scenario load_scenario(const std::string& path, const std::vector<Override>& overrides);
 // Validates one point against the scenario (divisibility, sizes); throws InputError.
 void check_point(const Scenario&, const Point&, const std::string& where, int line);
 // The point's ranks per GPU (its own, else the scenario's).

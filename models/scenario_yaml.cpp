@@ -202,8 +202,11 @@ const char* placement_name(UlyssesPlacement p) {
   return p == UlyssesPlacement::kInsideNode ? "inside-node" : "across-nodes";
 }
 
-Scenario load_scenario(const std::string& path) {
-  YAML::Node node = parse_file(path);
+Scenario load_scenario(const std::string& path) { return load_scenario(path, {}); }
+
+namespace {
+
+Scenario read_scenario(const std::string& path, YAML::Node node) {
   Scenario s;
   s.path = path;
   Map root(node, "", s.path, 1, {"name", "model", "attention", "sequence", "cluster", "sweep", "parallel"});
@@ -216,6 +219,21 @@ Scenario load_scenario(const std::string& path) {
   read_parallel(root, s);
   read_points(root, s);
   return s;
+}
+
+}  // namespace
+
+Scenario load_scenario(const std::string& path, const std::vector<Override>& overrides) {
+  YAML::Node node = parse_file(path);
+  try {
+    apply_overrides(node, overrides);
+    Scenario s = read_scenario(path, node);
+    s.overrides = overrides;
+    return s;
+  } catch (const InputError& e) {
+    if (auto aimed = from_command_line(e, overrides)) throw *aimed;
+    throw;
+  }
 }
 
 ClusterSpec cluster_for(const Scenario& s, const Point& p) {
