@@ -62,13 +62,15 @@ PointResult simulate_or_explain(const Scenario& s, const Point& p, const SimOpti
 }  // namespace
 
 int run_command(const std::vector<std::string>& args, Io io) {
-  Args a = parse_args(args, 1, {{"--format"}, {"--out"}, {"--mode"}, {"--threads"}, {"--trace"}, {"--quiet", false}});
+  Args a = parse_args(args, 1, {{"--format"}, {"--out"}, {"--mode"}, {"--threads"}, {"--trace"}, {"--set"}, {"--quiet", false}});
   if (a.positional.size() != 1) throw UsageError("run needs exactly one SCENARIO file");
   Format format = parse_format(a.last("--format"));
   SimOptions options = options_from(a);
-  Scenario s = load_scenario(a.positional[0]);  // validates every point
-  check_schedules(s);                           // and what each point's schedule needs
-  check_mode(s, options.mode);                  // and what --mode needs of it
+  Scenario s = load_scenario_with_sets(a.positional[0], a.all("--set"));  // validates every point
+  with_sets_named(s, [&] {
+    check_schedules(s);           // and what each point's schedule needs
+    check_mode(s, options.mode);  // and what --mode needs of it
+  });
 
   std::unique_ptr<OutputFile> out_file, trace_file;
   if (auto path = a.last("--out")) out_file = std::make_unique<OutputFile>(*path);
