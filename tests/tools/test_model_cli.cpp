@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fmt/format.h>
 
 #include "tool_fixtures.hpp"
 
@@ -133,6 +134,53 @@ TEST_CASE("bad model and parallel keys name file, line and key") {
   CHECK(contains(error_of(3, "parallel: {tensr: 2}"), "parallel.tensr: unknown key; did you mean 'tensor'?"));
   CHECK(contains(error_of(2, "model: {q_heads: 4, kv_heads: 2, head_dim: 64, dtype: bf16}"),
                  "bad.yaml:3: parallel: needs model.layers"));
+}
+
+}  // namespace ringsim::test
+
+namespace ringsim::test {
+
+TEST_CASE("plan: the fewest GPUs that fit, worked out by hand") {
+  // 1000 layers of (1024 x 24 x 128 + 8 x 128 x 1024 + 3 x 1024 x 4096 + 2 x 1024) = 16,779,264 parameters,
+  // plus the final norm: 16,779,265,024 in bf16 = 33.6 GB, over 20 GiB (21.5 GB) on one GPU; with tensor 2,
+  // 16.8 GB of weights + a KV cache of 1000 x 1024 x (2 x 8 x 128 x 2) / 2 = 2.1 GB + one layer's activations fit.
+  TempDir dir;
+  const std::string path = dir.write("p.yaml",
+      "name: plan-tiny\n"
+      "model: {q_heads: 8, kv_heads: 8, head_dim: 128, dtype: bf16, layers: 1000, hidden: 1024, ffn_hidden: 4096}\n"
+      "attention: {causal: false}\n"
+      "sequence: {tokens: 1024, ring_size: 1}\n"
+      "cluster:\n"
+      "  device: {name: roof, memory: \"20 GiB\", hbm_bandwidth: \"3 TB/s\", tflops: 1000}\n"
+      "  gpus_per_node: 8\n"
+      "  intra_node: {bandwidth: \"100 GB/s\", latency: \"1 us\"}\n"
+      "  inter_node: {bandwidth: \"50 GB/s\", latency: \"5 us\"}\n"
+      "sweep: [{ring_size: 1}, {ring_size: 2}, {ring_size: 4}]\n");
+  const CliResult r = cli({"plan", path, "--format", "json", "--quiet", "--schedules", "pass-kv,all-gather"});
+  REQUIRE_MESSAGE(r.rc == 0, r.err);
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  CHECK(j["fewest_gpus"] == 2);
+  const nlohmann::json& one = j["rows"][0];
+  CHECK(one["gpus"] == 1);
+  CHECK(one["fits"] == false);
+  CHECK(one["model"]["memory_bytes"]["weights"].get<double>() == 2.0 * 16779265024.0);
+  CHECK(contains(one["memory_reason"].get<std::string>(), "weights 31.3 GiB"));
+  const nlohmann::json& two = j["rows"][1];
+  CHECK(two["fits"] == true);
+  CHECK(two["tensor_parallel"] == 2);
+  CHECK(two["model"]["memory_bytes"]["weights"].get<double>() == 16779265024.0);
+  CHECK(two["model"]["memory_bytes"]["kv_cache"].get<double>() == 1000.0 * 1024 * 2 * 8 * 128 * 2 / 2);
+  // The best of 4 GPUs is no slower than each candidate run alone with `run --set`.
+  const nlohmann::json& four = j["rows"][2];
+  for (const char* schedule : {"pass-kv", "all-gather"})
+    for (const int tensor : {2, 4}) {
+      const CliResult one_run = cli({"run", path, "--format", "json", "--quiet", "--set",
+                                     fmt::format("parallel.tensor={}", tensor), "--set", fmt::format("attention.schedule={}", schedule),
+                                     "--set", fmt::format("sweep=[{{ring_size: {}}}]", 4 / tensor)});
+      REQUIRE_MESSAGE(one_run.rc == 0, one_run.err);
+      const nlohmann::json p = nlohmann::json::parse(one_run.out)["points"][0];
+      if (p["fits_in_memory"] == true) CHECK(four["seconds"].get<double>() <= p["simulated_seconds"].get<double>());
+    }
 }
 
 }  // namespace ringsim::test
