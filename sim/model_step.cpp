@@ -26,6 +26,7 @@ struct GemmTotal {
 };
 
 void add_gemms(const GemmModel& model, const std::vector<LayerGemm>& gemms, double times, GemmTotal& total) {
+  if (times == 0) return;  // a pass that does not run them: neither time nor label
   for (const LayerGemm& g : gemms) {
     const GemmCost c = model.cost(g.shape);
     total.seconds += times * c.seconds;
