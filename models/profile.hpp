@@ -47,6 +47,12 @@
 //        mask: full, q_tokens: 4096, kv_tokens: 4096, factor: 0.85}
 //   (both measured by ringsim calibrate --step-costs, kernels/ring/step_costs.hpp;
 //    queried through ComputeModel::step_overhead and ::link_rate_factor)
+//   gemm_efficiency: 0.79              # GEMMs without `gemm` samples: fraction of `tflops`
+//                                      # they reach (optional, default 1); the YAML says where from
+//   gemm:                              # measured dense GEMMs C[m x n] = A[m x k] B[k x n]
+//     - {dtype: bf16, m: 4096, n: 4096, k: 4096, seconds: 0.000187, tflops: 735.0}
+//                                      # (ringsim calibrate --gemm, cuBLAS; the model layers'
+//                                      # projections and MLP: models/gemm_model.hpp)
 #pragma once
 #include <map>
 #include <optional>
@@ -141,6 +147,12 @@ struct InterferenceSample {
   double share;  // in [0, 1]
 };
 
+struct GemmSample {  // one measured dense GEMM: C[m x n] = A[m x k] B[k x n]
+  DType dtype;
+  long long m, n, k;
+  double seconds;    // median of the runs
+};
+
 struct MergeSample {  // one measured merge
   long long q_tokens;
   int q_heads, head_dim;
@@ -175,6 +187,8 @@ struct DeviceProfile {
   std::vector<InterferenceSample> interference;
   std::vector<StepOverheadSample> step_overhead;
   std::vector<LinkUnderComputeSample> link_under_compute;
+  std::vector<GemmSample> gemm;        // dense GEMMs (models/gemm_model.hpp)
+  double gemm_efficiency = 1;          // without gemm samples: fraction of flops_per_s GEMMs reach
   std::string origin;      // file it came from, or "inline"
 };
 

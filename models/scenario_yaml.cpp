@@ -38,7 +38,7 @@ LinkSpec read_link(const Map& cluster, std::string_view key) {
 
 void read_model(const Map& root, Scenario& s) {
   Map model(root.need("model"), "model", root.file(), root.line("model"),
-            {"q_heads", "kv_heads", "head_dim", "dtype"});
+            {"q_heads", "kv_heads", "head_dim", "dtype", "layers", "hidden", "ffn_hidden", "vocab"});
   s.shape.q_heads = static_cast<int>(read_int(model, "q_heads", kMaxHeads));
   s.shape.kv_heads = static_cast<int>(read_int(model, "kv_heads", kMaxHeads));
   s.shape.head_dim = static_cast<int>(read_int(model, "head_dim", kMaxHeadDim));
@@ -51,6 +51,7 @@ void read_model(const Map& root, Scenario& s) {
     throw InputError(model.file(), model.line("dtype"), "model.dtype",
                      fmt::format("unknown dtype '{}' (bf16, fp16 or fp32)", dtype));
   s.shape.dtype = *parsed;
+  read_model_size(model, s);
 }
 
 // attention.{schedule, ulysses_degree, inner_ring, ulysses_placement}: the
@@ -201,19 +202,38 @@ const char* placement_name(UlyssesPlacement p) {
   return p == UlyssesPlacement::kInsideNode ? "inside-node" : "across-nodes";
 }
 
-Scenario load_scenario(const std::string& path) {
-  YAML::Node node = parse_file(path);
+Scenario load_scenario(const std::string& path) { return load_scenario(path, {}); }
+
+namespace {
+
+Scenario read_scenario(const std::string& path, YAML::Node node) {
   Scenario s;
   s.path = path;
-  Map root(node, "", s.path, 1, {"name", "model", "attention", "sequence", "cluster", "sweep"});
+  Map root(node, "", s.path, 1, {"name", "model", "attention", "sequence", "cluster", "sweep", "parallel"});
   s.name = scalar_text(root, "name", "a string");
   if (s.name.empty()) throw InputError(s.path, root.line("name"), "name", "must not be empty");
   for (const char* section : {"attention", "sequence"}) s.key_lines[section] = root.line(section);
   read_model(root, s);
   read_attention(root, s);
   read_cluster(root, s);
+  read_parallel(root, s);
   read_points(root, s);
   return s;
+}
+
+}  // namespace
+
+Scenario load_scenario(const std::string& path, const std::vector<Override>& overrides) {
+  YAML::Node node = parse_file(path);
+  try {
+    apply_overrides(node, overrides);
+    Scenario s = read_scenario(path, node);
+    s.overrides = overrides;
+    return s;
+  } catch (const InputError& e) {
+    if (auto aimed = from_command_line(e, overrides)) throw *aimed;
+    throw;
+  }
 }
 
 ClusterSpec cluster_for(const Scenario& s, const Point& p) {

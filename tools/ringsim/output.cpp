@@ -7,6 +7,8 @@
 #include <fmt/ostream.h>
 #include <fmt/ranges.h>
 
+#include "tools/ringsim/output_model.hpp"
+
 namespace ringsim::cli {
 
 const char* const kLabelMeanings =
@@ -23,6 +25,14 @@ PointFigures figures_of(const PointResult& r) {
   f.exposed_comm_fraction = busy > 0 ? f.exposed_comm_seconds / busy : 0;
   f.balance = r.mean_compute_ns > 0 ? static_cast<double>(r.max_compute_ns) / r.mean_compute_ns : 1;
   f.label = label_of(r.compute_source);
+  if (!r.model) return f;
+  const ModelStep& m = *r.model;  // a whole step: the row's time is the step's
+  f.seconds = m.step_seconds;
+  f.tokens_per_second = f.seconds > 0 ? static_cast<double>(r.point.tokens) / f.seconds : NAN;
+  f.compute_seconds = m.compute_seconds;
+  f.exposed_comm_seconds = m.exposed_comm_seconds;
+  f.exposed_comm_fraction = f.seconds > 0 ? f.exposed_comm_seconds / f.seconds : 0;
+  if (!m.gemm_calibrated) f.label = "estimated";
   return f;
 }
 
@@ -57,8 +67,8 @@ std::string what_line(const Scenario& s) {
     add(names, a.schedule);
     add(passes, a.pass == Pass::kTraining ? "training (forward + backward)" : std::string(pass_name(a.pass)));
   }
-  return fmt::format("simulated {} pass{} of context-parallel attention (schedule{}: {})", fmt::join(passes, ", "),
-                     passes.size() > 1 ? "es" : "", names.size() > 1 ? "s" : "", fmt::join(names, ", "));
+  return fmt::format("simulated {} pass{} of context-parallel attention (schedule{}: {}), times {}", fmt::join(passes, ", "),
+                     passes.size() > 1 ? "es" : "", names.size() > 1 ? "s" : "", fmt::join(names, ", "), scope_line(s));
 }
 
 // A pass's seconds, or NaN (JSON null, CSV empty) when the point does not run it.
@@ -145,7 +155,7 @@ class TableWriter : public ResultWriter {
   void point(const PointResult& r) override {
     PointFigures f = figures_of(r);
     fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<8} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
-               r.point.tokens, fmt::format("{}/{}", r.point.ring_size, r.point.ring_size / ranks_per_gpu(s_, r.point)),
+               r.point.tokens, fmt::format("{}/{}", r.point.ring_size, gpus_of(s_, r)),
                r.point.chunk_tokens(), schedule_cell(s_, r), pass_name(r.pass), f.label, format_seconds(f.seconds),
                format_count(f.tokens_per_second),
                format_bytes(r.memory.peak_bytes), r.memory.fits ? "yes" : "NO", format_seconds(f.compute_seconds),
@@ -154,6 +164,7 @@ class TableWriter : public ResultWriter {
     if (r.pass == Pass::kTraining)
       fmt::print(out_, "{:>14}   forward {}, backward {} [{}]\n", "^", format_seconds(to_seconds(r.forward_ns)),
                  format_seconds(to_seconds(r.backward_ns)), f.label);
+    if (r.model) fmt::print(out_, "{:>14}   {}\n", "", model_table_line(r));
     if (!r.memory.fits)
       fmt::print(out_, "{:>14}   does not fit in {} [estimated]: {}\n", "^", format_bytes(r.memory.capacity_bytes),
                  r.memory.reason);
@@ -180,22 +191,22 @@ class CsvWriter : public ResultWriter {
             "peak_memory_bytes_per_device,memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,"
             "exposed_comm_seconds,exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,"
             "wall_seconds,schedule,schedule_detail,layout,compute_balance,mean_compute_seconds,max_compute_seconds,"
-            "total_flops,pass,forward_seconds,backward_seconds\n";
+            "total_flops,pass,forward_seconds,backward_seconds" << kModelCsvColumns << "\n";
     out_.flush();
   }
   void point(const PointResult& r) override {
     PointFigures f = figures_of(r);
     long long rpg = ranks_per_gpu(s_, r.point);
     fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},", r.point.tokens, r.point.ring_size,
-               rpg, r.point.ring_size / rpg, r.point.chunk_tokens(), f.label, f.seconds,
+               rpg, gpus_of(s_, r), r.point.chunk_tokens(), f.label, f.seconds,
                json_number(f.tokens_per_second), r.memory.peak_bytes, r.memory.capacity_bytes,
                r.memory.fits ? "true" : "false", quote(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
                f.exposed_comm_fraction, r.slowest_device, quote(model_.describe(r.compute_source)), mode_cell(r),
                r.events, r.device_steps, r.wall_seconds);
-    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{}\n", r.schedule, quote(r.schedule_detail), layout_name(r.layout),
+    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{}{}\n", r.schedule, quote(r.schedule_detail), layout_name(r.layout),
                f.balance, r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns), r.total_flops,
                pass_name(r.pass), csv_number(pass_seconds(r, Pass::kForward)),
-               csv_number(pass_seconds(r, Pass::kBackward)));
+               csv_number(pass_seconds(r, Pass::kBackward)), model_csv_cells(r));
     out_.flush();
   }
   void end() override { out_.flush(); }
@@ -240,7 +251,7 @@ class JsonWriter : public ResultWriter {
     long long rpg = ranks_per_gpu(s_, r.point);
     fmt::print(out_, "{}  {{\"tokens\": {}, \"ring_size\": {}, \"ranks_per_gpu\": {}, \"gpus\": {}, "
                      "\"chunk_tokens\": {}, \"label\": {}, ", first_ ? "" : ",\n", r.point.tokens, r.point.ring_size,
-               rpg, r.point.ring_size / rpg, r.point.chunk_tokens(), json_string(f.label));
+               rpg, gpus_of(s_, r), r.point.chunk_tokens(), json_string(f.label));
     fmt::print(out_, "\"simulated_seconds\": {}, \"tokens_per_second\": {}, \"peak_memory_bytes_per_device\": {}, ",
                json_number(f.seconds), json_number(f.tokens_per_second), json_number(r.memory.peak_bytes));
     fmt::print(out_, "\"memory_capacity_bytes\": {}, \"fits_in_memory\": {}, \"memory_reason\": {}, ",
@@ -257,8 +268,8 @@ class JsonWriter : public ResultWriter {
                json_string(r.schedule), json_string(r.schedule_detail), json_string(layout_name(r.layout)),
                json_number(f.balance), json_number(r.mean_compute_ns / kNsPerSecond),
                json_number(to_seconds(r.max_compute_ns)), json_number(r.total_flops));
-    fmt::print(out_, "\"pass\": {}, \"forward_seconds\": {}, \"backward_seconds\": {}}}", json_string(pass_name(r.pass)),
-               json_number(pass_seconds(r, Pass::kForward)), json_number(pass_seconds(r, Pass::kBackward)));
+    fmt::print(out_, "\"pass\": {}, \"forward_seconds\": {}, \"backward_seconds\": {}{}}}", json_string(pass_name(r.pass)),
+               json_number(pass_seconds(r, Pass::kForward)), json_number(pass_seconds(r, Pass::kBackward)), model_json(r));
     first_ = false;
     out_.flush();
   }

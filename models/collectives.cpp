@@ -1,0 +1,50 @@
+// Tensor-parallel collectives as ring steps of flows; see collectives.hpp.
+// Tests: tests/models/test_layer_model.cpp (closed form on an idle fabric).
+#include "models/collectives.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "models/flow_network.hpp"
+
+namespace ringsim {
+
+namespace {
+
+// One ring step: every member sends `bytes` to the next; returns when the last lands.
+TimeNs ring_step_ns(const Topology& topo, FlowNetwork& net, int members, double bytes, TimeNs start_ns) {
+  TimeNs latency_ns = 0;
+  std::vector<Route> routes;
+  for (int g = 0; g < members; ++g) {
+    routes.push_back(topo.route(g, (g + 1) % members));
+    latency_ns = std::max(latency_ns, routes.back().latency_ns);
+  }
+  // All flows start together after the step's latency: the ring's members post at once.
+  const TimeNs t0 = start_ns + latency_ns;
+  net.advance_to(t0);
+  for (int g = 0; g < members; ++g) net.start_flow(t0, routes[g], bytes, static_cast<std::uint64_t>(g));
+  TimeNs end_ns = t0;
+  while (net.active_flows() > 0) {
+    end_ns = net.next_completion_ns();
+    net.advance_to(end_ns);
+  }
+  return end_ns;
+}
+
+}  // namespace
+
+double collective_seconds(const ClusterSpec& cluster, int members, double bytes, Collective kind) {
+  if (members <= 1 || bytes <= 0) return 0;
+  if (members > cluster.gpus_per_node)
+    throw std::invalid_argument("collective_seconds: a tensor-parallel group stays inside one node");
+  ClusterSpec node = cluster;
+  node.gpus = members;
+  const Topology topo(node);
+  FlowNetwork net(topo);
+  const int steps = (members - 1) * (kind == Collective::kAllReduce ? 2 : 1);
+  TimeNs now_ns = 0;
+  for (int i = 0; i < steps; ++i) now_ns = ring_step_ns(topo, net, members, bytes / members, now_ns);
+  return to_seconds(now_ns);
+}
+
+}  // namespace ringsim
