@@ -4,12 +4,44 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <tuple>
+#include <vector>
 
 #include "models/flow_network.hpp"
 
 namespace ringsim {
 
 namespace {
+
+// Wakes the network at its due entries in time order (at equal times,
+// completions before starts) until no flow is left, settling before time
+// moves on (FlowNetwork's contract); returns when the last flow completed.
+TimeNs run_until_idle(FlowNetwork& net) {
+  std::vector<FlowNetwork::Due> pending;
+  std::vector<std::uint64_t> done;
+  TimeNs end_ns = net.now_ns();
+  const auto take = [&] {
+    pending.insert(pending.end(), net.due().begin(), net.due().end());
+    net.due().clear();
+  };
+  for (take();;) {
+    const auto first = std::min_element(pending.begin(), pending.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.time_ns, a.start) < std::tie(b.time_ns, b.start);
+    });
+    if (net.unsettled() && (first == pending.end() || first->time_ns > net.now_ns())) {
+      net.settle();
+      take();
+      continue;
+    }
+    if (first == pending.end()) return end_ns;
+    const FlowNetwork::Due due = *first;
+    pending.erase(first);
+    done.clear();
+    net.complete(due.time_ns, due.source, due.version, done);
+    if (!done.empty()) end_ns = std::max(end_ns, due.time_ns);
+    take();
+  }
+}
 
 // One ring step: every member sends `bytes` to the next; returns when the last lands.
 TimeNs ring_step_ns(const Topology& topo, FlowNetwork& net, int members, double bytes, TimeNs start_ns) {
@@ -21,14 +53,9 @@ TimeNs ring_step_ns(const Topology& topo, FlowNetwork& net, int members, double 
   }
   // All flows start together after the step's latency: the ring's members post at once.
   const TimeNs t0 = start_ns + latency_ns;
-  net.advance_to(t0);
+  if (net.unsettled()) net.settle();
   for (int g = 0; g < members; ++g) net.start_flow(t0, routes[g], bytes, static_cast<std::uint64_t>(g));
-  TimeNs end_ns = t0;
-  while (net.active_flows() > 0) {
-    end_ns = net.next_completion_ns();
-    net.advance_to(end_ns);
-  }
-  return end_ns;
+  return std::max(t0, run_until_idle(net));
 }
 
 }  // namespace
