@@ -24,10 +24,12 @@ TimeNs transfer_time_ns(double bytes, double bytes_per_s) {
 FlowNetwork::FlowNetwork(const Topology& topo)
     : topo_(topo), flows_on_link_(static_cast<std::size_t>(topo.link_count())) {}
 
-FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag) {
+FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag,
+                               double rate_cap) {
   assert(now_ns >= now_ns_ && "start_flow in the past");
   assert(now_ns <= next_completion_ns() && "advance_to(now) must run before start_flow(now)");
   if (!(bytes >= 0)) throw std::invalid_argument(fmt::format("flow of {} bytes", bytes));
+  if (!(rate_cap > 0)) throw std::invalid_argument(fmt::format("flow rate cap {} B/s", rate_cap));
   now_ns_ = std::max(now_ns_, now_ns);
   FlowId id;
   if (free_ids_.empty()) {
@@ -42,13 +44,14 @@ FlowId FlowNetwork::start_flow(TimeNs now_ns, const Route& route, double bytes, 
   f.links.assign(route.links.begin(), route.links.end());  // reuses the slot's capacity
   f.remaining_bytes = bytes;
   f.rate = 0;
+  f.cap = rate_cap;
   f.last_ns = now_ns;
   f.done_ns = kTimeNever;
   f.active = true;
   ++active_;
   if (route.links.empty()) {  // no shared resource: it runs at the route's rate
     Flow& g = f;
-    g.rate = route.bytes_per_s;
+    g.rate = std::min(route.bytes_per_s, rate_cap);
     g.done_ns = checked_add_ns(now_ns, transfer_time_ns(bytes, g.rate));
     completions_.emplace(g.done_ns, id);
     return id;
@@ -130,7 +133,17 @@ void FlowNetwork::recompute_rates(const std::vector<FlowId>& seeds, TimeNs now_n
     capacity[i] = topo_.link_bytes_per_s(links[i]);
     unfrozen[i] = flows_on_link_[static_cast<std::size_t>(links[i])].size();
   }
+  bool any_cap = false;
+  for (const FlowId id : flows) any_cap = any_cap || flows_[static_cast<std::size_t>(id)].cap < kNoRateCap;
   std::unordered_map<FlowId, double> rate;
+  const auto freeze = [&](FlowId id, double r) {
+    if (!rate.emplace(id, r).second) return;
+    for (const LinkId l : flows_[static_cast<std::size_t>(id)].links) {
+      const std::size_t i = index.at(l);
+      capacity[i] = std::max(0.0, capacity[i] - r);
+      --unfrozen[i];
+    }
+  };
   while (rate.size() < flows.size()) {
     std::size_t best = links.size();
     double share = 0;
@@ -140,14 +153,19 @@ void FlowNetwork::recompute_rates(const std::vector<FlowId>& seeds, TimeNs now_n
       if (best == links.size() || s < share) best = i, share = s;
     }
     assert(best < links.size());
-    for (const FlowId id : flows_on_link_[static_cast<std::size_t>(links[best])]) {
-      if (!rate.emplace(id, share).second) continue;
-      for (const LinkId l : flows_[static_cast<std::size_t>(id)].links) {
-        const std::size_t i = index.at(l);
-        capacity[i] = std::max(0.0, capacity[i] - share);
-        --unfrozen[i];
-      }
+    // A cap below the fairest share is a private link that saturates first:
+    // that flow freezes at its cap and the filling goes on without it.
+    FlowId capped = -1;
+    for (const FlowId id : any_cap ? flows : std::vector<FlowId>{}) {
+      const double c = flows_[static_cast<std::size_t>(id)].cap;
+      if (c < share && rate.count(id) == 0 && (capped < 0 || c < flows_[static_cast<std::size_t>(capped)].cap))
+        capped = id;
     }
+    if (capped >= 0) {
+      freeze(capped, flows_[static_cast<std::size_t>(capped)].cap);
+      continue;
+    }
+    for (const FlowId id : flows_on_link_[static_cast<std::size_t>(links[best])]) freeze(id, share);
   }
   for (const FlowId id : flows) {
     Flow& f = flows_[static_cast<std::size_t>(id)];

@@ -1,5 +1,6 @@
 // Flow-level network model: flows that share a link share its bandwidth
-// max-min fairly; rates are recomputed when a flow starts or ends, only over
+// max-min fairly (a flow's optional rate cap acts as a private link of that
+// capacity); rates are recomputed when a flow starts or ends, only over
 // the flows connected to it through shared links.
 //
 // Contract with the engine (SimGrid style): the engine calls start_flow and
@@ -11,6 +12,7 @@
 // start + transfer_time_ns(bytes, rate), the same expression the fast path uses.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <set>
 #include <utility>
 #include <vector>
@@ -21,16 +23,21 @@ namespace ringsim {
 
 using FlowId = std::int64_t;
 
+inline constexpr double kNoRateCap = std::numeric_limits<double>::infinity();
+
 // ceil(bytes / bytes_per_s) in ns; the one formula both engines use.
 TimeNs transfer_time_ns(double bytes, double bytes_per_s);
 
 class FlowNetwork {
  public:
   explicit FlowNetwork(const Topology& topo);
-  // Starts a flow at `now_ns` on `route` carrying `bytes`; returns its id.
+  // Starts a flow at `now_ns` on `route` carrying `bytes`, never faster than
+  // rate_cap_bytes_per_s (a transport's ceiling per message, or its rate
+  // beside a running kernel); kNoRateCap: the links alone decide. Returns its id.
   // Ids of finished flows are reused, so memory grows with the flows in
   // flight, not with all flows ever started (P^2 in a ring).
-  FlowId start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag);
+  FlowId start_flow(TimeNs now_ns, const Route& route, double bytes, std::uint64_t tag,
+                    double rate_cap_bytes_per_s = kNoRateCap);
   // Earliest completion among active flows, kTimeNever if none.
   TimeNs next_completion_ns() const;
   // Moves to `now_ns` (>= last time) and returns the tags of flows that
@@ -45,6 +52,7 @@ class FlowNetwork {
     std::vector<LinkId> links;
     double remaining_bytes = 0;  // as of last_ns, floored at 0
     double rate = 0;             // bytes/s since last_ns
+    double cap = kNoRateCap;     // the flow's own ceiling
     TimeNs last_ns = 0;
     TimeNs done_ns = 0;          // projected: last_ns + transfer_time_ns(remaining_bytes, rate)
     bool active = false;

@@ -178,7 +178,9 @@ struct DeviceProfile {
   std::string origin;      // file it came from, or "inline"
 };
 
-// Whether any transfer slows compute (a scalar share or a sample above 0).
+// Whether transfers and compute slow each other (a scalar share or an
+// interference sample above 0, or a link_under_compute factor below 1):
+// then only the event engine models the point.
 bool has_interference(const DeviceProfile&);
 
 // A shipped name ("h100-sxm", "gtx-1080"), a path to a YAML file, looked up

@@ -34,6 +34,7 @@ struct Post {
   std::uint64_t tag;
   double bytes;    // sends
   long long label;
+  int all_to_all_peers;  // sends
 };
 
 constexpr std::uint64_t kProgressEvery = 1 << 16;
@@ -54,6 +55,7 @@ struct Engine::Impl {
     long long compute_label = 0;
     TimeNs compute_duration_ns = 0;
     double copy_share = 0, link_share = 0;  // of the posted compute (interference)
+    float nccl_factor = 1, copy_factor = 1;  // of the posted compute (transfers beside it)
   };
   // One compute stream per GPU, in-order over its devices: the next compute
   // is device `head`'s (cycling over the GPU's devices, one compute each per
@@ -69,6 +71,7 @@ struct Engine::Impl {
     double remaining_ns = 0;   // of the running compute, at full rate
     TimeNs since_ns = 0;       // remaining_ns is as of this time
     std::int64_t epoch = 0;    // completion events of older epochs are stale
+    long long computing = -1;  // device whose compute runs (any model), -1: idle
   };
   struct Transfer {
     long long src = 0, dst = 0;
@@ -76,6 +79,7 @@ struct Engine::Impl {
     const Route* route = nullptr;
     TimeNs matched_ns = 0;
     long long label = 0;
+    int all_to_all_peers = 0;
   };
 
   const Topology& topo;
@@ -139,7 +143,7 @@ struct Engine::Impl {
     return &it->second;
   }
 
-  void match(TimeNs now, long long src, long long dst, double bytes, long long label) {
+  void match(TimeNs now, long long src, long long dst, double bytes, long long label, int a2a_peers) {
     std::int64_t x;
     if (!free_slots.empty()) {
       x = free_slots.back();
@@ -149,7 +153,7 @@ struct Engine::Impl {
       transfers.emplace_back();
     }
     const Route* r = route(src, dst);
-    transfers[x] = Transfer{src, dst, bytes, r, now, label};
+    transfers[x] = Transfer{src, dst, bytes, r, now, label, a2a_peers};
     push(checked_add_ns(now, r->latency_ns), Band::kFlowStart, kFlowStart, src, x);
   }
 
@@ -164,14 +168,15 @@ struct Engine::Impl {
       const Post other = theirs[i];
       theirs.erase(theirs.begin() + static_cast<std::ptrdiff_t>(i));
       --unmatched;
-      match(now, src, dst, is_send ? op.bytes : other.bytes, is_send ? op.label : other.label);
+      match(now, src, dst, is_send ? op.bytes : other.bytes, is_send ? op.label : other.label,
+            is_send ? op.all_to_all_peers : other.all_to_all_peers);
       return;
     }
     std::vector<Post>& mine = is_send ? sends_to[dst] : recvs_from[src];
     for (const Post& p : mine) {
       if (p.peer == (is_send ? src : dst) && p.tag == op.tag) throw std::logic_error("Engine: duplicate post");
     }
-    mine.push_back(Post{is_send ? src : dst, op.tag, op.bytes, op.label});
+    mine.push_back(Post{is_send ? src : dst, op.tag, op.bytes, op.label, op.all_to_all_peers});
     ++unmatched;
   }
 
@@ -201,6 +206,8 @@ struct Engine::Impl {
           dev.compute_duration_ns = op.duration_ns;
           dev.copy_share = op.copy_share < 0 ? opt.copy_compute_share : op.copy_share;
           dev.link_share = op.link_share < 0 ? opt.link_compute_share : op.link_share;
+          dev.nccl_factor = op.nccl_rate_factor;
+          dev.copy_factor = op.copy_rate_factor;
           result.compute_ns[d] = checked_add_ns(result.compute_ns[d], op.duration_ns);
           result.flops += op.flops;
           start_computes(now, d / rpg);
@@ -241,6 +248,7 @@ struct Engine::Impl {
       dev.computing = true;
       dev.compute_start_ns = now;
       gpu.busy = true;
+      gpu.computing = d;
       gpu.head = (gpu.head + 1) % rpg;
       if (!interference) {
         push(checked_add_ns(now, dev.compute_duration_ns), Band::kCompute, kComputeDone, d, dev.compute_label);
@@ -291,6 +299,21 @@ struct Engine::Impl {
     }
   }
 
+  // The cap of transfer t as its bytes start to flow (EngineOptions): its
+  // transport's, lowered by the computes running at its ends.
+  double flow_cap(const Transfer& t) const {
+    const double transport = flow_rate_cap_bytes_per_s(*t.route, t.bytes, t.all_to_all_peers);
+    const long long gs = t.src / rpg, gd = t.dst / rpg;
+    const auto factor = [&](long long g) -> double {
+      const long long d = gpus[g].computing;
+      if (d < 0) return 1.0;
+      return gs == gd ? devices[d].copy_factor : devices[d].nccl_factor;
+    };
+    const double f = std::min(factor(gs), factor(gd));
+    if (f >= 1.0) return transport;
+    return std::min(transport, std::min(t.route->bytes_per_s, transport) * f);
+  }
+
   // Completes flows up to `now` and reschedules the network's wake.
   // Returns how many flows completed.
   std::size_t service_network(TimeNs now) {
@@ -325,6 +348,7 @@ struct Engine::Impl {
         Device& dev = devices[e.device];
         dev.computing = false;
         gpu.busy = false;
+        gpu.computing = -1;
         trace("compute", 0, e.device, dev.compute_start_ns, now, dev.compute_label);
         finish_one(now, e.device);
         start_computes(now, e.device / rpg);
@@ -333,7 +357,7 @@ struct Engine::Impl {
       case kFlowStart: {
         service_network(now);  // free links of flows ending now before sharing them
         const Transfer& t = transfers[e.arg];
-        network.start_flow(now, *t.route, t.bytes, static_cast<std::uint64_t>(e.arg));
+        network.start_flow(now, *t.route, t.bytes, static_cast<std::uint64_t>(e.arg), flow_cap(t));
         transfer_share(now, t, +1);
         reschedule_wake();
         break;

@@ -193,7 +193,29 @@ Block merge_block(BufferId from, long long slots, long long merges, BufferId int
 
 bool keeps_empty_slots(const PlanInput& in) { return in.ranks_per_gpu > 1; }
 
-Op compute_op(const PlanInput& in, const ComputeWork& w, long long device, long long step, double message_bytes) {
+namespace {
+
+// The step charges of `w` beside its message (see compute_op): its largest
+// attention block's; none without one.
+StepCharges charges_of(const PlanInput& in, const ComputeWork& w, double message_bytes, bool ring_step) {
+  const Block* largest = nullptr;
+  for (int i = 0; i < w.count; ++i) {
+    const Block& b = w.blocks[static_cast<std::size_t>(i)];
+    if (b.kind == BlockKind::kAttention && (!largest || b.flops > largest->flops)) largest = &b;
+  }
+  if (!largest) return {};
+  const bool spans_gpus = in.point.ring_size / std::max(1LL, in.ranks_per_gpu) > 1;
+  const StepTransport transport = spans_gpus ? StepTransport::kNccl : StepTransport::kCopy;
+  StepCharges c = in.costs.step_charges(largest->shape, largest->heads, largest->kv_heads, transport,
+                                        message_bytes, 1);  // the executor sends K and V as one message
+  if (!ring_step || in.point.ring_size < 2 || !(message_bytes > 0)) c.overhead_ns = 0;
+  return c;
+}
+
+}  // namespace
+
+Op compute_op(const PlanInput& in, const ComputeWork& w, long long device, long long step, double message_bytes,
+              bool ring_step) {
   Op op;
   op.kind = Op::kCompute;
   op.label = step;
@@ -225,6 +247,10 @@ Op compute_op(const PlanInput& in, const ComputeWork& w, long long device, long 
   } else {
     op.copy_share = op.link_share = 0;
   }
+  const StepCharges charges = charges_of(in, w, message_bytes, ring_step);
+  op.duration_ns = checked_add_ns(op.duration_ns, charges.overhead_ns);
+  op.nccl_rate_factor = charges.nccl_rate_factor;
+  op.copy_rate_factor = charges.copy_rate_factor;
   return op;
 }
 
