@@ -26,6 +26,18 @@ PointFigures figures_of(const PointResult& r) {
   return f;
 }
 
+const char* bound_of(const Scenario& s, const PointResult& r) {
+  if (r.slowest_exposed_comm_ns > 0 && r.slowest_exposed_comm_ns >= r.slowest_compute_ns) return "network";
+  const DeviceProfile& p = s.profile;
+  const auto rate = p.flops_per_s.find(s.shape.dtype);
+  if (rate == p.flops_per_s.end() || !(p.hbm_bytes_per_s > 0)) return "compute";
+  const double c = static_cast<double>(r.point.chunk_tokens()), d = s.shape.head_dim;
+  const double qh = s.shape.q_heads, kvh = s.shape.kv_heads, dt = dtype_bytes(s.shape.dtype);
+  const double bytes = c * qh * d * dt + 2 * c * kvh * d * dt + c * qh * d * 4 + c * qh * 4;
+  const double flops = 4 * c * c * d * qh;
+  return bytes / p.hbm_bytes_per_s > flops / (rate->second * p.attention_efficiency) ? "memory" : "compute";
+}
+
 std::string model_line(const Scenario& s) {
   return fmt::format("{} q heads / {} kv heads, head_dim {}, {}, {}", s.shape.q_heads, s.shape.kv_heads,
                      s.shape.head_dim, dtype_name(s.shape.dtype),
@@ -103,22 +115,23 @@ class TableWriter : public ResultWriter {
     fmt::print(out_, "profile:  {} — compute {}\n", profile_line(s_), model_.describe(probe_source(s_, model_)));
     fmt::print(out_, "network:  {}\nlabels:   {}\n", network_line(s_), kLabelMeanings);
     fmt::print(out_, "columns:  time, tokens/s, compute and exposed comm (of the slowest device) carry the row's "
-                     "label; balance = largest / mean device compute; mem/GPU is estimated (memory model buffers of "
+                     "label; bound = network (exposed comm >= compute), memory (a chunk's block moves more bytes than it computes at "
+                     "the profile's rates) or compute; balance = largest / mean device compute; mem/GPU is estimated (memory model buffers of "
                      "its ranks); wall is measured (simulator run time)\n\n");
-    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<8} {:>7} {:<10} {:>12} {:>9}\n",
                "tokens", "ring/gpus", "chunk", "schedule", "label", "time", "tokens/s", "mem/GPU", "fits", "compute",
-               "exposed comm (%)", "balance", "mode", "events", "wall");
+               "exposed comm (%)", "bound", "balance", "mode", "events", "wall");
     out_.flush();
   }
   void point(const PointResult& r) override {
     PointFigures f = figures_of(r);
-    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<8} {:>7} {:<10} {:>12} {:>9}\n",
                r.point.tokens, fmt::format("{}/{}", r.point.ring_size, r.point.ring_size / ranks_per_gpu(s_, r.point)),
                r.point.chunk_tokens(), schedule_cell(s_, r), f.label, format_seconds(f.seconds),
                format_count(f.tokens_per_second),
                format_bytes(r.memory.peak_bytes), r.memory.fits ? "yes" : "NO", format_seconds(f.compute_seconds),
                fmt::format("{} ({:.1f}%)", format_seconds(f.exposed_comm_seconds), 100 * f.exposed_comm_fraction),
-               fmt::format("{:.2f}", f.balance), mode_name(r.mode), r.events, format_seconds(r.wall_seconds));
+               bound_of(s_, r), fmt::format("{:.2f}", f.balance), mode_name(r.mode), r.events, format_seconds(r.wall_seconds));
     if (!r.memory.fits)
       fmt::print(out_, "{:>14}   does not fit in {} [estimated]: {}\n", "^", format_bytes(r.memory.capacity_bytes),
                  r.memory.reason);
@@ -144,7 +157,7 @@ class CsvWriter : public ResultWriter {
             "peak_memory_bytes_per_device,memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,"
             "exposed_comm_seconds,exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,"
             "wall_seconds,schedule,schedule_detail,layout,compute_balance,mean_compute_seconds,max_compute_seconds,"
-            "total_flops\n";
+            "total_flops,bound\n";
     out_.flush();
   }
   void point(const PointResult& r) override {
@@ -156,8 +169,8 @@ class CsvWriter : public ResultWriter {
                r.memory.fits ? "true" : "false", quote(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
                f.exposed_comm_fraction, r.slowest_device, quote(model_.describe(r.compute_source)), mode_name(r.mode),
                r.events, r.device_steps, r.wall_seconds);
-    fmt::print(out_, "{},{},{},{},{},{},{}\n", r.schedule, quote(r.schedule_detail), layout_name(r.layout), f.balance,
-               r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns), r.total_flops);
+    fmt::print(out_, "{},{},{},{},{},{},{},{}\n", r.schedule, quote(r.schedule_detail), layout_name(r.layout), f.balance,
+               r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns), r.total_flops, bound_of(s_, r));
     out_.flush();
   }
   void end() override { out_.flush(); }
@@ -214,10 +227,10 @@ class JsonWriter : public ResultWriter {
                r.slowest_device, json_string(model_.describe(r.compute_source)), json_string(mode_name(r.mode)),
                r.events, r.device_steps, json_number(r.wall_seconds));
     fmt::print(out_, "\"schedule\": {}, \"schedule_detail\": {}, \"layout\": {}, \"compute_balance\": {}, "
-                     "\"mean_compute_seconds\": {}, \"max_compute_seconds\": {}, \"total_flops\": {}}}",
+                     "\"mean_compute_seconds\": {}, \"max_compute_seconds\": {}, \"total_flops\": {}, \"bound\": {}}}",
                json_string(r.schedule), json_string(r.schedule_detail), json_string(layout_name(r.layout)),
                json_number(f.balance), json_number(r.mean_compute_ns / kNsPerSecond),
-               json_number(to_seconds(r.max_compute_ns)), json_number(r.total_flops));
+               json_number(to_seconds(r.max_compute_ns)), json_number(r.total_flops), json_string(bound_of(s_, r)));
     first_ = false;
     out_.flush();
   }
