@@ -99,9 +99,11 @@ enum class StepTransport { kNccl, kCopy };
 const char* step_transport_name(StepTransport);
 std::optional<StepTransport> parse_step_transport(std::string_view);
 
-// What a real ring step costs beyond its block and merge timed alone (launch
-// gaps, stream and event waits, the K/V messages' fixed costs), measured at
-// one block shape and one K/V size (kernels/ring/step_costs.hpp).
+// What a real ring step costs beyond its block and merge timed alone (the
+// transfer's NCCL kernels slowing the block, launch gaps, stream and event
+// waits, the K/V messages' fixed costs), measured at one block shape and one
+// K/V size (kernels/ring/step_costs.hpp). A step charged it takes no
+// interference share: the slowdown is inside it.
 struct StepOverheadSample {
   StepTransport transport;
   int messages;              // K and V as one message (1) or two (2)

@@ -63,7 +63,9 @@ const StepCharges& CostContext::step_charges(const BlockShape& block, int q_head
   if (it != steps_.end()) return it->second;
   const ComputeModel& m = model(q_heads, kv_heads);
   StepCharges c;
-  c.overhead_ns = m.step_overhead_ns(block, transport, message_bytes, messages);
+  const StepOverhead o = m.step_overhead(block, transport, message_bytes, messages);
+  c.overhead_ns = o.time_ns;
+  c.measured = o.measured;
   c.nccl_rate_factor = static_cast<float>(m.link_rate_factor(block, StepTransport::kNccl, message_bytes));
   c.copy_rate_factor = static_cast<float>(m.link_rate_factor(block, StepTransport::kCopy, message_bytes));
   return steps_.emplace(key, c).first->second;

@@ -46,6 +46,7 @@ struct ShapeCost {
 // largest block, and the rate a transfer keeps beside that block.
 struct StepCharges {
   TimeNs overhead_ns = 0;
+  bool measured = false;  // the profile has step_overhead samples of the transport
   float nccl_rate_factor = 1, copy_rate_factor = 1;
 };
 

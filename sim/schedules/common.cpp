@@ -208,7 +208,14 @@ StepCharges charges_of(const PlanInput& in, const ComputeWork& w, double message
   const StepTransport transport = spans_gpus ? StepTransport::kNccl : StepTransport::kCopy;
   StepCharges c = in.costs.step_charges(largest->shape, largest->heads, largest->kv_heads, transport,
                                         message_bytes, 1);  // the executor sends K and V as one message
-  if (!ring_step || in.point.ring_size < 2 || !(message_bytes > 0)) c.overhead_ns = 0;
+  if (!ring_step || in.point.ring_size < 2 || !(message_bytes > 0)) {
+    c.overhead_ns = 0;
+    c.measured = false;
+  }
+  // Per card and step: ranks sharing a card run their computes of a step back
+  // to back beside the card's transfers, and share its overhead.
+  const long long rpg = std::max(1LL, in.ranks_per_gpu);
+  c.overhead_ns = (c.overhead_ns + rpg - 1) / rpg;
   return c;
 }
 
@@ -249,6 +256,7 @@ Op compute_op(const PlanInput& in, const ComputeWork& w, long long device, long 
   }
   const StepCharges charges = charges_of(in, w, message_bytes, ring_step);
   op.duration_ns = checked_add_ns(op.duration_ns, charges.overhead_ns);
+  if (charges.measured) op.copy_share = op.link_share = 0;  // the transfer's slowdown is in the overhead
   op.nccl_rate_factor = charges.nccl_rate_factor;
   op.copy_rate_factor = charges.copy_rate_factor;
   return op;

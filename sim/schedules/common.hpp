@@ -102,8 +102,10 @@ Block merge_block(BufferId from, long long slots, long long merges, BufferId int
 // ring_step: a step of a ring of more than one rank whose message of
 // message_bytes moves beside it: charged the profile's step overhead
 // (CostContext::step_charges, one message, NCCL when the ring spans GPUs,
-// else a copy). Every compute with a block carries the rate factors of
-// transfers beside its largest block.
+// else a copy; divided among the ranks sharing a card) and, where the profile
+// has such samples, no interference share (the overhead, measured beside the
+// transfer, holds the slowdown). Every compute with a block carries the rate
+// factors of transfers beside its largest block.
 Op compute_op(const PlanInput&, const ComputeWork&, long long device, long long step, double message_bytes,
               bool ring_step = true);
 bool keeps_empty_slots(const PlanInput&);

@@ -112,11 +112,12 @@ void Report::steps(const Point& pt, const PointSteps& st) {
   if (format_ == "json") return;
   for (const StepSample& s : st.samples) {
     const ring::StepCostMeasurement& m = s.overhead;
-    fmt::print("# P{} chunk {}: {} step beside a {} {}x{} block, {} K/V: overhead {} per step (coupled {}, free "
-               "compute {}, free transfer {}); transfer at {:.3f} of its rate alone ({} beside, {} alone)\n",
+    fmt::print("# P{} chunk {}: {} step beside a {} {}x{} block, {} K/V: overhead {} per step (coupled {}, blocks "
+               "alone {}, free compute {}, free transfer {}); transfer at {:.3f} of its rate alone ({} beside, {} alone)\n",
                pt.ring_size, pt.chunk_tokens(), step_transport_name(s.transport), mask_name(mask_kind(s.shape.mask)),
                s.shape.q_tokens, s.shape.kv_tokens, format_bytes(s.bytes), format_seconds(m.overhead_s),
-               format_seconds(m.coupled_s), format_seconds(m.free_compute_s), format_seconds(m.free_transfer_s),
+               format_seconds(m.coupled_s), format_seconds(m.alone_compute_s), format_seconds(m.free_compute_s),
+               format_seconds(m.free_transfer_s),
                s.link.factor, format_seconds(s.link.beside_s), format_seconds(s.link.alone_s));
   }
 }
