@@ -70,7 +70,10 @@ bool has_interference(const DeviceProfile& p) {
          std::any_of(p.interference.begin(), p.interference.end(),
                      [](const InterferenceSample& s) { return s.share > 0; }) ||
          std::any_of(p.link_under_compute.begin(), p.link_under_compute.end(),
-                     [](const LinkUnderComputeSample& s) { return s.factor < 1; });
+                     [](const LinkUnderComputeSample& s) {
+                       // Copies run only between ranks sharing a card, which the event engine always takes.
+                       return s.transport == StepTransport::kNccl && s.factor < 1;
+                     });
 }
 
 namespace {

@@ -181,7 +181,7 @@ struct DeviceProfile {
 };
 
 // Whether transfers and compute slow each other (a scalar share or an
-// interference sample above 0, or a link_under_compute factor below 1):
+// interference sample above 0, or an NCCL link_under_compute factor below 1):
 // then only the event engine models the point.
 bool has_interference(const DeviceProfile&);
 
