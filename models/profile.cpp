@@ -68,7 +68,12 @@ std::optional<TransferKind> parse_transfer_kind(std::string_view s) {
 bool has_interference(const DeviceProfile& p) {
   return p.copy_compute_share > 0 || p.link_compute_share > 0 ||
          std::any_of(p.interference.begin(), p.interference.end(),
-                     [](const InterferenceSample& s) { return s.share > 0; });
+                     [](const InterferenceSample& s) { return s.share > 0; }) ||
+         std::any_of(p.link_under_compute.begin(), p.link_under_compute.end(),
+                     [](const LinkUnderComputeSample& s) {
+                       // Copies run only between ranks sharing a card, which the event engine always takes.
+                       return s.transport == StepTransport::kNccl && s.factor < 1;
+                     });
 }
 
 namespace {

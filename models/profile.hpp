@@ -105,9 +105,11 @@ enum class StepTransport { kNccl, kCopy };
 const char* step_transport_name(StepTransport);
 std::optional<StepTransport> parse_step_transport(std::string_view);
 
-// What a real ring step costs beyond its block and merge timed alone (launch
-// gaps, stream and event waits, the K/V messages' fixed costs), measured at
-// one block shape and one K/V size (kernels/ring/step_costs.hpp).
+// What a real ring step costs beyond its block and merge timed alone (the
+// transfer's NCCL kernels slowing the block, launch gaps, stream and event
+// waits, the K/V messages' fixed costs), measured at one block shape and one
+// K/V size (kernels/ring/step_costs.hpp). A step charged it takes no
+// interference share: the slowdown is inside it.
 struct StepOverheadSample {
   StepTransport transport;
   int messages;              // K and V as one message (1) or two (2)
@@ -192,7 +194,9 @@ struct DeviceProfile {
   std::string origin;      // file it came from, or "inline"
 };
 
-// Whether any transfer slows compute (a scalar share or a sample above 0).
+// Whether transfers and compute slow each other (a scalar share or an
+// interference sample above 0, or an NCCL link_under_compute factor below 1):
+// then only the event engine models the point.
 bool has_interference(const DeviceProfile&);
 
 // A shipped name ("h100-sxm", "gtx-1080"), a path to a YAML file, looked up

@@ -23,9 +23,17 @@ using namespace yaml;
 
 namespace {
 
-LinkSpec read_link(const Map& cluster, std::string_view key) {
-  Map link(cluster.need(key), cluster.sub(key), cluster.file(), cluster.line(key), {"bandwidth", "latency"});
+LinkSpec read_link(const Map& cluster, std::string_view key, const std::string& scenario_path) {
+  Map link(cluster.need(key), cluster.sub(key), cluster.file(), cluster.line(key),
+           {"bandwidth", "latency", "transport", "all_to_all_transport"});
   LinkSpec spec;
+  // Named link profiles (models/profiles/links/NAME.yaml or a path beside the
+  // scenario): how the deployment moves messages over this fabric.
+  const std::string dir = std::filesystem::path(scenario_path).parent_path().string();
+  const YAML::Node& node = cluster.need(key);
+  spec.transport = read_link_transport(node, cluster.file(), cluster.sub(key), dir.empty() ? "." : dir);
+  spec.all_to_all = read_link_transport(node, cluster.file(), cluster.sub(key), dir.empty() ? "." : dir,
+                                        "all_to_all_transport");
   spec.bytes_per_s = read_quantity(link, "bandwidth", Dimension::kBytesPerSecond, false);
   double latency_s = read_quantity(link, "latency", Dimension::kSeconds, true);
   try {
@@ -133,8 +141,8 @@ void read_cluster(const Map& root, Scenario& s) {
   if (cluster.find("ranks_per_gpu")) {
     s.ranks_per_gpu = static_cast<int>(read_int(cluster, "ranks_per_gpu", kMaxGpusPerNode));  // read_int: > 0
   }
-  s.intra_node = read_link(cluster, "intra_node");
-  s.inter_node = read_link(cluster, "inter_node");
+  s.intra_node = read_link(cluster, "intra_node", s.path);
+  s.inter_node = read_link(cluster, "inter_node", s.path);
   if (!s.profile.flops_per_s.count(s.shape.dtype)) {
     std::vector<std::string> have;
     for (const auto& [dtype, rate] : s.profile.flops_per_s) have.push_back(dtype_name(dtype));
