@@ -97,13 +97,16 @@ Args parse(int argc, char** argv) {
 int run(const Args& a) {
   std::vector<Scenario> scenarios;
   std::vector<std::vector<std::unique_ptr<ring::ExecPlan>>> plans;  // per scenario and point
+  std::vector<std::vector<std::unique_ptr<ring::ExecPlan>>> backward;  // the same, training points (else null)
   int gpus_needed = 1;
   for (const std::string& path : a.scenarios) {
     scenarios.push_back(load_scenario(path));
     check_schedules(scenarios.back());
     plans.emplace_back();
+    backward.emplace_back();
     for (const Point& pt : scenarios.back().points) {
       plans.back().push_back(validate::exec_plan(scenarios.back(), pt));  // bad input: exit 2 before any GPU work
+      backward.back().push_back(validate::backward_plan(scenarios.back(), pt));
       gpus_needed = std::max(gpus_needed, plans.back().back()->gpus());
     }
   }
@@ -134,13 +137,15 @@ int run(const Args& a) {
     for (std::size_t pi = 0; pi < scn.points.size(); ++pi) {
       const Point& pt = scn.points[pi];
       const ring::ExecPlan& plan = *plans[si][pi];
+      const ring::ExecPlan* bplan = backward[si][pi].get();
       try {  // a failed point is reported and the others still run (a sticky CUDA error fails them too)
         calibration.ensure(plan, a.opt.block_repeats);
+        if (bplan) calibration.ensure(*bplan, a.opt.block_repeats);
         const validate::PointShares shares = interference.ensure(plan, ctx, links, a.opt);
         report.shares(pt, shares);
         const DeviceProfile profile = calibration.profile(scn.profile, card, links, shares);
         const std::uint64_t seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-        const validate::Outcome o = validate::validate_point(scn, pt, plan, ctx, profile, links,
+        const validate::Outcome o = validate::validate_point(scn, pt, plan, bplan, ctx, profile, links,
                                                              stored ? &*stored : nullptr, card, a.opt, seed);
         report.point(o, seed);
         all_passed = all_passed && o.passed;
