@@ -30,6 +30,11 @@
 //             the per-source-card communicators instead);
 //   cast      a kOutput buffer no receive fills: the accumulator in bf16, at
 //             the start of the round that first sends it (exec_plan.hpp).
+//   backward  (a backward plan, ring_backward.cu) each kAttentionBackward
+//             block runs the fused chunk backward on sub-views with the
+//             rows' LSE and D made head-major by a transpose; kDelta,
+//             kGradAdd, kCopy, kZero are small kernels; the saved O and LSE
+//             come from a forward run (take_saved).
 // A gate kernel holds the cards until the host has enqueued the whole run,
 // so host launch rate never shows in the timings; the host never
 // synchronises inside a run.
