@@ -34,7 +34,9 @@ constexpr const char* kUsage =
     "  Runs each scenario point's schedule (pass-kv, pass-q, all-gather, ulysses, usp,\n"
     "  double-ring) on this machine's GPUs (1-4), checks its output against an fp64\n"
     "  reference, simulates the same point with a profile calibrated here and the\n"
-    "  measured links, and prints both times.\n"
+    "  measured links, and prints both times. Training points (attention.pass: training)\n"
+    "  run the forward, then the backward with the forward's O and LSE, each timed apart\n"
+    "  (backward blocks calibrated here too), dQ and dK/dV checked against fp64.\n"
     "  --profile NAME     also simulate with this stored profile (shipped name or path),\n"
     "                     never recalibrated: out-of-sample errors beside the\n"
     "                     self-calibrated ones; links from the scenario's cluster figures\n"
@@ -49,6 +51,7 @@ constexpr const char* kUsage =
     "                     (profile copy_compute_share = link_compute_share = 0)\n"
     "examples:\n"
     "  ringsim validate scenarios/validate-4gpu-passq.yaml\n"
+    "  ringsim validate scenarios/validate-1gpu-training.yaml --format json\n"
     "  ringsim validate scenarios/validate-2gpu-*.yaml --profile h200-sxm --transport nccl-send-recv-h200\n";
 
 struct Args {

@@ -149,17 +149,22 @@ void Report::csv_row(const Outcome& o, double spread_pct, std::uint64_t seed) {
     fmt::print("scenario,schedule,schedule_detail,layout,tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,card,"
                "measured_ms,measured_spread_pct,self_simulated_ms,self_label,self_error_pct,stored_profile,stored_links,"
                "stored_simulated_ms,stored_label,stored_error_pct,output_rel_error,output_max_lse_error,rows_checked,"
-               "check,seed,trace\n");
+               "check,seed,trace,forward_ms,backward_ms,self_forward_ms,self_backward_ms,dq_rel_error,dkv_rel_error\n");
     header_done_ = true;
   }
   const std::string stored = o.stored ? fmt::format("{},{},{:.6f},{},{:.3f}", stored_->profile.name, stored_->links,
                                                      o.stored->seconds * 1e3, o.stored->label, o.stored->error_pct)
                                       : ",,,,";
-  fmt::print("{},{},\"{}\",{},{},{},{},{},{},\"{}\",{:.6f},{:.3f},{:.6f},{},{:.3f},{},{:.3e},{:.3e},{},{},{},{}\n",
+  const std::string training = o.training ? fmt::format("{:.6f},{:.6f},{:.6f},{:.6f},{:.3e},{:.3e}", o.training->forward_s * 1e3,
+                                                         o.training->backward_s * 1e3, o.self.forward_s * 1e3,
+                                                         o.self.backward_s * 1e3, o.training->grad.dq_rel_error,
+                                                         o.training->grad.dkv_rel_error)
+                                          : ",,,,,";
+  fmt::print("{},{},\"{}\",{},{},{},{},{},{},\"{}\",{:.6f},{:.3f},{:.6f},{},{:.3f},{},{:.3e},{:.3e},{},{},{},{},{}\n",
              o.scenario, o.schedule, o.detail, o.layout, o.point.tokens, o.point.ring_size, o.ranks_per_gpu, o.gpus,
              o.chunk_tokens, card_, o.measured_s * 1e3, spread_pct, o.self.seconds * 1e3, o.self.label,
              o.self.error_pct, stored, o.check.rel_error, o.check.max_lse_error, o.check.rows,
-             o.passed ? "ok" : "FAIL", seed, o.trace_path);
+             o.passed ? "ok" : "FAIL", seed, o.trace_path, training);
   std::fflush(stdout);
 }
 
