@@ -24,6 +24,7 @@
 //     ranks_per_gpu: 1     # optional: ranks sharing one GPU (default 1)
 //     intra_node: {bandwidth: "450 GB/s", latency: "2 us"}
 //     inter_node: {bandwidth: "50 GB/s", latency: "5 us"}
+//   faults: {...}          # optional: stragglers, jitter, links (models/faults.hpp)
 //   sweep:                 # optional; each point overrides sequence
 //     - {tokens: 8192, ring_size: 1}       # may also set ranks_per_gpu, schedule, layout,
 //                                          # ulysses_degree, inner_ring, cached_tokens
@@ -48,6 +49,7 @@
 
 #include "models/compute_model.hpp"
 #include "models/documents.hpp"
+#include "models/faults.hpp"
 #include "models/input_error.hpp"
 #include "models/profile.hpp"
 #include "models/topology.hpp"
@@ -116,6 +118,7 @@ struct Scenario {
   LinkSpec intra_node, inter_node;
   std::map<std::string, int> key_lines;  // line of each attention/sequence key given
   std::vector<Point> points;     // sequence alone, or the sweep
+  FaultSpec faults;              // `faults` (models/faults.hpp); empty: none
 };
 
 // A point's attention and workload with the scenario's values filled in, and

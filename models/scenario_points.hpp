@@ -12,5 +12,7 @@ namespace ringsim {
 Layout read_layout(const yaml::Map& m, std::string_view key);
 // sequence (and its cached_tokens, documents), then the sweep; every point checked.
 void read_points(const yaml::Map& root, Scenario& s);
+// faults (models/faults.hpp), after the points: every index checked against each.
+void read_faults(const yaml::Map& root, Scenario& s);
 
 }  // namespace ringsim

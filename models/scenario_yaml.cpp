@@ -174,7 +174,7 @@ Scenario load_scenario(const std::string& path) {
   YAML::Node node = parse_file(path);
   Scenario s;
   s.path = path;
-  Map root(node, "", s.path, 1, {"name", "model", "attention", "sequence", "cluster", "sweep"});
+  Map root(node, "", s.path, 1, {"name", "model", "attention", "sequence", "cluster", "sweep", "faults"});
   s.name = scalar_text(root, "name", "a string");
   if (s.name.empty()) throw InputError(s.path, root.line("name"), "name", "must not be empty");
   for (const char* section : {"attention", "sequence"}) s.key_lines[section] = root.line(section);
@@ -182,6 +182,7 @@ Scenario load_scenario(const std::string& path) {
   read_attention(root, s);
   read_cluster(root, s);
   read_points(root, s);
+  if (root.find("faults")) read_faults(root, s);
   return s;
 }
 

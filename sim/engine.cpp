@@ -128,15 +128,29 @@ struct Engine::Impl {
     first_trace = false;
   }
 
-  const Route* route(long long src, long long dst) {
-    std::uint64_t key = static_cast<std::uint64_t>(src) * static_cast<std::uint64_t>(n) +
-                        static_cast<std::uint64_t>(dst);
+  const Route* route(long long src, long long dst, TimeNs now) {
+    std::size_t epoch = 0;  // topology changes (NIC failures) at or before now
+    while (epoch < opt.topology_changes.size() && opt.topology_changes[epoch].first <= now) ++epoch;
+    const std::uint64_t key = (epoch * static_cast<std::uint64_t>(n) + static_cast<std::uint64_t>(src)) *
+                                  static_cast<std::uint64_t>(n) + static_cast<std::uint64_t>(dst);
     auto it = routes.find(key);
     if (it == routes.end()) {
+      const Topology& t = epoch == 0 ? topo : *opt.topology_changes[epoch - 1].second;
       const long long gs = src / rpg, gd = dst / rpg;
-      it = routes.emplace(key, gs == gd ? topo.loopback(gs) : topo.route(gs, gd)).first;
+      try {
+        it = routes.emplace(key, gs == gd ? t.loopback(gs) : t.route(gs, gd)).first;
+      } catch (const NoRoute& e) {
+        throw NoRoute(fmt::format("the ring cannot complete: at {} a transfer from device {} to {} finds {}",
+                                  format_seconds(to_seconds(now)), src, dst, e.what()));
+      }
     }
     return &it->second;
+  }
+  // Transfer jitter moves a transfer's change into its latency phase.
+  TimeNs latency_ns(const Route& r, long long src, double bytes, long long label) const {
+    if (!opt.faults || !opt.faults->transfer_jitter()) return r.latency_ns;
+    const TimeNs bytes_ns = transfer_time_ns(bytes, r.bytes_per_s);
+    return opt.faults->transfer_ns(src, label, checked_add_ns(r.latency_ns, bytes_ns), bytes_ns) - bytes_ns;
   }
 
   void match(TimeNs now, long long src, long long dst, double bytes, long long label) {
@@ -148,9 +162,9 @@ struct Engine::Impl {
       x = static_cast<std::int64_t>(transfers.size());
       transfers.emplace_back();
     }
-    const Route* r = route(src, dst);
+    const Route* r = route(src, dst, now);
     transfers[x] = Transfer{src, dst, bytes, r, now, label};
-    push(checked_add_ns(now, r->latency_ns), Band::kFlowStart, kFlowStart, src, x);
+    push(checked_add_ns(now, latency_ns(*r, src, bytes, label)), Band::kFlowStart, kFlowStart, src, x);
   }
 
   // A send (src d -> op.peer) looks for a recv posted at op.peer's list of

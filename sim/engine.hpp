@@ -21,6 +21,7 @@
 #include "models/memory_model.hpp"
 #include "models/topology.hpp"
 #include "sim/event_queue.hpp"
+#include "sim/fault_model.hpp"
 
 namespace ringsim {
 
@@ -79,6 +80,13 @@ struct EngineOptions {
   double copy_compute_share = 0, link_compute_share = 0;
   bool block_shares = false;  // computes carry shares: model interference
   double reserved_bytes_per_gpu = 0;  // memory held before any buffer (profile reserved_memory)
+  // Faults (sim/fault_model.hpp): transfer jitter changes a transfer's
+  // latency phase (compute faults reach the engine through the program's
+  // durations). NIC failures: from each time on, transfers matched then take
+  // their routes in that topology (same link ids); transfers in flight keep
+  // theirs. A transfer with no route then ends the run with NoRoute.
+  const FaultModel* faults = nullptr;
+  std::vector<std::pair<TimeNs, const Topology*>> topology_changes;  // time order
 };
 
 struct EngineResult {

@@ -40,6 +40,12 @@ void finish_range(const TimeNs* __restrict s, TimeNs* __restrict out, long long 
 
 }  // namespace
 
+void run_threads(int count, const std::function<void(int)>& work) {
+  std::vector<std::jthread> pool;
+  for (int t = 1; t < count; ++t) pool.emplace_back(work, t);
+  work(0);
+}  // the pool joins here
+
 long long fold_period(const RingCosts& costs, const std::vector<TimeNs>& tx, long long ring_size) {
   if (ring_size == 1) return 1;
   if (!costs.uniform()) return ring_size;  // causal: costs depend on d - s
@@ -113,13 +119,7 @@ RecurrenceResult run_recurrence(const RingCosts& costs, const std::vector<TimeNs
     finish_range(s, r.finish_ns.data(), lo, std::min(hi, split), costs.upper_ns);
     finish_range(s, r.finish_ns.data(), std::max(lo, split), hi, hi_cost);
   };
-  if (t_count == 1) {
-    work(0);
-  } else {
-    std::vector<std::jthread> pool;
-    for (int t = 1; t < t_count; ++t) pool.emplace_back(work, t);
-    work(0);
-  }
+  run_threads(t_count, work);
   if (progress) progress(total, total);
 
   auto it = std::max_element(r.finish_ns.begin(), r.finish_ns.end());  // first of the maxima
