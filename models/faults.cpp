@@ -35,17 +35,17 @@ std::uint64_t repeat_seed(std::uint64_t seed, int repeat) {
 }
 
 void check_faults(const Scenario& s, const Point& p, const std::string& where) {
-  const FaultSpec& f = s.faults;
+  const FaultSpec& f = faults_of(s, p);
   if (!f.any()) return;
   const std::string point = where.empty() ? "the point" : where;
   if (p.ring_size > kMaxFullRing)
-    throw InputError(s.path, f.line, "faults",
+    throw InputError(s.path, f.line, f.key,
                      fmt::format("{} has {} devices: above {} only the periodic modes run, and they assume "
                                  "every device alike", point, p.ring_size, kMaxFullRing));
   for (std::size_t i = 0; i < f.stragglers.size(); ++i) {
     const StragglerSpec& st = f.stragglers[i];
     if (st.device >= p.ring_size)
-      throw InputError(s.path, st.line, fmt::format("faults.stragglers[{}].device", i),
+      throw InputError(s.path, st.line, fmt::format("{}.stragglers[{}].device", f.key, i),
                        fmt::format("device {} is out of range: {} has ring_size {} (devices 0..{})", st.device, point,
                                    p.ring_size, p.ring_size - 1));
   }
@@ -64,6 +64,15 @@ void check_faults(const Scenario& s, const Point& p, const std::string& where) {
       check(l.to, "to");
     }
   }
+}
+
+const FaultSpec& faults_of(const Scenario& s, const Point& p) { return p.faults ? *p.faults : s.faults; }
+
+bool any_faults(const Scenario& s) {
+  if (s.faults.any()) return true;
+  for (const Point& p : s.points)
+    if (p.faults && p.faults->any()) return true;
+  return false;
 }
 
 }  // namespace ringsim

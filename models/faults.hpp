@@ -72,6 +72,7 @@ struct FaultSpec {
   std::vector<LinkFault> links;
   int repeats = 1;
   int line = 0;  // of `faults`; 0: no faults section
+  std::string key = "faults";  // where it was written ("sweep[2].faults")
 
   bool any() const { return !stragglers.empty() || fraction || jitter || !links.empty(); }
   // Faults that change compute times (stragglers, compute jitter).

@@ -164,14 +164,15 @@ LinkFault read_link_fault(const Map& m) {
 
 }  // namespace
 
-void read_faults(const Map& root, Scenario& s) {
-  const Map f(root.need("faults"), "faults", root.file(), root.line("faults"),
+FaultSpec read_fault_section(const Map& parent, const std::string& scenario_path) {
+  const Map f(parent.need("faults"), parent.sub("faults"), parent.file(), parent.line("faults"),
               {"stragglers", "straggler_fraction", "jitter", "links", "repeats"});
-  FaultSpec& spec = s.faults;
+  FaultSpec spec;
   spec.line = f.line();
+  spec.key = f.path();
   if (f.find("stragglers")) read_stragglers(f, spec);
   if (f.find("straggler_fraction")) read_fraction(f, spec);
-  if (f.find("jitter")) read_jitter(f, spec, s.path);
+  if (f.find("jitter")) read_jitter(f, spec, scenario_path);
   if (f.find("links")) {
     const YAML::Node& list = need_list(f, "links");
     for (std::size_t i = 0; i < list.size(); ++i)
@@ -179,7 +180,11 @@ void read_faults(const Map& root, Scenario& s) {
           list_item(list, i, f.sub("links"), f, {"from", "to", "nic", "bandwidth_factor", "fail_at"})));
   }
   if (f.find("repeats")) spec.repeats = static_cast<int>(read_int(f, "repeats", kMaxRepeats));
-  for (std::size_t i = 0; i < s.points.size(); ++i) check_faults(s, s.points[i], s.points[i].where);
+  return spec;
+}
+
+void check_all_faults(const Scenario& s) {
+  for (const Point& p : s.points) check_faults(s, p, p.where);
 }
 
 }  // namespace ringsim

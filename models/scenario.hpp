@@ -25,7 +25,7 @@
 //     intra_node: {bandwidth: "450 GB/s", latency: "2 us"}
 //     inter_node: {bandwidth: "50 GB/s", latency: "5 us"}
 //   faults: {...}          # optional: stragglers, jitter, links (models/faults.hpp)
-//   sweep:                 # optional; each point overrides sequence
+//   sweep:                 # optional; each point overrides sequence (and may set its own faults)
 //     - {tokens: 8192, ring_size: 1}       # may also set ranks_per_gpu, schedule, layout,
 //                                          # ulysses_degree, inner_ring, cached_tokens
 //
@@ -41,6 +41,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -95,6 +96,7 @@ struct Point {
   std::optional<Layout> layout;
   long long ulysses_degree = 0, inner_ring = 0;
   std::optional<long long> cached_tokens;
+  std::shared_ptr<const FaultSpec> faults;  // a sweep point's own `faults`; null: the scenario's
   std::string where;             // "sequence" or "sweep[2]": key prefix of its fields
   int line = 0;                  // line of the point
   long long chunk_tokens() const { return tokens / ring_size; }  // per device
@@ -143,6 +145,10 @@ struct PointAttention {
   KeyPlace ring_at;               // the point's ring_size (or chunk_tokens)
 };
 PointAttention attention_of(const Scenario&, const Point&);
+// The point's faults: its own (a sweep entry's `faults`), else the scenario's.
+const FaultSpec& faults_of(const Scenario&, const Point&);
+// Whether any point has faults (output columns).
+bool any_faults(const Scenario&);
 
 Scenario load_scenario(const std::string& path);
 // Validates one point against the scenario (divisibility, sizes); throws InputError.

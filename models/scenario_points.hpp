@@ -12,7 +12,9 @@ namespace ringsim {
 Layout read_layout(const yaml::Map& m, std::string_view key);
 // sequence (and its cached_tokens, documents), then the sweep; every point checked.
 void read_points(const yaml::Map& root, Scenario& s);
-// faults (models/faults.hpp), after the points: every index checked against each.
-void read_faults(const yaml::Map& root, Scenario& s);
+// `faults` of `parent` (the root or a sweep entry; models/faults.hpp).
+FaultSpec read_fault_section(const yaml::Map& parent, const std::string& scenario_path);
+// Every point's faults against the point (indices in range); after loading.
+void check_all_faults(const Scenario& s);
 
 }  // namespace ringsim

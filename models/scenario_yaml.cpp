@@ -182,7 +182,8 @@ Scenario load_scenario(const std::string& path) {
   read_attention(root, s);
   read_cluster(root, s);
   read_points(root, s);
-  if (root.find("faults")) read_faults(root, s);
+  if (root.find("faults")) s.faults = read_fault_section(root, s.path);
+  check_all_faults(s);
   return s;
 }
 

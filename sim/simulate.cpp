@@ -275,8 +275,9 @@ void dispatch(Setup& su, PointResult& r) {
 
 void check_mode(const Scenario& scn, Mode mode) {
   if (mode != Mode::kWalk) return;
-  if (scn.faults.any())
-    throw InputError(scn.path, scn.faults.line, "faults",
+  for (const Point& pt : scn.points)
+    if (faults_of(scn, pt).any())
+      throw InputError(scn.path, faults_of(scn, pt).line, faults_of(scn, pt).key,
                      "mode walk assumes every device alike; faults run in modes auto, event and recurrence");
   for (const Point& pt : scn.points) checked_schedule(scn, pt).check_periodic(scn, pt, attention_of(scn, pt), "mode walk");
 }
@@ -320,8 +321,8 @@ PointResult simulate_realisation(const Scenario& scn, const Point& pt, const Sim
 }
 
 PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOptions& opt) {
-  if (scn.faults.any()) return simulate_faults(scn, pt, opt);
-  return simulate_realisation(scn, pt, opt, scn.faults, 0);
+  if (faults_of(scn, pt).any()) return simulate_faults(scn, pt, opt);
+  return simulate_realisation(scn, pt, opt, FaultSpec{}, 0);
 }
 
 }  // namespace ringsim

@@ -33,9 +33,9 @@ SimOptions run_options(const SimOptions& opt, int k, int runs) {
 
 PointResult simulate_faults(const Scenario& scn, const Point& pt, const SimOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
-  const FaultSpec& spec = scn.faults;
+  const FaultSpec& spec = faults_of(scn, pt);
   const bool straggler = !spec.stragglers.empty() || spec.fraction;
-  const int runs = 1 + spec.repeats + (straggler ? 1 : 0);
+  const int runs = 1 + spec.repeats + (straggler ? 1 : 0);  // progress shares (the straggler run may be skipped)
   FaultStats st;
   st.repeats = spec.repeats;
   SimOptions base_opt = run_options(opt, 0, runs);
@@ -73,7 +73,11 @@ PointResult simulate_faults(const Scenario& scn, const Point& pt, const SimOptio
       const auto it = std::find_if(lv.begin(), lv.end(), [](std::uint8_t l) { return l != 0; });
       if (it != lv.end()) one.stragglers.push_back({it - lv.begin(), spec.fraction->slowdown, 0, spec.fraction->line});
     }
-    if (!one.stragglers.empty()) {
+    const bool alone = spec.stragglers.size() == 1 && !spec.fraction && !spec.jitter && spec.links.empty();
+    if (alone) {  // the faults are that straggler: every repeat is the same run
+      st.one_straggler_device = spec.stragglers.front().device;
+      st.one_straggler_ns = st.makespans_ns.front();
+    } else if (!one.stragglers.empty()) {
       st.one_straggler_device = one.stragglers.front().device;
       SimOptions o = run_options(opt, runs - 1, runs);
       o.keep_finish_times = false;

@@ -148,7 +148,7 @@ class CsvWriter : public ResultWriter {
             "exposed_comm_seconds,exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,"
             "wall_seconds,schedule,schedule_detail,layout,compute_balance,mean_compute_seconds,max_compute_seconds,"
             "total_flops";
-    if (s_.faults.any())
+    if (any_faults(s_))
       for (const std::string& name : fault_column_names()) out_ << "," << name;
     out_ << "\n";
     out_.flush();
@@ -164,7 +164,7 @@ class CsvWriter : public ResultWriter {
                r.events, r.device_steps, r.wall_seconds);
     fmt::print(out_, "{},{},{},{},{},{},{}", r.schedule, quote(r.schedule_detail), layout_name(r.layout), f.balance,
                r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns), r.total_flops);
-    if (s_.faults.any())
+    if (any_faults(s_))
       for (const auto& [name, value] : fault_columns(r)) out_ << "," << (value == "null" ? "" : value);
     out_ << "\n";
     out_.flush();
