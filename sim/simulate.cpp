@@ -14,6 +14,7 @@
 #include "sim/engine.hpp"
 #include "sim/recurrence.hpp"
 #include "sim/ring_periodic.hpp"
+#include "sim/training.hpp"
 
 namespace ringsim {
 
@@ -212,6 +213,32 @@ void fill_fast(Setup& su, const RingLowering& low, const RingLinks& links, Mode 
   r.memory = replayed_memory(su);
 }
 
+// A backward ring's rounds (RingLowering::grad) in the recurrence.
+void fill_grad_fast(Setup& su, const RingLowering& low, const GradTx& tx, Mode mode, PointResult& r) {
+  const long long ring = low.ring_size;
+  const long long n = mode == Mode::kFolded ? fold_period(low, tx) : ring;
+  RecurrenceResult rr = run_grad_recurrence(low, tx, n, su.opt.threads, su.opt.progress);
+  r.mode = n < ring ? Mode::kFolded : Mode::kRecurrence;
+  r.threads = rr.threads;
+  r.events = rr.nodes;
+  std::vector<TimeNs> compute(static_cast<std::size_t>(ring)), finish(static_cast<std::size_t>(ring));
+  for (long long d = 0; d < ring; ++d) {
+    compute[d] = low.device_compute_ns(d);
+    finish[d] = rr.finish_ns[d % n];
+  }
+  r.total_flops = low.total_flops();
+  set_finish(r, finish, compute, su.opt.keep_finish_times);
+  r.memory = replayed_memory(su);
+}
+
+GradTx grad_tx(const Setup& su, const RingLowering& low, const RingLinks& mid) {
+  GradTx tx;
+  tx.mid = mid.tx_ns;
+  tx.first = ring_links(*su.topo, low.ring_size, low.grad->first_bytes).tx_ns;
+  tx.last = ring_links(*su.topo, low.ring_size, low.grad->last_bytes).tx_ns;
+  return tx;
+}
+
 // Why the fast paths cannot give this point exactly; empty if they can.
 std::string fast_refusal(const Setup& su, const std::optional<RingLowering>& low, RingLinks* links) {
   if (su.rpg > 1) return fmt::format("ranks share a GPU (ranks_per_gpu {})", su.rpg);
@@ -221,6 +248,7 @@ std::string fast_refusal(const Setup& su, const std::optional<RingLowering>& low
   if (!su.later.empty()) return "a NIC fails during the run (faults.links fail_at): routes change with time";
   *links = ring_links(*su.topo, low->ring_size, low->bytes);
   if (!links->disjoint) return fmt::format("the ring's transfers must use pairwise link-disjoint routes, but {}", links->why);
+  if (low->grad && device_faults(su)) return "faults in a backward ring (its recurrence takes no per-device costs)";
   return {};
 }
 
@@ -249,16 +277,17 @@ void dispatch(Setup& su, PointResult& r) {
                                               mode_name(asked), refusal));
     return fill_event(su, r);
   }
+  const GradTx tx = low->grad ? grad_tx(su, *low, links) : GradTx{};
   Mode mode = asked;
   if (mode == Mode::kAuto) {
     try {
-      check_recurrence_fits(low->costs, links.tx_ns, low->ring_size);
+      if (low->grad) check_recurrence_fits(*low, tx);
+      else check_recurrence_fits(low->costs, links.tx_ns, low->ring_size);
     } catch (const TimeOverflow&) {
       return fill_event(su, r);  // the bound is an over-estimate: the engine checks each sum
     }
-    mode = !device_faults(su) && fold_period(low->costs, links.tx_ns, low->ring_size) < low->ring_size
-               ? Mode::kFolded
-               : Mode::kRecurrence;
+    const long long period = low->grad ? fold_period(*low, tx) : fold_period(low->costs, links.tx_ns, low->ring_size);
+    mode = !device_faults(su) && period < low->ring_size ? Mode::kFolded : Mode::kRecurrence;
   }
   if (device_faults(su) && mode != Mode::kEvent) {
     try {
@@ -268,6 +297,7 @@ void dispatch(Setup& su, PointResult& r) {
       return fill_event(su, r);  // the faults' worst-case bound is loose: the engine checks each sum
     }
   }
+  if (low->grad) return fill_grad_fast(su, *low, tx, mode, r);
   fill_fast(su, *low, links, mode, r);
 }
 
@@ -282,10 +312,12 @@ void check_mode(const Scenario& scn, Mode mode) {
   for (const Point& pt : scn.points) checked_schedule(scn, pt).check_periodic(scn, pt, attention_of(scn, pt), "mode walk");
 }
 
-PointResult simulate_realisation(const Scenario& scn, const Point& pt, const SimOptions& opt, const FaultSpec& faults,
-                                 int repeat) {
-  const auto t0 = std::chrono::steady_clock::now();
-  const Schedule& schedule = checked_schedule(scn, pt);  // InputError if the point cannot run it
+namespace {
+
+// One pass of the point (forward or backward) with its own plan, with
+// `faults` realised for `repeat` (empty: none).
+PointResult simulate_pass(const Scenario& scn, const Point& pt, const SimOptions& opt, const Schedule& schedule,
+                          Pass pass, const FaultSpec& faults, int repeat) {
   const bool periodic = needs_periodic_path(pt, opt);
   Setup su{scn, pt, opt, attention_of(scn, pt), std::nullopt, CostContext(scn.profile, scn.shape),
            std::nullopt, ranks_per_gpu(scn, pt), nullptr, nullptr, {}, std::nullopt};
@@ -302,7 +334,7 @@ PointResult simulate_realisation(const Scenario& scn, const Point& pt, const Sim
     su.topo.emplace(cluster_for(scn, pt));
   }
   if (su.att.documents) su.docs.emplace(document_lengths(*su.att.documents, pt.tokens));
-  const PlanInput in{scn, pt, su.att, su.costs, su.docs ? &*su.docs : nullptr, su.rpg};
+  const PlanInput in{scn, pt, su.att, su.costs, su.docs ? &*su.docs : nullptr, su.rpg, pass};
   su.plan = schedule.plan(in);
   if (model && model->compute_faults()) su.faulty.emplace(su.plan->program(), *model);
 
@@ -311,11 +343,34 @@ PointResult simulate_realisation(const Scenario& scn, const Point& pt, const Sim
   r.schedule = su.att.schedule;
   r.schedule_detail = su.plan->detail();
   r.layout = su.att.layout;
+  r.pass = pass;
   r.device_steps = su.plan->waits();
   if (periodic) fill_periodic(su, r);
   else dispatch(su, r);
   r.compute_source = su.costs.source();  // after the run: every block asked for
   r.slowest_exposed_comm_ns = r.makespan_ns - r.slowest_compute_ns;
+  return r;
+}
+
+}  // namespace
+
+PointResult simulate_realisation(const Scenario& scn, const Point& pt, const SimOptions& opt, const FaultSpec& faults,
+                                 int repeat) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Schedule& schedule = checked_schedule(scn, pt);  // InputError if the point cannot run it
+  const Pass pass = attention_of(scn, pt).pass;
+  PointResult r;
+  if (pass != Pass::kTraining) {
+    r = simulate_pass(scn, pt, opt, schedule, pass, faults, repeat);
+    (pass == Pass::kForward ? r.forward_ns : r.backward_ns) = r.makespan_ns;
+  } else {
+    // The rest of the model runs between the two passes: the backward
+    // starts on every device together, after the forward's last device.
+    TrainingRun run(opt);
+    const PointResult fwd = simulate_pass(scn, pt, run.forward_options(), schedule, Pass::kForward, faults, repeat);
+    const PointResult bwd = simulate_pass(scn, pt, run.backward_options(fwd), schedule, Pass::kBackward, faults, repeat);
+    r = run.combine(fwd, bwd);
+  }
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

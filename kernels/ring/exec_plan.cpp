@@ -24,15 +24,23 @@ std::int64_t whole_bytes(double bytes, const char* what) {
   return static_cast<std::int64_t>(r);
 }
 
-std::int64_t row_bytes_of(BufferFormat f, int heads, const AttentionShape& m) {
+// grad_bytes: an element of attention.grad_dtype. A bundle's rows have no
+// one size (its slices are sized by role): 0.
+std::int64_t row_bytes_of(BufferFormat f, int heads, const AttentionShape& m, std::int64_t grad_bytes) {
   const std::int64_t d = m.head_dim, e = element_bytes(m);
   switch (f) {
     case BufferFormat::kQueries:
     case BufferFormat::kOutput: return heads * d * e;
     case BufferFormat::kKeysValues: return 2 * heads * d * e;
-    case BufferFormat::kAccumulator: return heads * d * 4;
+    case BufferFormat::kAccumulator:
+    case BufferFormat::kGradQueriesFp32: return heads * d * 4;
     case BufferFormat::kPartials: return heads * (d * e + 4);
-    case BufferFormat::kOpaque: return 0;
+    case BufferFormat::kRowStats: return heads * 4;
+    case BufferFormat::kGradQueries: return heads * d * grad_bytes;
+    case BufferFormat::kGradKeysValues: return 2 * heads * d * grad_bytes;
+    case BufferFormat::kGradKeysValuesFp32: return 2 * heads * d * 4;
+    case BufferFormat::kOpaque:
+    case BufferFormat::kBundle: return 0;
   }
   return 0;
 }
@@ -53,17 +61,19 @@ kernels::Mask kernel_mask(const Block& b) {
                                         "later part): the real executor runs contiguous and zigzag layouts");
 }
 
-ExecPlan::ExecPlan(const Scenario& scn, const Point& pt)
-    : shape(scn.shape), causal(scn.causal), sequence(Layout::kContiguous, 1, 1) {
+ExecPlan::ExecPlan(const Scenario& scn, const Point& pt, Pass pass_)
+    : pass(pass_), shape(scn.shape), causal(scn.causal), sequence(Layout::kContiguous, 1, 1) {
+  if (pass == Pass::kTraining) throw std::logic_error("exec plan: a training run is a forward plan and a backward plan");
   const Schedule& sched = checked_schedule(scn, pt);
   const PointAttention att = attention_of(scn, pt);
   if (att.documents)
     throw Unsupported("sequence.documents", "the real executor runs no document masks (the chunk kernels have none)");
   const CostContext costs(scn.profile, scn.shape);
-  const PlanInput in{scn, pt, att, costs, nullptr, ::ringsim::ranks_per_gpu(scn, pt)};
+  const PlanInput in{scn, pt, att, costs, nullptr, ::ringsim::ranks_per_gpu(scn, pt), pass};
   const std::unique_ptr<Plan> plan = sched.plan(in);
   const ScheduleProgram& program = plan->program();
   schedule = att.schedule;
+  grad_dtype = att.grad_dtype;
   detail = plan->detail();
   causal = att.causal;
   sequence = program.sequence();
@@ -80,6 +90,7 @@ ExecPlan::ExecPlan(const Scenario& scn, const Point& pt)
   }
   match_transfers();
   infer_heads();
+  infer_backward();
   check_ranges();
   check_gathered();
   find_merge_slots();
@@ -105,6 +116,7 @@ void ExecPlan::walk(const ScheduleProgram& program, long long d) {
         const ComputeWork w = program.work(d, c);
         for (int i = 0; i < w.count; ++i) ec.blocks.push_back(ExecBlock{w.blocks[static_cast<std::size_t>(i)], {}});
         for (const ExecBlock& b : ec.blocks) {
+          if (b.block.kind != BlockKind::kAttention && b.block.kind != BlockKind::kMerge) continue;
           const BufferId out = b.block.out.buffer;
           if (buffers[static_cast<std::size_t>(out)].format != BufferFormat::kAccumulator) continue;
           if (dp.accumulator != kNoBuffer && dp.accumulator != out)
@@ -171,7 +183,7 @@ void ExecPlan::set_heads(BufferId id, int heads, const char* what) {
   if (b.heads != 0 && b.heads != heads)
     throw std::logic_error(fmt::format("exec plan: {} rows hold {} heads here, {} elsewhere", b.name, heads, b.heads));
   b.heads = heads;
-  b.row_bytes = row_bytes_of(b.format, heads, shape);
+  b.row_bytes = row_bytes_of(b.format, heads, shape, grad_dtype == DType::kFp32 ? 4 : 2);
 }
 
 // Heads per row of every buffer a block or a placement reads as rows.
@@ -179,6 +191,7 @@ void ExecPlan::infer_heads() {
   for (const ExecCompute& c : computes) {
     for (const ExecBlock& eb : c.blocks) {
       const Block& b = eb.block;
+      if (b.kind != BlockKind::kAttention && b.kind != BlockKind::kMerge) continue;  // infer_backward
       set_heads(b.q.buffer, b.heads, "a block's q");
       set_heads(b.out.buffer, b.heads, "a block's out");
       if (b.kind == BlockKind::kAttention) set_heads(b.kv.buffer, b.kv_heads, "a block's kv");
@@ -201,7 +214,7 @@ int ExecPlan::rounds() const {
 }
 
 long long ExecPlan::position(const Placement& p, long long row) const {
-  return p.tensor == Placement::kKeysValues ? sequence.kv_position(p.part, p.row + row)
+  return Placement::kv_rows(p.tensor) ? sequence.kv_position(p.part, p.row + row)
                                             : sequence.position(p.part, p.row + row);
 }
 
@@ -309,6 +322,7 @@ void ExecPlan::check_ranges() const {
   };
   for (const ExecCompute& c : computes)
     for (const ExecBlock& eb : c.blocks) {
+      if (eb.block.kind != BlockKind::kAttention && eb.block.kind != BlockKind::kMerge) continue;  // infer_backward
       rows(eb.block.q, "q");
       rows(eb.block.out, "out");
       if (eb.block.kind == BlockKind::kAttention) rows(eb.block.kv, "kv");
@@ -338,7 +352,8 @@ void ExecPlan::check_gathered() const {
   for (const ExecCompute& c : computes)
     for (const ExecBlock& eb : c.blocks) {
       const Block& b = eb.block;
-      if (b.kind != BlockKind::kAttention || b.kv_part >= 0 || ordered) continue;
+      const bool attends = b.kind == BlockKind::kAttention || b.kind == BlockKind::kAttentionBackward;
+      if (!attends || b.kv_part >= 0 || ordered) continue;
       if (b.kv.offset == 0 && b.kv.count == buffers[static_cast<std::size_t>(b.kv.buffer)].rows()) continue;
       throw Unsupported(sequence.cached_tokens() ? "sequence.cached_tokens" : "attention.layout",
                         fmt::format("{} reads the gathered K/V in position order, which the executor holds in part "
