@@ -3,12 +3,16 @@
 // by a Program, one at a time, so no program is ever materialised. Transfers
 // are rendezvous: a SEND and the matching RECV (same src, dst, tag) start a
 // transfer when both are posted; it waits the route latency (an event), then
-// its bytes flow through models/flow_network; the engine wakes the network
-// at next_completion_ns() (stale wakes are dropped by an epoch). Memory
-// allocations and frees are events on the DeviceMemory of the device's GPU
-// (ranks sharing a GPU share it; the profile's reserved bytes count once).
+// its bytes flow through models/flow_network, which says when each flow (or
+// pool of flows) is due; the engine wakes it then (stale entries are dropped
+// by a version). A device whose WAIT_ALL is satisfied runs on inside the
+// event that satisfied it; allocations and frees apply, as its program
+// reaches them, to the DeviceMemory of the device's GPU (ranks sharing a GPU
+// share it; the profile's reserved bytes count once).
 //
 // Models never touch the queue: the engine asks them and schedules.
+// Work per event is independent of the number of devices and of flows in
+// flight elsewhere (sim/engine.cpp, models/flow_network.hpp, README: speed).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -96,7 +100,7 @@ struct EngineResult {
   long long peak_gpu = 0;          // GPU with the largest memory peak (lowest index)
   double peak_bytes = 0;           // its peak: reserved + the buffers of its ranks
   std::vector<int> peak_counts;    // live copies of each buffer id at that peak
-  std::uint64_t events = 0;        // events popped (stale network wakes included)
+  std::uint64_t events = 0;        // events popped (stale ones included)
 };
 
 class Engine {

@@ -78,40 +78,6 @@ Placement part_rows(const PlanInput& in, const SequenceLayout& g, Placement::Ten
   return p;
 }
 
-Op alloc_op(BufferId b) {
-  Op op;
-  op.kind = Op::kAlloc;
-  op.buffer = b;
-  return op;
-}
-Op free_op(BufferId b) {
-  Op op = alloc_op(b);
-  op.kind = Op::kFree;
-  return op;
-}
-Op send_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label) {
-  Op op;
-  op.kind = Op::kSend;
-  op.peer = peer;
-  op.tag = tag;
-  op.bytes = bytes;
-  op.buffer = buffer;
-  op.offset_bytes = offset_bytes;
-  op.label = label;
-  return op;
-}
-Op recv_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label) {
-  Op op = send_op(peer, tag, bytes, buffer, offset_bytes, label);
-  op.kind = Op::kRecv;
-  return op;
-}
-Op wait_op(long long label) {
-  Op op;
-  op.kind = Op::kWaitAll;
-  op.label = label;
-  return op;
-}
-
 ComputeWork make_work(const PlanInput& in, const ComputeSpec& c) {
   ComputeWork w;
   const AttentionShape& m = in.scenario.shape;
@@ -190,8 +156,6 @@ Block merge_block(BufferId from, long long slots, long long merges, BufferId int
   b.shape = BlockShape{rows, 0, MaskKind::kFull, true};
   return b;
 }
-
-bool keeps_empty_slots(const PlanInput& in) { return in.ranks_per_gpu > 1; }
 
 namespace {
 

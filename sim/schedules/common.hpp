@@ -42,11 +42,44 @@ Placement part_rows(const PlanInput&, const SequenceLayout&, Placement::Tensor, 
                     double offset_bytes = 0);
 
 // --- operations -----------------------------------------------------------
-Op alloc_op(BufferId);
-Op free_op(BufferId);
-Op send_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label);
-Op recv_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label);
-Op wait_op(long long label);
+// Inline: every program's next() builds one per call, on the event engine's
+// hot path (out of line they were a tenth of a ring's instructions).
+inline Op alloc_op(BufferId b) {
+  Op op;
+  op.kind = Op::kAlloc;
+  op.buffer = b;
+  return op;
+}
+inline Op free_op(BufferId b) {
+  Op op;
+  op.kind = Op::kFree;
+  op.buffer = b;
+  return op;
+}
+inline Op send_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes,
+                  long long label) {
+  Op op;
+  op.kind = Op::kSend;
+  op.peer = peer;
+  op.tag = tag;
+  op.bytes = bytes;
+  op.buffer = buffer;
+  op.offset_bytes = offset_bytes;
+  op.label = label;
+  return op;
+}
+inline Op recv_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes,
+                  long long label) {
+  Op op = send_op(peer, tag, bytes, buffer, offset_bytes, label);
+  op.kind = Op::kRecv;
+  return op;
+}
+inline Op wait_op(long long label) {
+  Op op;
+  op.kind = Op::kWaitAll;
+  op.label = label;
+  return op;
+}
 inline std::uint64_t tag_of(long long step, int kind) { return (static_cast<std::uint64_t>(step) << 8) | kind; }
 
 // Named phases in ProgramCursor::phase: phase * kPhaseStride + an index (a
@@ -101,7 +134,7 @@ Block merge_block(BufferId from, long long slots, long long merges, BufferId int
 // CostContext and its interference shares (duration-weighted over blocks).
 // masked_slot: an empty work still posts a 0 ns compute (ranks sharing a GPU).
 Op compute_op(const PlanInput&, const ComputeWork&, long long device, long long step, double message_bytes);
-bool keeps_empty_slots(const PlanInput&);
+inline bool keeps_empty_slots(const PlanInput& in) { return in.ranks_per_gpu > 1; }
 
 // Ring steps cost the same whenever the key part comes before, is, or
 // follows the query part (every layout; without documents, with uniform
