@@ -185,6 +185,9 @@ void check_point(const Scenario& s, const Point& p, const std::string& where, in
                                 : fmt::format("tokens {} is not divisible by ring_size {}", p.tokens, parts));
   if (p.ranks_per_gpu < 0) throw fail("ranks_per_gpu", fmt::format("must be positive, got {}", p.ranks_per_gpu));
   const long long rpg = ranks_per_gpu(s, p);
+  if (rpg > 1 && s.parallel.tensor > 1)
+    throw fail("ranks_per_gpu", fmt::format("ranks sharing a GPU with parallel.tensor {} are not modelled",
+                                            s.parallel.tensor));
   if (p.ring_size % rpg != 0)
     throw fail("ranks_per_gpu", fmt::format("ring_size {} is not a multiple of ranks_per_gpu {} (every GPU "
                                             "holds the same number of ranks)", p.ring_size, rpg));

@@ -18,5 +18,9 @@ void read_points(const yaml::Map& root, Scenario& s);
 FaultSpec read_fault_section(const yaml::Map& parent, const std::string& scenario_path);
 // Every point's faults against the point (indices in range); after loading.
 void check_all_faults(const Scenario& s);
+// model.{layers, hidden, ffn_hidden, vocab} (models/scenario_model.cpp).
+void read_model_size(const yaml::Map& model, Scenario& s);
+// parallel.*, after the model and the cluster (tensor divides both).
+void read_parallel(const yaml::Map& root, Scenario& s);
 
 }  // namespace ringsim

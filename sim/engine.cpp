@@ -86,13 +86,16 @@ const Route* Engine::Impl::changed_route(long long src, long long dst, std::size
 }
 
 // Transfer jitter (sim/fault_model.hpp) moves a transfer's change into its latency phase.
-TimeNs Engine::Impl::latency_ns(const Route& r, long long src, double bytes, long long label) const {
+// Its bytes time alone is at the route's rate or its transport's cap (as ring_lowering).
+TimeNs Engine::Impl::latency_ns(const Transfer& t) const {
+  const Route& r = *t.route;
   if (!opt.faults || !opt.faults->transfer_jitter()) return r.latency_ns;
-  const TimeNs bytes_ns = transfer_time_ns(bytes, r.bytes_per_s);
-  return opt.faults->transfer_ns(src, label, checked_add_ns(r.latency_ns, bytes_ns), bytes_ns) - bytes_ns;
+  const double rate = std::min(r.bytes_per_s, flow_rate_cap_bytes_per_s(r, t.bytes, t.all_to_all_peers));
+  const TimeNs bytes_ns = transfer_time_ns(t.bytes, rate);
+  return opt.faults->transfer_ns(t.src, t.label, checked_add_ns(r.latency_ns, bytes_ns), bytes_ns) - bytes_ns;
 }
 
-void Engine::Impl::match(TimeNs now, long long src, long long dst, double bytes, long long label) {
+void Engine::Impl::match(TimeNs now, long long src, long long dst, double bytes, long long label, int a2a_peers) {
   std::int64_t x;
   if (!free_slots.empty()) {
     x = free_slots.back();
@@ -102,19 +105,33 @@ void Engine::Impl::match(TimeNs now, long long src, long long dst, double bytes,
     transfers.emplace_back();
   }
   const Route* r = route(src, dst, now);
-  transfers[x] = Transfer{src, dst, bytes, r, now, label};
-  const TimeNs start = checked_add_ns(now, latency_ns(*r, src, bytes, label));
+  transfers[x] = Transfer{src, dst, bytes, r, now, label, a2a_peers};
+  const TimeNs start = checked_add_ns(now, latency_ns(transfers[x]));
   if (interference) {  // its start changes compute rates: an event of its own
     push(start, Band::kFlowStart, kFlowStart, src, x);
     return;
   }
-  network.start_flow(now, *r, bytes, static_cast<std::uint64_t>(x), kNoRateCap, start);
+  network.start_flow(now, *r, bytes, static_cast<std::uint64_t>(x), flow_cap(transfers[x], start), start);
   schedule_network();
 }
 
 void Engine::Impl::post(TimeNs now, long long d, const Op& op) {
   Rendezvous::Matched m;
-  if (rendezvous.post(d, op, m)) match(now, m.src, m.dst, m.bytes, m.label);
+  if (rendezvous.post(d, op, m)) match(now, m.src, m.dst, m.bytes, m.label, m.all_to_all_peers);
+}
+
+double Engine::Impl::flow_cap(const Transfer& t, TimeNs start_ns) const {
+  const double transport = flow_rate_cap_bytes_per_s(*t.route, t.bytes, t.all_to_all_peers);
+  const long long gs = t.src / rpg, gd = t.dst / rpg;
+  const auto factor = [&](long long g) -> double {
+    const Gpu& gpu = gpus[static_cast<std::size_t>(g)];
+    if (gpu.computing < 0 || gpu.computing_end_ns <= start_ns) return 1.0;
+    const Device& dev = devices[static_cast<std::size_t>(gpu.computing)];
+    return gs == gd ? dev.copy_factor : dev.nccl_factor;
+  };
+  const double f = std::min(factor(gs), factor(gd));
+  if (f >= 1.0) return transport;
+  return std::min(transport, std::min(t.route->bytes_per_s, transport) * f);
 }
 
 void Engine::Impl::finish_one(TimeNs now, long long d) {
@@ -185,6 +202,7 @@ void Engine::Impl::retire_quiet_compute(long long d) {
   trace("compute", 0, d, dev.compute_start_ns, dev.quiet_end_ns, dev.compute_label);
   dev.computing = false;
   gpus[d].busy = false;  // one rank per GPU
+  gpus[d].computing = -1;
   dev.quiet_end_ns = -1;
   --dev.outstanding;
 }
@@ -198,6 +216,8 @@ void Engine::Impl::post_compute(TimeNs now, long long d, const Op& op) {
   dev.compute_duration_ns = op.duration_ns;
   dev.copy_share = op.copy_share < 0 ? opt.copy_compute_share : op.copy_share;
   dev.link_share = op.link_share < 0 ? opt.link_compute_share : op.link_share;
+  dev.nccl_factor = op.nccl_rate_factor;
+  dev.copy_factor = op.copy_rate_factor;
   result.compute_ns[d] = checked_add_ns(result.compute_ns[d], op.duration_ns);
   result.flops += op.flops;
   start_computes(now, d / rpg);
@@ -214,8 +234,11 @@ void Engine::Impl::start_computes(TimeNs now, long long g) {
     dev.compute_start_ns = now;
     gpu.busy = true;
     gpu.head = (gpu.head + 1) % rpg;
+    gpu.computing = d;
+    gpu.computing_end_ns = kTimeNever;  // with interference its end moves; flow_cap is asked at the start itself
     if (!interference) {
       const TimeNs end = checked_add_ns(now, dev.compute_duration_ns);
+      gpu.computing_end_ns = end;
       if (rpg == 1) {
         dev.quiet_end_ns = end;  // no event yet: see Device::quiet_end_ns
       } else {
@@ -249,6 +272,7 @@ void Engine::Impl::compute_done(TimeNs now, const Event& e) {
   Device& dev = devices[e.device];
   dev.computing = false;
   gpu.busy = false;
+  gpu.computing = -1;
   trace("compute", 0, e.device, dev.compute_start_ns, now, dev.compute_label);
   finish_one(now, e.device);
   start_computes(now, e.device / rpg);
@@ -268,7 +292,7 @@ void Engine::Impl::handle(const Event& e) {
     case kComputeDone: compute_done(now, e); break;
     case kFlowStart: {
       const Transfer& t = transfers[e.arg];
-      network.start_flow(now, *t.route, t.bytes, static_cast<std::uint64_t>(e.arg));
+      network.start_flow(now, *t.route, t.bytes, static_cast<std::uint64_t>(e.arg), flow_cap(t, now));
       transfer_share(now, t, +1);
       schedule_network();
       break;

@@ -32,6 +32,9 @@ namespace ringsim {
 struct Op {
   enum Kind : std::uint8_t { kCompute, kSend, kRecv, kWaitAll, kAlloc, kFree, kDone };
   Kind kind = kDone;
+  // kSend: one of the messages of an all-to-all among all_to_all_peers + 1
+  // ranks (the route's all-to-all transport caps it); 0: point to point.
+  std::uint16_t all_to_all_peers = 0;
   BufferId buffer = kNoBuffer;        // kAlloc, kFree; kSend/kRecv: the buffer sent / received into
   long long peer = 0;                 // kSend: destination, kRecv: source
   std::uint64_t tag = 0;              // kSend/kRecv: matched with the same tag
@@ -43,6 +46,9 @@ struct Op {
   // block runs (its shape's shares); < 0: EngineOptions' scalar.
   double copy_share = -1, link_share = -1;
   double flops = 0;                   // kCompute: matmul flops of its work (summed in EngineResult)
+  // kCompute: a transfer's rate beside this compute / its rate alone, for
+  // NCCL between cards and copies within one (profile link_under_compute).
+  float nccl_rate_factor = 1, copy_rate_factor = 1;
 };
 
 // Where a device is in its program; the Program owns the meaning.
@@ -84,6 +90,12 @@ struct EngineOptions {
   double copy_compute_share = 0, link_compute_share = 0;
   bool block_shares = false;  // computes carry shares: model interference
   double reserved_bytes_per_gpu = 0;  // memory held before any buffer (profile reserved_memory)
+  // Transfers under compute: a transfer whose bytes start to flow while a
+  // compute runs on a GPU at either end is capped, for its whole life, at
+  // its rate alone (route and transport) times the smaller of those
+  // computes' Op::nccl_rate_factor (copy_rate_factor within one GPU).
+  // Transports: a message is never faster than its route's transport moves
+  // it (flow_rate_cap_bytes_per_s, models/topology.hpp).
   // Faults (sim/fault_model.hpp): transfer jitter changes a transfer's
   // latency phase (compute faults reach the engine through the program's
   // durations). NIC failures: from each time on, transfers matched then take

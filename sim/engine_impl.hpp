@@ -32,6 +32,7 @@ struct Engine::Impl {
     long long compute_label = 0;
     TimeNs compute_duration_ns = 0;
     double copy_share = 0, link_share = 0;  // of the posted compute (interference)
+    float nccl_factor = 1, copy_factor = 1;  // of the posted compute (transfers beside it)
     // One rank per GPU, no interference: the running compute's end, known when
     // it starts. It needs an event only if it is the last thing the device
     // waits for; otherwise the transfer that ends later retires it (saves an
@@ -56,6 +57,8 @@ struct Engine::Impl {
     TimeNs done_ns = kTimeNever;   // its end at the current rate (kTimeNever: stalled)
     TimeNs woken_ns = kTimeNever;  // time of the live completion event (<= done_ns)
     std::int64_t epoch = 0;    // completion events of older epochs are stale
+    long long computing = -1;  // device whose compute runs (any model), -1: idle
+    TimeNs computing_end_ns = kTimeNever;  // its end where known when it started (no interference)
   };
   struct Transfer {
     long long src = 0, dst = 0;
@@ -63,6 +66,7 @@ struct Engine::Impl {
     const Route* route = nullptr;
     TimeNs matched_ns = 0;
     long long label = 0;
+    int all_to_all_peers = 0;
   };
 
   const Topology& topo;
@@ -116,8 +120,11 @@ struct Engine::Impl {
   // A device's last destination is looked up first: a ring sends to one peer.
   inline const Route* route(long long src, long long dst, TimeNs now);
   const Route* changed_route(long long src, long long dst, std::size_t epoch, TimeNs now);  // NIC failures
-  TimeNs latency_ns(const Route& r, long long src, double bytes, long long label) const;   // transfer jitter
-  inline void match(TimeNs now, long long src, long long dst, double bytes, long long label);
+  TimeNs latency_ns(const Transfer& t) const;  // transfer jitter
+  inline void match(TimeNs now, long long src, long long dst, double bytes, long long label, int a2a_peers);
+  // The cap of transfer t whose bytes start at start_ns (EngineOptions): its
+  // transport's, lowered by the computes running at its ends then.
+  double flow_cap(const Transfer& t, TimeNs start_ns) const;
   inline void post(TimeNs now, long long d, const Op& op);
   // One of d's compute, sends or recvs finished; a satisfied WAIT_ALL runs on now.
   inline void finish_one(TimeNs now, long long d);

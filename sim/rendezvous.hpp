@@ -24,6 +24,7 @@ class Rendezvous {
     long long src, dst;
     double bytes;     // the send's
     long long label;  // the send's
+    int all_to_all_peers;  // the send's (Op::all_to_all_peers)
   };
   explicit Rendezvous(long long devices) : sends_to_(devices), recvs_from_(devices) {}
   // Device d posts op (kSend to op.peer, or kRecv from op.peer): true, with
@@ -40,14 +41,16 @@ class Rendezvous {
     for (std::size_t i = 0; i < theirs.few.size(); ++i) {
       const Post& p = theirs.few[i];
       if (p.peer != their_key.peer || p.tag != their_key.tag) continue;
-      out = Matched{src, dst, is_send ? op.bytes : p.bytes, is_send ? op.label : p.label};
+      out = Matched{src, dst, is_send ? op.bytes : p.bytes, is_send ? op.label : p.label,
+                     is_send ? op.all_to_all_peers : p.all_to_all_peers};
       theirs.few.erase(theirs.few.begin() + static_cast<std::ptrdiff_t>(i));
       --unmatched_;
       return true;
     }
     Post other{};
     if (theirs.many && take_many(theirs, their_key, other)) {
-      out = Matched{src, dst, is_send ? op.bytes : other.bytes, is_send ? op.label : other.label};
+      out = Matched{src, dst, is_send ? op.bytes : other.bytes, is_send ? op.label : other.label,
+                   is_send ? op.all_to_all_peers : other.all_to_all_peers};
       --unmatched_;
       return true;
     }
@@ -57,9 +60,9 @@ class Rendezvous {
       if (p.peer == key.peer && p.tag == key.tag) refuse_duplicate();
     }
     if (mine.few.size() < kFew && !mine.many) {
-      mine.few.push_back(Post{key.peer, op.tag, op.bytes, op.label});
+      mine.few.push_back(Post{key.peer, op.tag, op.bytes, op.label, op.all_to_all_peers});
     } else {
-      put_many(mine, Post{key.peer, op.tag, op.bytes, op.label});
+      put_many(mine, Post{key.peer, op.tag, op.bytes, op.label, op.all_to_all_peers});
     }
     ++unmatched_;
     return false;
@@ -73,6 +76,7 @@ class Rendezvous {
     std::uint64_t tag;
     double bytes;    // sends
     long long label;
+    int all_to_all_peers;  // sends
   };
   struct Key {
     long long peer;

@@ -38,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "models/layer_model.hpp"
 #include "models/memory_model.hpp"
 #include "models/scenario.hpp"
 #include "sim/schedule.hpp"
@@ -95,6 +96,9 @@ struct PointResult {
   int threads = 1;                          // threads the mode used
   std::vector<TimeNs> finish_ns;            // per device when asked for (not kWalk, at most 262,144)
   std::optional<FaultStats> faults;         // the scenario has faults: this is its median repeat
+  // With model.layers: the whole step around this attention (sim/model_step.hpp);
+  // memory above is then the model's breakdown, and the fields above stay per layer.
+  std::optional<ModelStep> model;
 };
 
 struct SimOptions {

@@ -133,7 +133,15 @@ Block merge_block(BufferId from, long long slots, long long merges, BufferId int
 // The compute Op of `work` on (device, step): its duration through the
 // CostContext and its interference shares (duration-weighted over blocks).
 // masked_slot: an empty work still posts a 0 ns compute (ranks sharing a GPU).
-Op compute_op(const PlanInput&, const ComputeWork&, long long device, long long step, double message_bytes);
+// ring_step: a step of a ring of more than one rank whose message of
+// message_bytes moves beside it: charged the profile's step overhead
+// (CostContext::step_charges, one message, NCCL when the ring spans GPUs,
+// else a copy; divided among the ranks sharing a card) and, where the profile
+// has such samples, no interference share (the overhead, measured beside the
+// transfer, holds the slowdown). Every compute with a block carries the rate
+// factors of transfers beside its largest block.
+Op compute_op(const PlanInput&, const ComputeWork&, long long device, long long step, double message_bytes,
+              bool ring_step = true);
 inline bool keeps_empty_slots(const PlanInput& in) { return in.ranks_per_gpu > 1; }
 
 // Ring steps cost the same whenever the key part comes before, is, or
@@ -149,7 +157,7 @@ class StepCache {
   // make(q_part, kv_part, step) -> the work of a step of that class; step 0
   // for the same-part class (a device's first step), 1 otherwise.
   template <typename Make>
-  void build(const PlanInput& in, long long parts, double message_bytes, Make make) {
+  void build(const PlanInput& in, long long parts, double message_bytes, Make make, bool ring_step = true) {
     enabled_ = !in.documents && in.costs.uniform();
     if (!enabled_) return;
     const long long reps[3][2] = {{1, 0}, {0, 0}, {0, 1}};  // (q part, kv part): before, same, after
@@ -157,7 +165,7 @@ class StepCache {
       if (k != 1 && parts < 2) continue;
       const long long step = k == 1 ? 0 : 1;
       const ComputeWork w = make(reps[k][0], reps[k][1], step);
-      steps_[k].op = compute_op(in, w, reps[k][0], step, message_bytes);
+      steps_[k].op = compute_op(in, w, reps[k][0], step, message_bytes, ring_step);
       steps_[k].empty = w.count == 0;
     }
   }

@@ -225,3 +225,22 @@ TEST_CASE("models::FlowNetwork: random flows get max-min rates and all complete 
     CHECK(net.active_flows() == 0);
   }
 }
+
+TEST_CASE("models::FlowNetwork: a flow's rate cap is a private link: the others share what it leaves") {
+  const Topology topo(one_node());
+  test::FlowDriver net(topo);
+  const FlowId a = net.start_flow(0, topo.route(0, 1), 1e9, 1, 0.2 * kRate);  // link 5, capped
+  const FlowId b = net.start_flow(0, topo.route(2, 1), 1e9, 2);              // links 8, 5
+  CHECK(net.flow_rate(a) == doctest::Approx(0.2 * kRate));
+  CHECK(net.flow_rate(b) == doctest::Approx(0.8 * kRate));
+  // A cap above the fair share changes nothing: two flows at half each.
+  test::FlowDriver fair(topo);
+  const FlowId c = fair.start_flow(0, topo.route(0, 1), 1e9, 1, 0.9 * kRate);
+  const FlowId d = fair.start_flow(0, topo.route(2, 1), 1e9, 2);
+  CHECK(fair.flow_rate(c) == kRate / 2);
+  CHECK(fair.flow_rate(d) == kRate / 2);
+  // Alone: 1e9 B at the cap of 0.25 GB/s ends at 4 s.
+  test::FlowDriver lone(topo);
+  lone.start_flow(0, topo.route(0, 1), 1e9, 7, 0.25 * kRate);
+  CHECK(lone.next_completion_ns() == 4000000000);
+}

@@ -103,6 +103,12 @@ void OutputFile::commit() {
   committed_ = true;
 }
 
+Scenario load_scenario_with_sets(const std::string& path, const std::vector<std::string>& sets) {
+  std::vector<Override> overrides;
+  for (const std::string& text : sets) overrides.push_back(parse_override(text));
+  return load_scenario(path, overrides);
+}
+
 const char* label_of(CostSource source) {
   return source == CostSource::kCalibrated ? "simulated" : "estimated";
 }

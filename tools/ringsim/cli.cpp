@@ -27,6 +27,7 @@ constexpr const char* kUsage =
     "commands:\n"
     "  run SCENARIO       simulate every point of a scenario\n"
     "  report SCENARIO    simulated sweep joined with claimed results (claims CSV)\n"
+    "  plan SCENARIO      fewest GPUs that fit, and the fastest schedule/layout/tensor degree per GPU count\n"
     "  profiles           list the shipped device profiles\n"
     "  calibrate ...      time the chunk kernels on this GPU and write a profile (CUDA builds)\n"
     "  validate ...       compare the simulator with real 1-2 GPU runs (CUDA builds)\n"
@@ -42,7 +43,19 @@ const std::map<std::string, std::string>& help_texts() {
        "  --mode auto|event|recurrence|folded|walk  simulation mode (default auto: fastest exact one)\n"
        "  --threads N              threads for recurrence/folded modes (0: all cores; default 0)\n"
        "  --trace FILE             Chrome/Perfetto trace of every device (forces --mode event)\n"
+       "  --set KEY=VALUE          change a scenario value (repeatable): --set parallel.tensor=8\n"
        "  --quiet                  no progress on stderr\n"},
+      {"plan",
+       "usage: ringsim plan SCENARIO [options]\n"
+       "For each GPU count of SCENARIO's sweep (ring_size x parallel.tensor), tries every tensor degree,\n"
+       "schedule and layout, and reports the fastest that fits in memory, and the fewest GPUs that fit.\n"
+       "  --format table|csv|json  output format (default table)\n"
+       "  --out FILE               write the plan to FILE\n"
+       "  --set KEY=VALUE          change a scenario value (repeatable), e.g. --set sequence.tokens=1048576\n"
+       "  --schedules A,B,...      try only these schedules (default: every registered one)\n"
+       "  --mode M, --threads N    as for run\n"
+       "  --quiet                  no progress on stderr\n"
+       "example: ringsim plan scenarios/llama3-70b-1m-plan.yaml\n"},
       {"report",
        "usage: ringsim report SCENARIO [options]\n"
        "Simulates SCENARIO and joins it with claimed results by (tokens, ring_size).\n"
@@ -50,6 +63,7 @@ const std::map<std::string, std::string>& help_texts() {
        "  --device PROFILE         also simulate on this profile (name or path; repeatable)\n"
        "  --format table|csv|json  output format (default table)\n"
        "  --out FILE               write the report to FILE\n"
+       "  --set KEY=VALUE          change a scenario value (repeatable)\n"
        "  --quiet                  no progress on stderr\n"},
       {"profiles", "usage: ringsim profiles\nLists the shipped device profiles and what their numbers are.\n"},
       {"calibrate", "usage: ringsim calibrate [options]   (needs CUDA and a GPU; see 'ringsim calibrate --help' there)\n"},
@@ -105,6 +119,7 @@ int dispatch(const std::vector<std::string>& args, cli::Io io) {
   }
   if (command == "run") return cli::run_command(args, io);
   if (command == "report") return cli::report_command(args, io);
+  if (command == "plan") return cli::plan_command(args, io);
   return profiles_command(args, io);
 }
 

@@ -69,7 +69,22 @@ struct Io {
 
 const char* label_of(CostSource source);  // "simulated" | "estimated"
 
+// load_scenario with --set KEY=VALUE words (models/overrides.hpp).
+Scenario load_scenario_with_sets(const std::string& path, const std::vector<std::string>& sets);
+// Runs `check` (schedule and mode checks after loading); an InputError about
+// a key set with --set is re-aimed at the command line.
+template <typename F>
+void with_sets_named(const Scenario& s, F check) {
+  try {
+    check();
+  } catch (const InputError& e) {
+    if (auto aimed = from_command_line(e, s.overrides)) throw *aimed;
+    throw;
+  }
+}
+
 int run_command(const std::vector<std::string>& args, Io io);
+int plan_command(const std::vector<std::string>& args, Io io);
 int report_command(const std::vector<std::string>& args, Io io);
 
 }  // namespace ringsim::cli

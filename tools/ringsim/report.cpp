@@ -219,12 +219,12 @@ struct Report {
 }  // namespace
 
 int report_command(const std::vector<std::string>& args, Io io) {
-  Args a = parse_args(args, 1, {{"--claims"}, {"--device"}, {"--format"}, {"--out"}, {"--quiet", false}});
+  Args a = parse_args(args, 1, {{"--claims"}, {"--device"}, {"--format"}, {"--out"}, {"--set"}, {"--quiet", false}});
   if (a.positional.size() != 1) throw UsageError("report needs exactly one SCENARIO file");
   Format format = parse_format(a.last("--format"));
   std::vector<Variant> variants;
-  variants.push_back({load_scenario(a.positional[0]), {}, ""});
-  check_schedules(variants[0].scenario);
+  variants.push_back({load_scenario_with_sets(a.positional[0], a.all("--set")), {}, ""});
+  with_sets_named(variants[0].scenario, [&] { check_schedules(variants[0].scenario); });
   std::string claims_path = a.last("--claims").value_or(
       (std::filesystem::path(a.positional[0]).parent_path() / "seed-claims.csv").string());
   std::vector<Claim> claims = load_claims(claims_path);

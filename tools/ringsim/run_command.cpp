@@ -6,6 +6,7 @@
 #include <memory>
 #include <sstream>
 
+#include "sim/model_step.hpp"
 #include "tools/ringsim/cli_common.hpp"
 #include "tools/ringsim/output.hpp"
 #include "tools/ringsim/progress.hpp"
@@ -50,7 +51,7 @@ SimOptions options_from(const Args& a) {
 PointResult simulate_or_explain(const Scenario& s, const Point& p, const SimOptions& options,
                                 const OutputFile* out_file) {
   try {
-    return simulate_point(s, p, options);
+    return simulate_model_point(s, p, options);
   } catch (const std::exception& e) {
     std::string kept = out_file ? fmt::format(" (finished points kept in {})", out_file->partial_path()) : "";
     throw std::runtime_error(fmt::format("{}: tokens {}, ring_size {}: {}{}", s.path, p.tokens, p.ring_size,
@@ -61,13 +62,15 @@ PointResult simulate_or_explain(const Scenario& s, const Point& p, const SimOpti
 }  // namespace
 
 int run_command(const std::vector<std::string>& args, Io io) {
-  Args a = parse_args(args, 1, {{"--format"}, {"--out"}, {"--mode"}, {"--threads"}, {"--trace"}, {"--quiet", false}});
+  Args a = parse_args(args, 1, {{"--format"}, {"--out"}, {"--mode"}, {"--threads"}, {"--trace"}, {"--set"}, {"--quiet", false}});
   if (a.positional.size() != 1) throw UsageError("run needs exactly one SCENARIO file");
   Format format = parse_format(a.last("--format"));
   SimOptions options = options_from(a);
-  Scenario s = load_scenario(a.positional[0]);  // validates every point
-  check_schedules(s);                           // and what each point's schedule needs
-  check_mode(s, options.mode);                  // and what --mode needs of it
+  Scenario s = load_scenario_with_sets(a.positional[0], a.all("--set"));  // validates every point
+  with_sets_named(s, [&] {
+    check_schedules(s);           // and what each point's schedule needs
+    check_mode(s, options.mode);  // and what --mode needs of it
+  });
 
   std::unique_ptr<OutputFile> out_file, trace_file;
   if (auto path = a.last("--out")) out_file = std::make_unique<OutputFile>(*path);

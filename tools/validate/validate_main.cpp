@@ -23,6 +23,7 @@
 #include "tools/validate/validate.hpp"
 #include "tools/validate/validate_point.hpp"
 #include "tools/validate/validate_report.hpp"
+#include "tools/validate/validate_steps.hpp"
 
 namespace ringsim {
 
@@ -40,6 +41,8 @@ constexpr const char* kUsage =
     "                     self-calibrated ones; links from the scenario's cluster figures\n"
     "  --transport NAME   with --profile: links from this stored transport profile\n"
     "                     (models/profiles/links, or a path) instead\n"
+    "  --all-to-all NAME  with --transport: the stored all-to-all transport (e.g.\n"
+    "                     nccl-all-to-all-h200) for Ulysses' and pass-q's all-to-alls\n"
     "  --repeats N        timed runs per point, median reported (default 5)\n"
     "  --block-repeats N  timed repeats per calibrated block shape (default 10)\n"
     "  --trace-prefix P   write P<scenario>-<schedule>-P<ring>-r<ranks/gpu>-chunk<tokens>.json\n"
@@ -47,6 +50,12 @@ constexpr const char* kUsage =
     "  --format F         table (default), csv or json\n"
     "  --no-interference  do not measure or model transfers slowing compute\n"
     "                     (profile copy_compute_share = link_compute_share = 0)\n"
+    "  --no-step-costs    do not measure or model per-step costs (profile step_overhead,\n"
+    "                     link_under_compute: launch gaps and event waits of each ring step,\n"
+    "                     a transfer's rate beside a running kernel)\n"
+    "  --save-profile F   write the run's self-calibrated profile (every block, merge,\n"
+    "                     interference and step-cost sample it measured) to F, for a later\n"
+    "                     run's --profile F (out of sample)\n"
     "examples:\n"
     "  ringsim validate scenarios/validate-4gpu-passq.yaml\n"
     "  ringsim validate scenarios/validate-2gpu-*.yaml --profile h200-sxm --transport nccl-send-recv-h200\n";
@@ -76,8 +85,11 @@ Args parse(int argc, char** argv) {
     else if (w == "--block-repeats") a.opt.block_repeats = positive_int(w, value());
     else if (w == "--trace-prefix") a.opt.trace_prefix = value();
     else if (w == "--no-interference") a.opt.interference = false;
+    else if (w == "--no-step-costs") a.opt.step_costs = false;
+    else if (w == "--save-profile") a.opt.save_profile = value();
     else if (w == "--profile") a.opt.profile = value();
     else if (w == "--transport") a.opt.transport = value();
+    else if (w == "--all-to-all") a.opt.all_to_all = value();
     else if (w == "--format") {
       a.opt.format = value();
       if (a.opt.format != "table" && a.opt.format != "csv" && a.opt.format != "json")
@@ -89,6 +101,8 @@ Args parse(int argc, char** argv) {
     }
   }
   if (a.scenarios.empty()) throw InputError("command line", 0, "", "no scenario given");
+  if (!a.opt.all_to_all.empty() && a.opt.transport.empty())
+    throw InputError("command line", 0, "--all-to-all", "needs --transport (it sets the out-of-sample links)");
   if (!a.opt.transport.empty() && a.opt.profile.empty())
     throw InputError("command line", 0, "--transport", "needs --profile (it sets the out-of-sample links)");
   return a;
@@ -127,6 +141,9 @@ int run(const Args& a) {
   report.links(links);
   validate::Calibration calibration(0);
   validate::InterferenceCalibration interference;
+  validate::StepCalibration steps;
+  validate::PointShares run_shares;  // every point's, for --save-profile
+  validate::PointSteps run_steps;
   std::random_device rd;
   bool all_passed = true;
   for (std::size_t si = 0; si < scenarios.size(); ++si) {
@@ -138,7 +155,11 @@ int run(const Args& a) {
         calibration.ensure(plan, a.opt.block_repeats);
         const validate::PointShares shares = interference.ensure(plan, ctx, links, a.opt);
         report.shares(pt, shares);
-        const DeviceProfile profile = calibration.profile(scn.profile, card, links, shares);
+        const validate::PointSteps point_steps = steps.ensure(plan, ctx, links, a.opt);
+        report.steps(pt, point_steps);
+        DeviceProfile profile = calibration.profile(scn.profile, card, links, shares);
+        validate::add_step_samples(profile, point_steps);
+        validate::keep_new(run_shares, shares, run_steps, point_steps);
         const std::uint64_t seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
         const validate::Outcome o = validate::validate_point(scn, pt, plan, ctx, profile, links,
                                                              stored ? &*stored : nullptr, card, a.opt, seed);
@@ -153,6 +174,11 @@ int run(const Args& a) {
     }
   }
   report.finish();
+  if (!a.opt.save_profile.empty() && !scenarios.empty()) {
+    DeviceProfile p = calibration.profile(scenarios.front().profile, card, links, run_shares);
+    validate::add_step_samples(p, run_steps);
+    validate::save_profile(a.opt.save_profile, p, a.scenarios);
+  }
   return all_passed ? 0 : 1;
 }
 

@@ -23,6 +23,10 @@ MaskKind mask_kind(kernels::Mask m) {
   return MaskKind::kFull;
 }
 
+ring::BlockTimingShape shape_of(const Block& b, int head_dim) {
+  return {ring::kernel_mask(b), b.q.count, b.kv.count, b.heads, b.kv_heads, head_dim};
+}
+
 namespace {
 
 std::string today() {
@@ -35,10 +39,6 @@ std::string today() {
 double median(std::vector<double> v) {
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
   return v[v.size() / 2];
-}
-
-ring::BlockTimingShape shape_of(const Block& b, int head_dim) {
-  return {ring::kernel_mask(b), b.q.count, b.kv.count, b.heads, b.kv_heads, head_dim};
 }
 
 // The distinct attention block shapes of the program (all computes, or those
@@ -87,6 +87,22 @@ Overlap overlap_of(const ring::ExecPlan& plan) {
   return o;
 }
 
+// NCCL all-to-all at 256 KiB .. 64 MiB per peer as a transport profile: at
+// B = cards x m bytes per rank, bus bandwidth (cards - 1) m / t.
+std::shared_ptr<const TransportProfile> measured_all_to_all(const ring::RingContext& ctx, int repeats) {
+  const int n = ctx.gpus();
+  std::vector<double> sizes;
+  for (double m = 256.0 * 1024; m <= 64.0 * 1024 * 1024; m *= 4) sizes.push_back(m);
+  auto t = std::make_shared<TransportProfile>();
+  t->name = fmt::format("nccl all-to-all over {} cards (measured here)", n);
+  t->api = "nccl-all-to-all";
+  t->pattern = "all-to-all";
+  t->origin = "ringsim validate";
+  for (const ring::LinkSample& s : ring::measure_nccl_all_to_all(ctx, sizes, repeats))
+    t->samples.push_back({n * s.bytes, (n - 1) * s.bytes / s.seconds});
+  return t;
+}
+
 }  // namespace
 
 Links measure_links(const ring::RingContext* ctx, const Options& opt) {
@@ -103,6 +119,7 @@ Links measure_links(const ring::RingContext* ctx, const Options& opt) {
     l.peer_one = ring::measure_peer_copy(*ctx, false, sizes, opt.link_repeats);
     if (opt.interference)
       l.link_share = ring::measure_link_share(*ctx, ref, kShareBytes, l.nccl_both->bytes_per_s);
+    if (opt.step_costs) l.all_to_all = measured_all_to_all(*ctx, opt.link_repeats);
   }
   return l;
 }
@@ -212,6 +229,10 @@ StoredModel load_stored(const Options& opt) {
   if (!opt.transport.empty()) {
     s.transport = std::make_shared<const TransportProfile>(load_transport(opt.transport, here));
     s.links = "transport " + s.transport->name;
+    if (!opt.all_to_all.empty()) {
+      s.all_to_all = std::make_shared<const TransportProfile>(load_transport(opt.all_to_all, here));
+      s.links += ", all-to-all " + s.all_to_all->name;
+    }
   } else {
     s.links = "scenario cluster figures";
   }
@@ -269,6 +290,7 @@ Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPla
     self.intra_node.bytes_per_s = links.nccl_both->bytes_per_s;
     self.intra_node.latency_ns = static_cast<TimeNs>(std::llround(links.nccl_both->latency_s * 1e9));
     self.intra_node.transport = nullptr;
+    self.intra_node.all_to_all = links.all_to_all;
   }
   std::ostringstream sim_trace;
   out.self = simulate(self, pt, plan.gpus(), out.measured_s, opt.trace_prefix.empty() ? nullptr : &sim_trace);
@@ -278,6 +300,7 @@ Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPla
     if (stored->transport) {
       oos.intra_node.transport = stored->transport;
       oos.intra_node.latency_ns = static_cast<TimeNs>(std::llround(stored->transport->latency_s * 1e9));
+      if (stored->all_to_all) oos.intra_node.all_to_all = stored->all_to_all;
     }
     out.stored = simulate(oos, pt, plan.gpus(), out.measured_s, nullptr);
   }

@@ -30,10 +30,13 @@ struct Options {
   std::string trace_prefix;    // empty: no traces
   std::string format = "table";
   bool interference = true;    // measure and model transfers slowing compute
+  bool step_costs = true;      // measure and model per-step overhead and links beside compute
+  std::string save_profile;    // write the run's self-calibrated profile here (YAML), for later --profile
   // Out-of-sample mode: simulate each point also with this stored profile (a
   // shipped name or a path), never recalibrated; links from the scenario's
   // cluster figures, or from this stored transport profile when given.
   std::string profile, transport;
+  std::string all_to_all;  // with --profile: the stored all-to-all transport (intra_node.all_to_all)
 };
 
 // The measured links: d2d always, the cross-card figures with 2+ cards.
@@ -43,6 +46,10 @@ struct Links {
   // Compute lost to transfers in flight, beside an 8K block and 32 MiB
   // transfers (reported for reference; points use PointShares).
   std::optional<ring::ShareMeasurement> copy_share, link_share;
+  // NCCL all-to-all over the run's cards (2+), as a transport of pattern
+  // all-to-all (bus bandwidth per rank; models/topology.hpp says how it caps
+  // a message): the self-calibrated intra_node.all_to_all.
+  std::shared_ptr<const TransportProfile> all_to_all;
 };
 Links measure_links(const ring::RingContext*, const Options&);
 
@@ -72,6 +79,7 @@ class InterferenceCalibration {
 };
 
 MaskKind mask_kind(kernels::Mask);
+ring::BlockTimingShape shape_of(const Block&, int head_dim);  // the kernel's shape of an attention block
 
 // The point's program as the executor runs it; ring::Unsupported becomes an
 // InputError naming the scenario key.
@@ -97,6 +105,7 @@ class Calibration {
 struct StoredModel {
   DeviceProfile profile;
   std::shared_ptr<const TransportProfile> transport;  // null: the scenario's cluster figures
+  std::shared_ptr<const TransportProfile> all_to_all;  // null: the scenario's (or none)
   std::string links;  // what the links came from, for the report
 };
 StoredModel load_stored(const Options&);

@@ -85,8 +85,13 @@ void Report::links(const Links& l) {
       json_links_.push_back(fmt::format(R"({{"interference":"{}","share":{:.4f},"alone_s":{:.6g},"loaded_s":{:.6g}}})",
                                         name, m->share, m->alone_s, m->loaded_s));
   }
+  if (l.all_to_all && format_ != "json") {
+    for (const TransportSample& t : l.all_to_all->samples)
+      fmt::print("{}  {} at {} per rank: bus bandwidth {}\n", format_ == "csv" ? "#" : "", l.all_to_all->name,
+                 format_bytes(t.bytes), format_rate(t.bytes_per_s));
+  }
   if (format_ == "table")
-    fmt::print("  (the simulator uses: intra_node = nccl send/recv both ways; copy link of ranks "
+    fmt::print("  (the simulator uses: intra_node = nccl send/recv both ways, its all-to-alls the line above; copy link of ranks "
                "sharing a card = d2d copy; profile interference samples = each point's shares per block shape, "
                "the '#' lines; the 8K shares above are the scalar fallback)\n\n");
 }
@@ -100,6 +105,20 @@ void Report::shares(const Point& pt, const PointShares& sh) {
                m.share, mask_name(mask_kind(s.shape.mask)), s.shape.q_tokens, s.shape.kv_tokens,
                format_bytes(s.bytes), m.train, format_seconds(m.alone_s), format_seconds(m.loaded_s),
                format_bytes(m.bytes_moved));
+  }
+}
+
+void Report::steps(const Point& pt, const PointSteps& st) {
+  if (format_ == "json") return;
+  for (const StepSample& s : st.samples) {
+    const ring::StepCostMeasurement& m = s.overhead;
+    fmt::print("# P{} chunk {}: {} step beside a {} {}x{} block, {} K/V: overhead {} per step (coupled {}, blocks "
+               "alone {}, free compute {}, free transfer {}); transfer at {:.3f} of its rate alone ({} beside, {} alone)\n",
+               pt.ring_size, pt.chunk_tokens(), step_transport_name(s.transport), mask_name(mask_kind(s.shape.mask)),
+               s.shape.q_tokens, s.shape.kv_tokens, format_bytes(s.bytes), format_seconds(m.overhead_s),
+               format_seconds(m.coupled_s), format_seconds(m.alone_compute_s), format_seconds(m.free_compute_s),
+               format_seconds(m.free_transfer_s),
+               s.link.factor, format_seconds(s.link.beside_s), format_seconds(s.link.alone_s));
   }
 }
 
