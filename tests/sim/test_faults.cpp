@@ -11,6 +11,7 @@
 #include <fstream>
 #include <random>
 
+#include "models/transport.hpp"
 #include "sim/fault_model.hpp"
 #include "sim/simulate.hpp"
 #include "sim_fixtures.hpp"
@@ -141,6 +142,33 @@ TEST_CASE("faults: the recurrence equals the event engine on random points with 
     check_same(run(s, Mode::kFolded, f, repeat), event);  // falls back, labelled recurrence (or folded if it truly folds)
   }
   CHECK(fast > 60);
+}
+
+TEST_CASE("faults: with transports capping messages, transfer jitter gives the recurrence the event engine's times") {
+  // The transport's cap (below every link's rate) sets a message's bytes time
+  // alone; jitter scales the alone time, in both paths the same way.
+  auto t = std::make_shared<TransportProfile>();
+  t->name = "test-slow";
+  t->bandwidth_bytes_per_s = 3e9;
+  int fast = 0;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    CAPTURE(seed);
+    std::mt19937_64 rng(seed * 104729);
+    Scenario s = test::random_scenario(rng, 16);
+    s.intra_node.transport = t;
+    s.inter_node.transport = t;
+    FaultSpec f = random_faults(rng, s);
+    JitterSpec j;
+    j.sigma = 0.2;
+    j.seed = seed;
+    j.transfer = true;
+    f.jitter = j;
+    const PointResult event = run(s, Mode::kEvent, f);
+    const PointResult automatic = run(s, Mode::kAuto, f);
+    check_same(automatic, event);
+    fast += automatic.mode != Mode::kEvent;
+  }
+  CHECK(fast > 10);
 }
 
 TEST_CASE("faults: the same seed gives the same result on any thread count; repeats differ") {
