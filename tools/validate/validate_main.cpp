@@ -35,7 +35,9 @@ constexpr const char* kUsage =
     "  Runs each scenario point's schedule (pass-kv, pass-q, all-gather, ulysses, usp,\n"
     "  double-ring) on this machine's GPUs (1-4), checks its output against an fp64\n"
     "  reference, simulates the same point with a profile calibrated here and the\n"
-    "  measured links, and prints both times.\n"
+    "  measured links, and prints both times. Training points (attention.pass: training)\n"
+    "  run the forward, then the backward with the forward's O and LSE, each timed apart\n"
+    "  (backward blocks calibrated here too), dQ and dK/dV checked against fp64.\n"
     "  --profile NAME     also simulate with this stored profile (shipped name or path),\n"
     "                     never recalibrated: out-of-sample errors beside the\n"
     "                     self-calibrated ones; links from the scenario's cluster figures\n"
@@ -58,6 +60,7 @@ constexpr const char* kUsage =
     "                     run's --profile F (out of sample)\n"
     "examples:\n"
     "  ringsim validate scenarios/validate-4gpu-passq.yaml\n"
+    "  ringsim validate scenarios/validate-1gpu-training.yaml --format json\n"
     "  ringsim validate scenarios/validate-2gpu-*.yaml --profile h200-sxm --transport nccl-send-recv-h200\n";
 
 struct Args {
@@ -111,13 +114,16 @@ Args parse(int argc, char** argv) {
 int run(const Args& a) {
   std::vector<Scenario> scenarios;
   std::vector<std::vector<std::unique_ptr<ring::ExecPlan>>> plans;  // per scenario and point
+  std::vector<std::vector<std::unique_ptr<ring::ExecPlan>>> backward;  // the same, training points (else null)
   int gpus_needed = 1;
   for (const std::string& path : a.scenarios) {
     scenarios.push_back(load_scenario(path));
     check_schedules(scenarios.back());
     plans.emplace_back();
+    backward.emplace_back();
     for (const Point& pt : scenarios.back().points) {
       plans.back().push_back(validate::exec_plan(scenarios.back(), pt));  // bad input: exit 2 before any GPU work
+      backward.back().push_back(validate::backward_plan(scenarios.back(), pt));
       gpus_needed = std::max(gpus_needed, plans.back().back()->gpus());
     }
   }
@@ -151,8 +157,10 @@ int run(const Args& a) {
     for (std::size_t pi = 0; pi < scn.points.size(); ++pi) {
       const Point& pt = scn.points[pi];
       const ring::ExecPlan& plan = *plans[si][pi];
+      const ring::ExecPlan* bplan = backward[si][pi].get();
       try {  // a failed point is reported and the others still run (a sticky CUDA error fails them too)
         calibration.ensure(plan, a.opt.block_repeats);
+        if (bplan) calibration.ensure(*bplan, a.opt.block_repeats);
         const validate::PointShares shares = interference.ensure(plan, ctx, links, a.opt);
         report.shares(pt, shares);
         const validate::PointSteps point_steps = steps.ensure(plan, ctx, links, a.opt);
@@ -161,7 +169,7 @@ int run(const Args& a) {
         validate::add_step_samples(profile, point_steps);
         validate::keep_new(run_shares, shares, run_steps, point_steps);
         const std::uint64_t seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-        const validate::Outcome o = validate::validate_point(scn, pt, plan, ctx, profile, links,
+        const validate::Outcome o = validate::validate_point(scn, pt, plan, bplan, ctx, profile, links,
                                                              stored ? &*stored : nullptr, card, a.opt, seed);
         report.point(o, seed);
         all_passed = all_passed && o.passed;

@@ -82,8 +82,12 @@ MaskKind mask_kind(kernels::Mask);
 ring::BlockTimingShape shape_of(const Block&, int head_dim);  // the kernel's shape of an attention block
 
 // The point's program as the executor runs it; ring::Unsupported becomes an
-// InputError naming the scenario key.
+// InputError naming the scenario key. A training point (attention.pass:
+// training) is a forward plan (exec_plan) and a backward plan
+// (backward_plan; null for a forward point); a backward-only point is
+// refused (its saved O and LSE come from a forward run).
 std::unique_ptr<ring::ExecPlan> exec_plan(const Scenario&, const Point&);
+std::unique_ptr<ring::ExecPlan> backward_plan(const Scenario&, const Point&);
 // "non-causal" or "causal zigzag" (the layout only matters with a mask).
 std::string layout_label(const ring::ExecPlan&);
 
@@ -91,7 +95,7 @@ std::string layout_label(const ring::ExecPlan&);
 class Calibration {
  public:
   explicit Calibration(int device) : device_(device) {}
-  void ensure(const ring::ExecPlan&, int repeats);  // times the shapes not yet timed
+  void ensure(const ring::ExecPlan&, int repeats);  // times the shapes not yet timed (forward or backward blocks)
   DeviceProfile profile(const DeviceProfile& base, const std::string& card, const Links&,
                         const PointShares&) const;
 
@@ -99,6 +103,7 @@ class Calibration {
   using Key = std::tuple<int, long long, long long, int, int, int>;  // mask, q, kv, heads, kv heads, dim
   int device_;
   std::map<Key, ring::BlockTiming> blocks_;
+  std::map<Key, double> backward_;  // seconds of a block's backward (ring::time_block_backward)
 };
 
 // The out-of-sample mode's inputs, loaded once per run.
@@ -113,6 +118,15 @@ StoredModel load_stored(const Options&);
 struct Simulated {
   double seconds = 0, error_pct = 0;  // error: (simulated - measured) / measured
   std::string label;                  // simulated | estimated (a block off the profile's grid)
+  double forward_s = 0, backward_s = 0;  // each pass's makespan (training points)
+};
+
+// A training point's backward: measured apart from the forward (each its own
+// timed run; the total is their sum, as the simulator runs them back to back).
+struct TrainingOutcome {
+  double forward_s = 0, backward_s = 0;  // medians
+  double backward_min_s = 0, backward_max_s = 0;
+  ring::GradCheck grad;
 };
 
 struct Outcome {
@@ -124,13 +138,16 @@ struct Outcome {
   Simulated self;                   // profile calibrated here, measured links
   std::optional<Simulated> stored;  // --profile
   ring::RingCheck check;
-  bool passed = false;              // output within tolerance
+  std::optional<TrainingOutcome> training;  // attention.pass: training
+  bool passed = false;              // output (and gradients) within tolerance
   std::string trace_path;           // written trace, if any
 };
 
 inline constexpr double kCheckTolerance = 1e-2;  // bf16 inputs, fp32 accumulation (bf16 outputs)
 
-Outcome validate_point(const Scenario&, const Point&, const ring::ExecPlan&, const ring::RingContext&,
+// `backward`: the point's backward plan (training), or null.
+Outcome validate_point(const Scenario&, const Point&, const ring::ExecPlan&, const ring::ExecPlan* backward,
+                       const ring::RingContext&,
                        const DeviceProfile& profile, const Links&, const StoredModel*, const std::string& card,
                        const Options&, std::uint64_t seed);
 
