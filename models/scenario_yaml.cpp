@@ -6,6 +6,7 @@
 // errors, not silently ignored, and suggest the closest known key: a typo
 // such as `ring_sise` would otherwise fall back to a default and simulate
 // something the user did not ask for.
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,11 +14,11 @@
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
+#include "models/input_file.hpp"
 #include "models/scenario.hpp"
+#include "models/suggest.hpp"
 
 namespace ringsim {
 
@@ -28,21 +29,6 @@ constexpr long long kMaxTokens = 1LL << 40;   // 1.1 trillion; products checked 
 constexpr long long kMaxHeads = 1 << 16;
 constexpr long long kMaxHeadDim = 1 << 16;
 constexpr double kMaxSimulatedNs = 9.2e18;  // int64 ns: 292 years
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 const char* kind_name(const YAML::Node& n) {
   switch (n.Type()) {
@@ -100,12 +86,9 @@ class Map {
  private:
   struct Entry { std::string key; YAML::Node value; int line; };
   InputError unknown(const std::string& key, int key_line, const std::vector<std::string>& known) const {
-    auto best = std::min_element(known.begin(), known.end(), [&](const auto& a, const auto& b) {
-      return edit_distance(key, a) < edit_distance(key, b);
-    });
-    std::string hint = edit_distance(key, *best) <= std::max<std::size_t>(2, key.size() / 3)
-                           ? fmt::format("; did you mean '{}'?", *best)
-                           : fmt::format("; known keys: {}", fmt::join(known, ", "));
+    const auto best = closest_name(key, known);
+    std::string hint = best ? fmt::format("; did you mean '{}'?", *best)
+                            : fmt::format("; known keys: {}", fmt::join(known, ", "));
     return InputError(file_, key_line, sub(key), fmt::format("unknown key{}", hint));
   }
   std::string path_;
@@ -313,16 +296,13 @@ void read_points(const Map& root, Scenario& s) {
 }
 
 YAML::Node parse_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw InputError(path, 0, "", "no such file");
-  if (std::filesystem::is_directory(path, ec)) throw InputError(path, 0, "", "is a directory, not a scenario file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, 0, "", "cannot be read");
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = read_input_file(path, "scenario file");
   YAML::Node root;
   try {
-    root = YAML::Load(text.str());
+    root = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    throw InputError(path, e.mark.line >= 0 ? e.mark.line + 1 : 0, "",
+                     fmt::format("not valid YAML: nested more than {} levels deep", e.depth()));
   } catch (const YAML::Exception& e) {
     throw InputError(path, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", fmt::format("not valid YAML: {}", e.msg));
   }
@@ -366,9 +346,13 @@ void check_point(const Scenario& s, const Point& p, const std::string& where, in
                                    : fmt::format("tokens {} is not divisible by ring_size {}", p.tokens, parts));
   if (p.ranks_per_gpu < 0) throw fail("ranks_per_gpu", fmt::format("must be positive, got {}", p.ranks_per_gpu));
   const long long rpg = ranks_per_gpu(s, p);
-  if (p.ring_size % rpg != 0)
-    throw fail("ranks_per_gpu", fmt::format("ring_size {} is not a multiple of ranks_per_gpu {} (every GPU "
-                                            "holds the same number of ranks)", p.ring_size, rpg));
+  if (p.ring_size % rpg != 0) {
+    // A point without its own ranks_per_gpu takes the cluster's: name that key.
+    const std::string owner = p.ranks_per_gpu > 0 ? key("ranks_per_gpu") : "cluster.ranks_per_gpu";
+    throw InputError(s.path, line, owner,
+                     fmt::format("ring_size {}{} is not a multiple of ranks_per_gpu {} (every GPU holds the "
+                                 "same number of ranks)", p.ring_size, where.empty() ? "" : " of " + where, rpg));
+  }
   // The largest buffer over the whole sequence, in bytes, must fit in int64.
   long long heads = std::max(s.shape.q_heads, s.shape.kv_heads), bytes = 0;
   if (__builtin_mul_overflow(p.tokens, heads * s.shape.head_dim * 8LL, &bytes))

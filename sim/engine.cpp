@@ -6,6 +6,8 @@
 //   alloc/free(d,b)  DeviceMemory of d
 #include "sim/engine.hpp"
 
+#include "sim/trace.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -37,9 +39,6 @@ struct Post {
 };
 
 constexpr std::uint64_t kProgressEvery = 1 << 16;
-
-// Micro-seconds with nanosecond precision, as Chrome's trace format wants.
-std::string us(TimeNs t) { return fmt::format("{}.{:03}", t / 1000, t % 1000); }
 
 }  // namespace
 
@@ -96,7 +95,6 @@ struct Engine::Impl {
   std::unordered_map<std::uint64_t, Route> routes;            // (src, dst) -> route
   std::uint64_t wake_epoch = 0;
   TimeNs wake_at_ns = kTimeNever;       // time of the live wake event
-  bool first_trace = true;
   std::uint64_t waits_done = 0;  // WAIT_ALLs passed, for progress
   EngineResult result;
 
@@ -118,12 +116,13 @@ struct Engine::Impl {
     queue.push(t, band, kind, device, arg);
   }
 
-  void trace(const char* name, int pid, long long tid, TimeNs start, TimeNs end, long long label) {
-    if (!opt.chrome_trace) return;
-    *opt.chrome_trace << (first_trace ? "" : ",\n")
-                      << fmt::format(R"({{"name":"{}","ph":"X","pid":{},"tid":{},"ts":{},"dur":{},"args":{{"step":{}}}}})",
-                                     name, pid, tid, us(start), us(end - start), label);
-    first_trace = false;
+  // Chrome/Perfetto trace (sim/trace.hpp): a compute of device `tid`, or a
+  // transfer from `tid` to `peer`.
+  void trace([[maybe_unused]] const char* name, [[maybe_unused]] int pid, long long tid, TimeNs start,
+             TimeNs end, long long label, long long peer = -1) {
+    if (!opt.trace) return;
+    if (peer < 0) opt.trace->compute(tid, start, end, label);
+    else opt.trace->transfer(tid, peer, start, end, label);
   }
 
   const Route* route(long long src, long long dst) {
@@ -294,7 +293,7 @@ struct Engine::Impl {
     std::vector<std::uint64_t> done = network.advance_to(now);
     for (std::uint64_t x : done) {
       const Transfer& t = transfers[x];
-      trace("kv", 1, t.src, t.matched_ns, now, t.label);
+      trace("kv", 1, t.src, t.matched_ns, now, t.label, t.dst);
       transfer_share(now, t, -1);
       finish_one(now, t.src);
       finish_one(now, t.dst);

@@ -50,7 +50,7 @@ void fill_event(const Scenario& scn, const Point& pt, const SimOptions& opt, con
   RingProgram program(pt.ring_size, su.costs, su.bytes, su.sizes, /*masked_slots=*/rpg > 1);
   EngineOptions eo;
   if (opt.record_events) eo.event_log = opt.event_log;
-  eo.chrome_trace = opt.chrome_trace;
+  eo.trace = opt.trace;
   eo.ranks_per_gpu = rpg;
   eo.copy_compute_share = scn.profile.copy_compute_share;
   eo.link_compute_share = scn.profile.link_compute_share;
@@ -136,6 +136,25 @@ PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOption
   r.slowest_exposed_comm_ns = r.makespan_ns - r.slowest_compute_ns;
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
+}
+
+// The checks simulate_point makes before it dispatches, without simulating
+// (tests/sim checks that the two agree on every mode).
+void check_mode(const Scenario& scn, const Point& pt, Mode mode) {
+  if (mode == Mode::kAuto || mode == Mode::kEvent) return;
+  check_ring_point(scn, pt);
+  if (ranks_per_gpu(scn, pt) > 1 || has_interference(scn.profile)) {
+    throw std::invalid_argument(fmt::format(
+        "mode {} models neither ranks sharing a GPU (ranks_per_gpu {}) nor transfers slowing compute "
+        "(profile copy/link_compute_share, interference); use mode event", mode_name(mode), ranks_per_gpu(scn, pt)));
+  }
+  const Topology topo(cluster_for(scn, pt));
+  const RingLinks links = ring_links(topo, pt.ring_size, ring_transfer_bytes(scn.shape, pt.tokens, pt.ring_size));
+  if (!links.disjoint) {
+    throw std::invalid_argument(fmt::format(
+        "mode {} needs the ring's transfers on pairwise link-disjoint routes, but {}; use mode event",
+        mode_name(mode), links.why));
+  }
 }
 
 }  // namespace ringsim

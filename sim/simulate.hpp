@@ -23,6 +23,8 @@
 
 namespace ringsim {
 
+class PointTrace;
+
 enum class Mode { kAuto, kEvent, kRecurrence, kFolded };
 const char* mode_name(Mode);
 
@@ -48,13 +50,20 @@ struct SimOptions {
   bool keep_finish_times = false;  // fill PointResult::finish_ns
   bool record_events = false;      // kEvent: fill event_log (determinism tests)
   std::vector<std::string>* event_log = nullptr;
-  // kEvent: Chrome/Perfetto trace events (JSON objects, comma-separated, no
-  // enclosing brackets) for compute and transfers of every device.
-  std::ostream* chrome_trace = nullptr;
+  // kEvent: the point's Chrome/Perfetto trace (sim/trace.hpp): compute and
+  // transfers of the devices it samples.
+  PointTrace* trace = nullptr;
   // Called now and then with (device-steps done, device-steps total).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
 
 PointResult simulate_point(const Scenario&, const Point&, const SimOptions&);
+
+// Throws std::invalid_argument, as simulate_point would after its setup,
+// when `mode` cannot simulate the point (recurrence and folded need one rank
+// per GPU, no interference and link-disjoint ring routes). The CLI checks
+// every point before it opens an output. Builds the point's topology unless
+// mode is auto or event.
+void check_mode(const Scenario&, const Point&, Mode);
 
 }  // namespace ringsim

@@ -2,7 +2,7 @@
 // Lines starting with '#' are comments; the first other line is the header.
 // Required columns: tokens, ring_size, claimed_seconds; used when present:
 // claimed_memory_gb_per_device (GB = 1e9 bytes); other columns (chunk_tokens,
-// claimed_tokens_per_second, ...) are ignored. Cells are plain (no quoting).
+// claimed_tokens_per_second, ...) are ignored. RFC 4180 quoting (tools/ringsim/csv.hpp).
 // Rows are keyed by (tokens, ring_size), which must be unique.
 #pragma once
 #include <string>

@@ -1,135 +1,248 @@
-// ringsim CLI: command dispatch, help texts, `profiles`, and the CUDA-only
-// commands (calibrate, validate) forwarded when this build has them.
+// ringsim's command line: CLI11 subcommands with typed options, help with
+// examples, "did you mean" for misspelled options and commands, and the exit
+// codes (0 success, 2 usage or bad input, 1 a failure while running). Each
+// command's work lives in its own file; this is the only file that includes
+// CLI11 (it is heavy to compile).
 #include "tools/ringsim/cli.hpp"
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+#include <fmt/ranges.h>
 #include <iostream>
 #include <map>
 
+#include "models/input_error.hpp"
 #include "models/profile.hpp"
+#include "models/suggest.hpp"
 #include "tools/ringsim/cli_common.hpp"
-#ifdef RINGSIM_HAVE_CALIBRATE
-#include "tools/calibrate/calibrate.hpp"
-#endif
-#ifdef RINGSIM_HAVE_VALIDATE
-#include "tools/validate/validate.hpp"
-#endif
+#include "tools/ringsim/output_file.hpp"
 
 namespace ringsim {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: ringsim <command> [options]\n"
-    "commands:\n"
-    "  run SCENARIO       simulate every point of a scenario\n"
-    "  report SCENARIO    simulated sweep joined with claimed results (claims CSV)\n"
-    "  profiles           list the shipped device profiles\n"
-    "  calibrate ...      time the chunk kernels on this GPU and write a profile (CUDA builds)\n"
-    "  validate ...       compare the simulator with real 1-2 GPU runs (CUDA builds)\n"
-    "Run 'ringsim <command> --help' for its options.\n";
+using cli::CsvHeader;
+using cli::Format;
 
-const std::map<std::string, std::string>& help_texts() {
-  static const std::map<std::string, std::string> texts = {
-      {"run",
-       "usage: ringsim run SCENARIO [options]\n"
-       "Simulates the forward pass of pass-KV ring attention at every point of SCENARIO.\n"
-       "  --format table|csv|json  output format (default table)\n"
-       "  --out FILE               write results to FILE (streamed into FILE.partial, renamed when done)\n"
-       "  --mode auto|event|recurrence|folded  simulation mode (default auto: fastest exact one)\n"
-       "  --threads N              threads for recurrence/folded modes (0: all cores; default 0)\n"
-       "  --trace FILE             Chrome/Perfetto trace of every device (forces --mode event)\n"
-       "  --quiet                  no progress on stderr\n"},
-      {"report",
-       "usage: ringsim report SCENARIO [options]\n"
-       "Simulates SCENARIO and joins it with claimed results by (tokens, ring_size).\n"
-       "  --claims CSV             claims file (default: seed-claims.csv next to SCENARIO)\n"
-       "  --device PROFILE         also simulate on this profile (name or path; repeatable)\n"
-       "  --format table|csv|json  output format (default table)\n"
-       "  --out FILE               write the report to FILE\n"
-       "  --quiet                  no progress on stderr\n"},
-      {"profiles", "usage: ringsim profiles\nLists the shipped device profiles and what their numbers are.\n"},
-      {"calibrate", "usage: ringsim calibrate [options]   (needs CUDA and a GPU; see 'ringsim calibrate --help' there)\n"},
-      {"validate", "usage: ringsim validate [options]    (needs CUDA and a GPU; see 'ringsim validate --help' there)\n"},
-  };
-  return texts;
-}
+const std::map<std::string, Format> kFormats{{"table", Format::kTable}, {"csv", Format::kCsv}, {"json", Format::kJson}};
+const std::map<std::string, Mode> kModes{
+    {"auto", Mode::kAuto}, {"event", Mode::kEvent}, {"recurrence", Mode::kRecurrence}, {"folded", Mode::kFolded}};
+const std::map<std::string, CsvHeader> kCsvHeaders{{"comments", CsvHeader::kComments}, {"plain", CsvHeader::kPlain}};
 
-int profiles_command(const std::vector<std::string>& args, cli::Io io) {
-  cli::Args parsed = cli::parse_args(args, 1, {});
-  if (!parsed.positional.empty()) throw cli::UsageError("profiles takes no arguments");
-  std::string dir = shipped_profile_dir();
-  fmt::print(io.out, "shipped profiles ({}):\n", dir);
-  fmt::print(io.out, "{:<20} {:<30} {:<34} {:>10} {:>12}  {}\n", "name", "card", "source", "memory",
-             "hbm", "dense TFLOP/s");
-  for (const std::string& name : shipped_profile_names()) {
-    DeviceProfile p = load_profile(name, dir);
-    std::string source = p.measured ? fmt::format("measured {}", p.calibration.count("date") ? p.calibration.at("date") : "")
-                                    : "datasheet";
-    std::vector<std::string> rates;
-    for (const auto& [dtype, rate] : p.flops_per_s) rates.push_back(fmt::format("{} {:g}", dtype_name(dtype), rate / 1e12));
-    fmt::print(io.out, "{:<20} {:<30} {:<34} {:>10} {:>12}  {}\n", p.name, p.card, source,
-               format_bytes(p.memory_bytes), format_rate(p.hbm_bytes_per_s), fmt::join(rates, ", "));
+// An option with named values ("--format csv"): listed in the help as
+// table|csv|json with its default, checked by CLI11 (a typo gets the list).
+template <typename T>
+CLI::Option* add_choice(CLI::App* app, const std::string& flags, T& target, const std::map<std::string, T>& names,
+                        const std::string& what) {
+  std::vector<std::string> keys, shown;
+  std::string current;
+  for (const auto& [name, value] : names) {
+    keys.push_back(name);
+    if (value == target) current = name;
   }
-  return 0;
+  return app->add_option_function<std::string>(flags, [&target, &names](const std::string& v) { target = names.at(v); },
+                                               what)
+      ->check(CLI::IsMember(keys).description(""))
+      ->type_name(fmt::format("{}", fmt::join(keys, "|")))
+      ->default_str(current);
 }
 
-// calibrate and validate live in CUDA-only libraries; argv keeps the
-// subcommand as argv[0] so they parse their own options.
-int forward_cuda(const std::vector<std::string>& args, cli::Io io) {
-  [[maybe_unused]] std::vector<std::string> words(args.begin(), args.end());
-  [[maybe_unused]] std::vector<char*> argv;
-  for (auto& w : words) argv.push_back(w.data());
-  argv.push_back(nullptr);
-#ifdef RINGSIM_HAVE_CALIBRATE
-  if (args[0] == "calibrate") return calibrate_main(static_cast<int>(words.size()), argv.data());
-#endif
-#ifdef RINGSIM_HAVE_VALIDATE
-  if (args[0] == "validate") return validate_main(static_cast<int>(words.size()), argv.data());
-#endif
-  fmt::print(io.err, "ringsim: '{}' needs CUDA and a GPU; this build has none (rebuild where nvcc is present)\n", args[0]);
+struct Commands {
+  CLI::App app{"ringsim: discrete-event simulator of ring attention at extreme device counts", "ringsim"};
+  CLI::App* run = nullptr;
+  CLI::App* report = nullptr;
+  CLI::App* profiles = nullptr;
+  cli::RunOptions run_options;
+  cli::ReportOptions report_options;
+  std::string profile_dir;
+};
+
+void add_run_command(Commands& c) {
+  cli::RunOptions& o = c.run_options;
+  CLI::App* run = c.run = c.app.add_subcommand("run", "Simulate every point of a scenario (forward pass, pass-KV ring)");
+  run->add_option("SCENARIO", o.scenario, "Scenario YAML (format: README, models/scenario.hpp)")
+      ->required()
+      ->type_name("FILE");
+  add_choice(run, "-f,--format", o.format, kFormats, "Output format");
+  run->add_option("-o,--out", o.out, "Write results to FILE (streamed into FILE.partial, renamed when complete)")
+      ->type_name("FILE");
+  add_choice(run, "--mode", o.mode, kModes, "Simulation mode (auto: the fastest exact one)");
+  run->add_option("-j,--threads", o.threads, "Threads of the recurrence and folded modes (0: all cores)")
+      ->check(CLI::Range(0, 4096))
+      ->type_name("N")
+      ->capture_default_str();
+  run->add_option("--trace", o.trace, "Chrome/Perfetto trace of every point (forces --mode event)")->type_name("FILE");
+  run->add_option("--trace-devices", o.trace_devices, "Devices to draw in the trace, e.g. 0-15,1024 (default: all)")
+      ->type_name("LIST");
+  add_choice(run, "--csv-header", o.csv_header, kCsvHeaders,
+             "CSV: '#' lines naming scenario and profile first, or the header row alone");
+  run->add_flag("-q,--quiet", o.quiet, "No progress on stderr");
+  run->footer(
+      "Examples:\n"
+      "  ringsim run scenarios/default.yaml\n"
+      "  ringsim run scenarios/seed-billion-token.yaml --format csv --csv-header plain -o seed.csv\n"
+      "  ringsim run scenarios/validate-1gpu-causal.yaml --trace t.json --trace-devices 0-3\n"
+      "  mpirun -n 4 ringsim run scenarios/seed-billion-token-causal-zigzag.yaml -o zigzag.csv -f csv\n"
+      "Exit codes: 0 done; 2 bad input or options (FILE:LINE: KEY: message); 1 a failure while simulating.");
+}
+
+void add_report_command(Commands& c) {
+  cli::ReportOptions& o = c.report_options;
+  CLI::App* report = c.report =
+      c.app.add_subcommand("report", "Simulate a scenario and set it beside claimed results (a claims CSV)");
+  report->add_option("SCENARIO", o.scenario, "Scenario YAML")->required()->type_name("FILE");
+  report->add_option("--claims", o.claims, "Claims CSV (default: seed-claims.csv next to SCENARIO)")->type_name("CSV");
+  report->add_option("--device", o.devices, "Also simulate on this profile (name or path; repeatable)")
+      ->type_name("PROFILE");
+  add_choice(report, "-f,--format", o.format, kFormats, "Output format");
+  report->add_option("-o,--out", o.out, "Write the report to FILE")->type_name("FILE");
+  add_choice(report, "--csv-header", o.csv_header, kCsvHeaders, "CSV: '#' lines first, or the header row alone");
+  report->add_flag("-q,--quiet", o.quiet, "No progress on stderr");
+  report->footer(
+      "Examples:\n"
+      "  ringsim report scenarios/seed-billion-token.yaml --device gtx-1080\n"
+      "  ringsim report my.yaml --claims their-results.csv --format json -o report.json");
+}
+
+std::unique_ptr<Commands> make_commands() {
+  auto c = std::make_unique<Commands>();
+  c->app.get_formatter()->label("Usage", "usage");
+  c->app.get_formatter()->column_width(34);
+  c->app.require_subcommand(1);
+  c->app.set_version_flag("--version", fmt::format("ringsim {}", cli::kVersion));
+  c->app.add_option("--profile-dir", c->profile_dir,
+                    "Look up profile names here first (then RINGSIM_PROFILE_DIR, the installed and the source "
+                    "profiles; see ringsim profiles)")
+      ->type_name("DIR");
+  add_run_command(*c);
+  add_report_command(*c);
+  c->profiles = c->app.add_subcommand("profiles", "List the device profiles and the directories searched for them");
+  c->profiles->footer("Examples:\n  ringsim profiles\n  ringsim --profile-dir ~/my-profiles profiles");
+  for (const char* tool : {"calibrate", "validate"}) {
+    c->app.add_subcommand(tool, fmt::format("Runs ringsim-{} (built with CUDA; needs a GPU): {}", tool,
+                                            tool == std::string("calibrate")
+                                                ? "time the kernels here and write a profile"
+                                                : "compare the simulator with real 1-2 GPU runs"));
+  }
+  c->app.footer(
+      "Examples:\n"
+      "  ringsim run scenarios/default.yaml\n"
+      "  ringsim run scenarios/seed-billion-token.yaml --format json -o seed.json\n"
+      "  ringsim report scenarios/seed-billion-token.yaml --device gtx-1080\n"
+      "  ringsim profiles\n"
+      "Run 'ringsim COMMAND --help' for a command's options and examples.");
+  return c;
+}
+
+// "--thread" -> " (did you mean --threads?)"
+std::string hint_for(const CLI::App& app, const std::string& word) {
+  std::vector<std::string> known;
+  for (const CLI::Option* opt : app.get_options()) {
+    for (const std::string& n : opt->get_lnames()) known.push_back("--" + n);
+    for (const std::string& n : opt->get_snames()) known.push_back("-" + n);
+  }
+  const std::string bare = word.substr(0, word.find('='));
+  auto best = closest_name(bare, known);
+  return best ? fmt::format(" (did you mean {}?)", *best) : "";
+}
+
+// Help as `ringsim [COMMAND] --help` prints it.
+std::string help_of(const CLI::App& app) { return app.get_parent() ? app.help("ringsim") : app.help(); }
+
+const CLI::App* find_command(const CLI::App& app, const std::string& name) {
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
+    if (sub->get_name() == name) return sub;
+  return nullptr;
+}
+
+int usage_error(const CLI::App& app, const std::string& message, std::ostream& err) {
+  const std::string usage = help_of(app);
+  const auto start = usage.find("usage:");
+  const std::string line = start == std::string::npos ? "" : usage.substr(start, usage.find('\n', start) - start);
+  fmt::print(err, "ringsim: {}\n{}\nRun 'ringsim {}--help' for options and examples.\n", message, line,
+             app.get_parent() ? app.get_name() + " " : "");
   return 2;
 }
 
-int dispatch(const std::vector<std::string>& args, cli::Io io) {
-  const std::string& command = args[0];
-  if (command == "calibrate" || command == "validate") return forward_cuda(args, io);
-  auto help = help_texts().find(command);
-  if (help == help_texts().end()) throw cli::UsageError(fmt::format("unknown command '{}'", command));
-  if (cli::wants_help(args, 1)) {
-    io.out << help->second;
+// The command word, skipping --profile-dir DIR before it; "" if none.
+std::string command_word(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--profile-dir") ++i;
+    else if (args[i].empty() || args[i][0] != '-') return args[i];
+  }
+  return "";
+}
+
+int parse_error(const Commands& c, const CLI::ParseError& e, std::ostream& err) {
+  const auto parsed = c.app.get_subcommands();
+  const CLI::App& where = parsed.empty() ? c.app : *parsed.back();
+  std::string message = e.what();
+  if (const auto* extras = dynamic_cast<const CLI::ExtrasError*>(&e)) {
+    (void)extras;
+    for (const std::string& word : where.remaining())
+      if (!word.empty() && word[0] == '-') message += hint_for(where, word);
+  }
+  return usage_error(where, message, err);
+}
+
+int dispatch(Commands& c, cli::Io io) {
+  std::error_code ec;
+  if (!c.profile_dir.empty() && !std::filesystem::is_directory(c.profile_dir, ec))
+    throw InputError("--profile-dir", 0, "", fmt::format("{} is not a directory", c.profile_dir));
+  set_profile_dir_flag(c.profile_dir);  // "" when not given: a previous call's flag never lingers
+  try {
+    if (c.run->parsed()) return cli::run_command(c.run_options, io);
+    if (c.report->parsed()) return cli::report_command(c.report_options, io);
+    return cli::profiles_command(io);
+  } catch (const cli::UsageError& e) {
+    return usage_error(c.run->parsed() ? *c.run : c.report->parsed() ? *c.report : *c.profiles, e.what(), io.err);
+  }
+}
+
+int parse_and_run(const std::vector<std::string>& args, cli::Io io) {
+  const std::string command = command_word(args);
+  if (command == "calibrate" || command == "validate") return cli::hand_over(args, io);
+  auto c = make_commands();
+  if (command == "help") {
+    const std::string topic = args.size() > 1 ? args[1] : "";
+    const CLI::App* sub = find_command(c->app, topic);
+    io.out << help_of(sub ? *sub : c->app);
     return 0;
   }
-  if (command == "run") return cli::run_command(args, io);
-  if (command == "report") return cli::report_command(args, io);
-  return profiles_command(args, io);
+  if (!command.empty() && find_command(c->app, command) == nullptr) {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : c->app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+    auto best = closest_name(command, names);
+    return usage_error(c->app, fmt::format("unknown command '{}'{}", command,
+                                           best ? fmt::format(" (did you mean {}?)", *best) : ""), io.err);
+  }
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+  try {
+    c->app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    const auto parsed = c->app.get_subcommands();
+    io.out << help_of(parsed.empty() ? c->app : *parsed.back());
+    return 0;
+  } catch (const CLI::CallForVersion& e) {
+    io.out << e.what() << '\n';
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return parse_error(*c, e, io.err);
+  }
+  return dispatch(*c, io);
 }
 
 }  // namespace
 
 int run_cli(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   cli::Io io{out, err, &err == &std::cerr && isatty(STDERR_FILENO)};
-  if (args.empty()) {
-    err << kUsage;
-    return 2;
-  }
-  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-    out << kUsage;
-    return 0;
-  }
-  if (args[0] == "--version") {
-    fmt::print(out, "ringsim {}\n", cli::kVersion);
-    return 0;
-  }
   try {
-    return dispatch(args, io);
-  } catch (const cli::UsageError& e) {
-    auto help = help_texts().find(args[0]);
-    fmt::print(err, "ringsim: {}\n{}", e.what(), help != help_texts().end() ? help->second : kUsage);
-    return 2;
+    const int rc = parse_and_run(args, io);
+    cli::flush_checked(out, "standard output");
+    return rc;
   } catch (const InputError& e) {
     fmt::print(err, "error: {}\n", e.what());
     return 2;

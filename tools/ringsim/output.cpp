@@ -5,11 +5,18 @@
 #include <fmt/format.h>
 #include <fmt/ostream.h>
 
+#include "models/input_file.hpp"
+#include "tools/ringsim/csv.hpp"
+
 namespace ringsim::cli {
 
 const char* const kLabelMeanings =
     "simulated = event model fed by a calibrated profile; estimated = compute from a roofline "
     "(datasheet rates) or a closed form; measured = timed on a real machine";
+
+const char* label_of(CostSource source) {
+  return source == CostSource::kCalibrated ? "simulated" : "estimated";
+}
 
 PointFigures figures_of(const PointResult& r) {
   PointFigures f;
@@ -43,10 +50,16 @@ std::string network_line(const Scenario& s) {
 
 std::string json_string(std::string_view text) {
   std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += fmt::format("\\{}", c);
-    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
-    else out += c;
+  while (!text.empty()) {
+    const std::size_t bad = invalid_utf8_at(text);
+    for (char c : text.substr(0, bad)) {
+      if (c == '"' || c == '\\') out += fmt::format("\\{}", c);
+      else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+      else out += c;
+    }
+    if (bad == std::string_view::npos) break;
+    out += "\\ufffd";
+    text.remove_prefix(bad + 1);
   }
   return out + "\"";
 }
@@ -76,8 +89,9 @@ class TableWriter : public ResultWriter {
   TableWriter(std::ostream& out, const Scenario& s) : out_(out), s_(s), model_(s.profile, s.shape) {}
   void begin() override {
     fmt::print(out_, "ringsim {} — simulated forward pass of pass-KV ring attention\n", kVersion);
-    fmt::print(out_, "scenario: {} ({})\nmodel:    {}\n", s_.name, s_.path, model_line(s_));
-    fmt::print(out_, "profile:  {} — compute {}\n", profile_line(s_), model_.describe(probe_source(s_, model_)));
+    fmt::print(out_, "scenario: {}\nmodel:    {}\n", one_line(fmt::format("{} ({})", s_.name, s_.path)), model_line(s_));
+    fmt::print(out_, "profile:  {}\n",
+               one_line(fmt::format("{} — compute {}", profile_line(s_), model_.describe(probe_source(s_, model_)))));
     fmt::print(out_, "network:  {}\nlabels:   {}\n", network_line(s_), kLabelMeanings);
     fmt::print(out_, "columns:  time, tokens/s, compute and exposed comm (of the slowest device) carry the row's "
                      "label; mem/device is estimated (memory model buffers); wall is measured (simulator run time)\n\n");
@@ -86,7 +100,7 @@ class TableWriter : public ResultWriter {
                "exposed comm (%)", "mode", "events", "wall");
     out_.flush();
   }
-  void point(const PointResult& r) override {
+  void point(const PointResult& r, std::size_t) override {
     PointFigures f = figures_of(r);
     fmt::print(out_, "{:>14} {:>13} {:>11}  {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<10} {:>12} {:>9}\n",
                r.point.tokens, fmt::format("{}/{}", r.point.ring_size, r.point.ring_size / ranks_per_gpu(s_, r.point)),
@@ -110,40 +124,41 @@ class TableWriter : public ResultWriter {
 
 class CsvWriter : public ResultWriter {
  public:
-  CsvWriter(std::ostream& out, const Scenario& s) : out_(out), s_(s), model_(s.profile, s.shape) {}
+  CsvWriter(std::ostream& out, const Scenario& s, CsvHeader header)
+      : out_(out), s_(s), model_(s.profile, s.shape), header_(header) {}
   void begin() override {
-    fmt::print(out_, "# ringsim {} — simulated forward pass of pass-KV ring attention\n", kVersion);
-    fmt::print(out_, "# scenario: {} ({}); model: {}\n", s_.name, s_.path, model_line(s_));
-    fmt::print(out_, "# profile: {}; network: {}\n", profile_line(s_), network_line(s_));
-    fmt::print(out_, "# labels: {}; memory figures are estimated; wall_seconds is measured\n", kLabelMeanings);
+    if (header_ == CsvHeader::kComments) {
+      const std::string lines[] = {
+          fmt::format("ringsim {} — simulated forward pass of pass-KV ring attention", kVersion),
+          fmt::format("scenario: {} ({}); model: {}", s_.name, s_.path, model_line(s_)),
+          fmt::format("profile: {}; network: {}", profile_line(s_), network_line(s_)),
+          fmt::format("labels: {}; memory figures are estimated; wall_seconds is measured", kLabelMeanings)};
+      for (const std::string& line : lines) fmt::print(out_, "# {}\n", one_line(line));
+    }
     out_ << "tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,label,simulated_seconds,tokens_per_second,"
             "peak_memory_bytes_per_device,memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,"
             "exposed_comm_seconds,exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,"
             "wall_seconds\n";
     out_.flush();
   }
-  void point(const PointResult& r) override {
+  void point(const PointResult& r, std::size_t) override {
     PointFigures f = figures_of(r);
     long long rpg = ranks_per_gpu(s_, r.point);
     fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.point.tokens, r.point.ring_size,
                rpg, r.point.ring_size / rpg, r.point.chunk_tokens(), f.label, f.seconds,
                json_number(f.tokens_per_second), r.memory.peak_bytes, r.memory.capacity_bytes,
-               r.memory.fits ? "true" : "false", quote(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
-               f.exposed_comm_fraction, r.slowest_device, quote(model_.describe(r.compute_source)), mode_name(r.mode),
-               r.events, r.device_steps, r.wall_seconds);
+               r.memory.fits ? "true" : "false", csv_field(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
+               f.exposed_comm_fraction, r.slowest_device, csv_field(model_.describe(r.compute_source)),
+               mode_name(r.mode), r.events, r.device_steps, r.wall_seconds);
     out_.flush();
   }
   void end() override { out_.flush(); }
 
  private:
-  static std::string quote(const std::string& text) {
-    std::string out = "\"";
-    for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-  }
   std::ostream& out_;
   const Scenario& s_;
   ComputeModel model_;
+  CsvHeader header_;
 };
 
 // Streams {"header": {...}, "points": [ ... ]}: a run stopped early leaves a
@@ -169,11 +184,11 @@ class JsonWriter : public ResultWriter {
                json_string("time figures carry each point's label; memory figures are estimated (memory model)"));
     out_.flush();
   }
-  void point(const PointResult& r) override {
+  void point(const PointResult& r, std::size_t index) override {
     PointFigures f = figures_of(r);
     long long rpg = ranks_per_gpu(s_, r.point);
     fmt::print(out_, "{}  {{\"tokens\": {}, \"ring_size\": {}, \"ranks_per_gpu\": {}, \"gpus\": {}, "
-                     "\"chunk_tokens\": {}, \"label\": {}, ", first_ ? "" : ",\n", r.point.tokens, r.point.ring_size,
+                     "\"chunk_tokens\": {}, \"label\": {}, ", index == 0 ? "" : ",\n", r.point.tokens, r.point.ring_size,
                rpg, r.point.ring_size / rpg, r.point.chunk_tokens(), json_string(f.label));
     fmt::print(out_, "\"simulated_seconds\": {}, \"tokens_per_second\": {}, \"peak_memory_bytes_per_device\": {}, ",
                json_number(f.seconds), json_number(f.tokens_per_second), json_number(r.memory.peak_bytes));
@@ -186,7 +201,6 @@ class JsonWriter : public ResultWriter {
                      "\"device_steps\": {}, \"wall_seconds\": {}}}",
                r.slowest_device, json_string(model_.describe(r.compute_source)), json_string(mode_name(r.mode)),
                r.events, r.device_steps, json_number(r.wall_seconds));
-    first_ = false;
     out_.flush();
   }
   void end() override {
@@ -199,14 +213,14 @@ class JsonWriter : public ResultWriter {
   const Scenario& s_;
   Mode mode_;
   ComputeModel model_;
-  bool first_ = true;
 };
 
 }  // namespace
 
-std::unique_ptr<ResultWriter> make_writer(Format format, std::ostream& out, const Scenario& s, Mode mode) {
+std::unique_ptr<ResultWriter> make_writer(Format format, std::ostream& out, const Scenario& s, Mode mode,
+                                          CsvHeader csv_header) {
   switch (format) {
-    case Format::kCsv: return std::make_unique<CsvWriter>(out, s);
+    case Format::kCsv: return std::make_unique<CsvWriter>(out, s, csv_header);
     case Format::kJson: return std::make_unique<JsonWriter>(out, s, mode);
     default: return std::make_unique<TableWriter>(out, s);
   }
