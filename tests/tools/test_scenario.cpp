@@ -161,7 +161,9 @@ TEST_CASE("scenario: unreadable files throw InputError naming the file") {
     CHECK(std::string(e->what()).find("more than the 1048576 bytes") != std::string::npos);
     // A file of exactly the cap still loads.
     std::string under = kTiny;
-    under += "#" + std::string(kMaxInputBytes - under.size() - 2, 'x') + "\n";
+    under += '#';
+    under.append(kMaxInputBytes - under.size() - 1, 'x');
+    under += '\n';
     REQUIRE(under.size() == kMaxInputBytes);
     CHECK_NOTHROW(load_scenario(dir.write("under.yaml", under)));
   }
