@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
@@ -102,13 +103,18 @@ class Reader {
   }
   const std::string& file() const { return file_; }
 
+  // Unknown and duplicate keys are errors (yaml-cpp keeps both copies of a
+  // duplicate; lookups would silently take the first).
   void require_map(std::initializer_list<std::string_view> allowed) const {
     if (!map_.IsMap()) throw InputError(file_, line_of(map_), path_, "expected a map");
+    std::vector<std::string> seen;
     for (const auto& kv : map_) {
       const std::string k = kv.first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
         fail(kv.first, k, fmt::format("unknown key; expected one of: {}", fmt::join(allowed, ", ")));
       }
+      if (std::find(seen.begin(), seen.end(), k) != seen.end()) fail(kv.first, k, "duplicate key");
+      seen.push_back(k);
     }
   }
   bool has(std::string_view k) const { return static_cast<bool>(map_[std::string(k)]); }
@@ -133,6 +139,7 @@ class Reader {
       fail(n, k, e.what());
     }
     if (positive && !(v > 0)) fail(n, k, fmt::format("must be positive, got \"{}\"", n.Scalar()));
+    if (!(v >= 0) || !std::isfinite(v)) fail(n, k, fmt::format("must be a finite number, 0 or more, got \"{}\"", n.Scalar()));
     if (dim == Dimension::kSeconds && v > kMaxDurationS)
       fail(n, k, fmt::format("\"{}\" is longer than an hour: a launch, latency or one measured block is "
                              "microseconds to seconds", n.Scalar()));
@@ -187,6 +194,7 @@ void read_tflops(const Reader& r, DeviceProfile& p) {
     const std::string k = kv.first.Scalar();
     const auto t = parse_dtype(k);
     if (!t) r.fail(kv.first, "tflops." + k, "unknown dtype; expected bf16, fp16 or fp32");
+    if (p.flops_per_s.count(*t)) r.fail(kv.first, "tflops." + k, "duplicate key");
     p.flops_per_s[*t] = tflops_value(r, kv.second, "tflops." + k);
   }
   if (p.flops_per_s.empty()) r.fail(n, "tflops", "needs at least one dtype");
@@ -198,7 +206,7 @@ void read_calibration(const Reader& r, DeviceProfile& p) {
   for (const auto& kv : n) {
     const std::string k = kv.first.Scalar();
     if (!kv.second.IsScalar()) r.fail(kv.second, "calibration." + k, "expected a string");
-    p.calibration[k] = kv.second.Scalar();
+    if (!p.calibration.emplace(k, kv.second.Scalar()).second) r.fail(kv.first, "calibration." + k, "duplicate key");
   }
 }
 
@@ -219,7 +227,8 @@ AttentionSample read_attention(const Reader& s) {
   a.q_tokens = s.positive_int("q_tokens", kMaxTokens);
   a.kv_tokens = s.positive_int("kv_tokens", kMaxTokens);
   a.seconds = s.quantity("seconds", Dimension::kSeconds, true);
-  return a;  // `tflops` is derived, written for readers; ignored here
+  if (s.has("tflops")) s.quantity("tflops", Dimension::kCount, true);  // derived, for readers: only checked
+  return a;
 }
 
 MergeSample read_merge(const Reader& s) {

@@ -32,6 +32,8 @@ struct BadCase {
   const char* message;    // part of the message
 };
 
+const std::string kInlineCard = "  device: {name: c, memory: 8 GiB, hbm_bandwidth: 1 TB/s, tflops: 100";
+
 // One row per kind of bad input the loader must reject.
 const BadCase kBadCases[] = {
     {"unknown top-level key", {{1, "nmae: tiny"}}, 1, "nmae", "did you mean 'name'"},
@@ -72,6 +74,11 @@ const BadCase kBadCases[] = {
     {"cluster ranks_per_gpu the sequence cannot hold", {{6, "  device: h100-sxm\n  ranks_per_gpu: 3"}}, 4, "cluster.ranks_per_gpu", "ring_size 4 of sequence is not a multiple"},
     {"invalid UTF-8 in a name", {{1, "name: tiny\xff"}}, 1, "", "not valid UTF-8"},
     {"invalid UTF-8 on a later line", {{9, "  inter_node: {bandwidth: \"50 GB/s\", latency: \"5 \xc0\xafus\"}"}}, 9, "", "not valid UTF-8"},
+    {"an inline profile's launch overhead past an hour", {{6, kInlineCard + ", launch_overhead: 1e18}"}}, 6, "cluster.device.launch_overhead", "longer than an hour"},
+    {"an inline profile's negative share", {{6, kInlineCard + ", copy_compute_share: -0.5}"}}, 6, "cluster.device.copy_compute_share", "(negative)"},
+    {"an inline profile's NaN latency", {{6, kInlineCard + ", copy_latency: nan}"}}, 6, "cluster.device.copy_latency", "expected a duration"},
+    {"an inline profile's key twice", {{6, kInlineCard + ", name: again}"}}, 6, "cluster.device.name", "duplicate key"},
+    {"an inline profile's dtype rate twice", {{6, "  device: {name: c, memory: 8 GiB, hbm_bandwidth: 1 TB/s, tflops: {fp16: 1, fp16: 2}}"}}, 6, "cluster.device.tflops.fp16", "duplicate key"},
     {"nesting deeper than yaml-cpp's guard", {{1, "name: " + std::string(3000, '[') + std::string(3000, ']')}}, 1, "", "levels deep"},
     {"empty sweep", {{10, "sweep: []"}, {11, ""}, {12, ""}, {13, ""}, {14, ""}}, 10, "sweep", "empty"},
     {"sweep not a list", {{10, "sweep: {ring_size: 2}"}, {11, ""}, {12, ""}, {13, ""}, {14, ""}}, 10, "sweep", "expected a list"},
@@ -91,13 +98,15 @@ std::optional<InputError> load_error(const std::string& path) {
 TEST_CASE("scenario: every bad input throws InputError naming its line and key") {
   TempDir dir;
   for (const BadCase& c : kBadCases) {
-    CAPTURE(c.what);
+    const std::string what = c.what;
+    CAPTURE(what);
     std::string yaml = kTiny;
     for (const Edit& e : c.edits) yaml = replace_line(yaml, e.line, e.text);  // single-line edits keep numbering
     std::string path = dir.write("bad.yaml", yaml);
     auto error = load_error(path);
     REQUIRE(error.has_value());
-    CAPTURE(error->what());
+    const std::string message = error->what();
+    CAPTURE(message);
     CHECK(error->file == path);
     CHECK(error->line == c.expect_line);
     CHECK(error->key == c.key);
