@@ -102,18 +102,20 @@ TEST_CASE("ringsim process: calibrate and validate hand over to ringsim-calibrat
   fs::permissions(fake, fs::perms::owner_all);
   ChildOptions o;
   o.set_env = {"PATH=" + bin.file("")};
-  const ChildResult r = run_child({kRingsim, "calibrate", "--grid", "quick", "--out", "p.yaml"}, o);
 #ifdef RINGSIM_TEST_CUDA_TOOLS
-  // The real one, linked beside ringsim in the build tree, comes first.
-  const ChildResult help = run_child({kRingsim, "calibrate", "--help"});
+  // The real one, linked beside ringsim in the build tree, comes before PATH.
+  const ChildResult help = run_child({kRingsim, "calibrate", "--help"}, o);
   CHECK(help.exit_code == 0);
-  CHECK(contains(help.out, "ringsim-calibrate"));
+  CHECK(contains(help.out, "usage: ringsim calibrate"));
+  CHECK(contains(help.out, "Times the chunk-attention kernels"));
+  const ChildResult bad = run_child({kRingsim, "validate", "--no-such-option", "x.yaml"}, o);
+  CHECK(bad.exit_code == 2);
+  CHECK(contains(bad.err, "usage: ringsim validate"));
 #else
+  const ChildResult r = run_child({kRingsim, "calibrate", "--grid", "quick", "--out", "p.yaml"}, o);
   CHECK(r.exit_code == 3);
   CHECK(r.out == "fake calibrate: --grid quick --out p.yaml\n");
-#endif
   const ChildResult missing = run_child({kRingsim, "validate", "x.yaml"}, o);
-#ifndef RINGSIM_TEST_CUDA_TOOLS
   CHECK(missing.exit_code == 2);
   CHECK(contains(missing.err, "'validate' is the separate program ringsim-validate"));
 #endif

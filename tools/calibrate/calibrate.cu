@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "kernels/common/gpu_timing.hpp"
 #include "tools/calibrate/calibrate.hpp"
 #include "tools/calibrate/device_rates.hpp"
+#include "tools/common/cli_errors.hpp"
 
 namespace ringsim {
 namespace {
@@ -37,31 +39,23 @@ struct Options {
   std::string out = "-", name, grid = "full";
 };
 
-const char* const kUsage =
-    "usage: ringsim calibrate [--out FILE] [--name NAME] [--grid full|quick]\n"
-    "  Times the chunk-attention kernels on GPU 0 and writes a measured device profile.\n"
-    "  --out FILE   profile YAML to write (default: stdout)\n"
-    "  --name NAME  profile name (default: from the card, e.g. h100-sxm)\n"
-    "  --grid G     full: q, kv 512..16384, heads 32 and 8; quick: q, kv 1K/4K/16K, heads 32\n";
-
 // 0: parsed; 1: --help printed; 2: bad flag (message printed).
 int parse(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&](std::string& dst) {
-      if (i + 1 >= argc) return false;
-      dst = argv[++i];
-      return true;
-    };
-    if (a == "--help" || a == "-h") { std::fputs(kUsage, stdout); return 1; }
-    if ((a == "--out" && value(o.out)) || (a == "--name" && value(o.name)) || (a == "--grid" && value(o.grid)))
-      continue;
-    std::fprintf(stderr, "ringsim calibrate: bad argument '%s'\n%s", a.c_str(), kUsage);
-    return 2;
-  }
-  if (o.grid != "full" && o.grid != "quick") {
-    std::fprintf(stderr, "ringsim calibrate: --grid must be full or quick, not '%s'\n", o.grid.c_str());
-    return 2;
+  CLI::App app{"Times the chunk-attention kernels on GPU 0 and writes a measured device profile", "ringsim calibrate"};
+  ringsim::cli::house_style(app);
+  app.add_option("-o,--out", o.out, "Profile YAML to write (-: standard output)")->type_name("FILE")->capture_default_str();
+  app.add_option("--name", o.name, "Profile name (default: from the card, e.g. h100-sxm)");
+  app.add_option("--grid", o.grid, "full: q, kv 512..16384, heads 32 and 8; quick: q, kv 1K/4K/16K, heads 32")
+      ->check(CLI::IsMember({"full", "quick"}).description(""))
+      ->type_name("full|quick")
+      ->capture_default_str();
+  app.footer("Examples:\n"
+             "  ringsim calibrate --out models/profiles/h100-sxm.yaml\n"
+             "  ringsim calibrate --grid quick --name my-card -o my-card.yaml");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli::parse_error(app, "ringsim calibrate", e, std::cout, std::cerr) == 0 ? 1 : 2;
   }
   return 0;
 }

@@ -17,6 +17,7 @@
 #include "models/input_error.hpp"
 #include "models/profile.hpp"
 #include "models/suggest.hpp"
+#include "tools/common/cli_errors.hpp"
 #include "tools/ringsim/cli_common.hpp"
 #include "tools/ringsim/output_file.hpp"
 
@@ -109,8 +110,7 @@ void add_report_command(Commands& c) {
 
 std::unique_ptr<Commands> make_commands() {
   auto c = std::make_unique<Commands>();
-  c->app.get_formatter()->label("Usage", "usage");
-  c->app.get_formatter()->column_width(34);
+  cli::house_style(c->app);
   c->app.require_subcommand(1);
   c->app.set_version_flag("--version", fmt::format("ringsim {}", cli::kVersion));
   c->app.add_option("--profile-dir", c->profile_dir,
@@ -137,35 +137,14 @@ std::unique_ptr<Commands> make_commands() {
   return c;
 }
 
-// "--thread" -> " (did you mean --threads?)"
-std::string hint_for(const CLI::App& app, const std::string& word) {
-  std::vector<std::string> known;
-  for (const CLI::Option* opt : app.get_options()) {
-    for (const std::string& n : opt->get_lnames()) known.push_back("--" + n);
-    for (const std::string& n : opt->get_snames()) known.push_back("-" + n);
-  }
-  const std::string bare = word.substr(0, word.find('='));
-  auto best = closest_name(bare, known);
-  return best ? fmt::format(" (did you mean {}?)", *best) : "";
-}
-
-// Help as `ringsim [COMMAND] --help` prints it.
-std::string help_of(const CLI::App& app) { return app.get_parent() ? app.help("ringsim") : app.help(); }
-
 const CLI::App* find_command(const CLI::App& app, const std::string& name) {
   for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; }))
     if (sub->get_name() == name) return sub;
   return nullptr;
 }
 
-int usage_error(const CLI::App& app, const std::string& message, std::ostream& err) {
-  const std::string usage = help_of(app);
-  const auto start = usage.find("usage:");
-  const std::string line = start == std::string::npos ? "" : usage.substr(start, usage.find('\n', start) - start);
-  fmt::print(err, "ringsim: {}\n{}\nRun 'ringsim {}--help' for options and examples.\n", message, line,
-             app.get_parent() ? app.get_name() + " " : "");
-  return 2;
-}
+// "ringsim" or "ringsim run"
+std::string command_of(const CLI::App& app) { return app.get_parent() ? "ringsim " + app.get_name() : "ringsim"; }
 
 // The command word, skipping --profile-dir DIR before it; "" if none.
 std::string command_word(const std::vector<std::string>& args) {
@@ -174,18 +153,6 @@ std::string command_word(const std::vector<std::string>& args) {
     else if (args[i].empty() || args[i][0] != '-') return args[i];
   }
   return "";
-}
-
-int parse_error(const Commands& c, const CLI::ParseError& e, std::ostream& err) {
-  const auto parsed = c.app.get_subcommands();
-  const CLI::App& where = parsed.empty() ? c.app : *parsed.back();
-  std::string message = e.what();
-  if (const auto* extras = dynamic_cast<const CLI::ExtrasError*>(&e)) {
-    (void)extras;
-    for (const std::string& word : where.remaining())
-      if (!word.empty() && word[0] == '-') message += hint_for(where, word);
-  }
-  return usage_error(where, message, err);
 }
 
 int dispatch(Commands& c, cli::Io io) {
@@ -198,7 +165,8 @@ int dispatch(Commands& c, cli::Io io) {
     if (c.report->parsed()) return cli::report_command(c.report_options, io);
     return cli::profiles_command(io);
   } catch (const cli::UsageError& e) {
-    return usage_error(c.run->parsed() ? *c.run : c.report->parsed() ? *c.report : *c.profiles, e.what(), io.err);
+    const CLI::App& app = c.run->parsed() ? *c.run : c.report->parsed() ? *c.report : *c.profiles;
+    return cli::usage_error(app, command_of(app), e.what(), io.err);
   }
 }
 
@@ -208,29 +176,25 @@ int parse_and_run(const std::vector<std::string>& args, cli::Io io) {
   auto c = make_commands();
   if (command == "help") {
     const std::string topic = args.size() > 1 ? args[1] : "";
-    const CLI::App* sub = find_command(c->app, topic);
-    io.out << help_of(sub ? *sub : c->app);
+    const CLI::App& app = find_command(c->app, topic) ? *find_command(c->app, topic) : c->app;
+    io.out << cli::help_of(app, command_of(app));
     return 0;
   }
   if (!command.empty() && find_command(c->app, command) == nullptr) {
     std::vector<std::string> names;
     for (const CLI::App* sub : c->app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
     auto best = closest_name(command, names);
-    return usage_error(c->app, fmt::format("unknown command '{}'{}", command,
-                                           best ? fmt::format(" (did you mean {}?)", *best) : ""), io.err);
+    return cli::usage_error(c->app, "ringsim",
+                            fmt::format("unknown command '{}'{}", command,
+                                        best ? fmt::format(" (did you mean {}?)", *best) : ""), io.err);
   }
   std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
   try {
     c->app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    const auto parsed = c->app.get_subcommands();
-    io.out << help_of(parsed.empty() ? c->app : *parsed.back());
-    return 0;
-  } catch (const CLI::CallForVersion& e) {
-    io.out << e.what() << '\n';
-    return 0;
   } catch (const CLI::ParseError& e) {
-    return parse_error(*c, e, io.err);
+    const auto parsed = c->app.get_subcommands();
+    const CLI::App& where = parsed.empty() ? c->app : *parsed.back();
+    return cli::parse_error(where, command_of(where), e, io.out, io.err);
   }
   return dispatch(*c, io);
 }

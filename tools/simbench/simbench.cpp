@@ -11,11 +11,11 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
-#include <cstdlib>
-#include <cstring>
+#include <iostream>
 #include <string>
 
 #include "sim/simulate.hpp"
+#include "tools/common/cli_errors.hpp"
 
 using namespace ringsim;
 
@@ -45,20 +45,6 @@ double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux: KiB
-}
-
-int usage(int code) {
-  fmt::print(code ? stderr : stdout,
-             "usage: ringsim-simbench [--max-ring N] [--threads N]\n"
-             "  --max-ring N  largest ring to run (default 262144; rings are 1K 4K 16K 64K 262K)\n"
-             "  --threads N   threads of the recurrence (default 0: hardware concurrency)\n");
-  return code;
-}
-
-bool parse_int(const char* text, long long& out) {
-  char* end = nullptr;
-  out = std::strtoll(text, &end, 10);
-  return end && *end == '\0' && out >= 0;
 }
 
 // The 16 (tokens, ring_size) points of scenarios/seed-billion-token.yaml
@@ -124,16 +110,26 @@ void run_ring_table(long long max_ring, int threads) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  long long max_ring = 262144, threads = 0;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") return usage(0);
-    long long* target = a == "--max-ring" ? &max_ring : a == "--threads" ? &threads : nullptr;
-    if (!target || i + 1 >= argc || !parse_int(argv[i + 1], *target)) {
-      fmt::print(stderr, "ringsim-simbench: bad argument '{}'\n", a);
-      return usage(2);
-    }
-    ++i;
+  long long max_ring = 262144;
+  int threads = 0;
+  CLI::App app{"How fast the simulator itself runs on this CPU: device-steps per second and peak RSS of its modes, "
+               "rings of 1K to 262K devices",
+               "ringsim-simbench"};
+  ringsim::cli::house_style(app);
+  app.add_option("--max-ring", max_ring, "Largest ring to run (rings are 1K 4K 16K 64K 262K)")
+      ->check(CLI::Range(1LL, 262144LL))
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("-j,--threads", threads, "Threads of the recurrence (0: all cores)")
+      ->check(CLI::Range(0, 4096))
+      ->type_name("N")
+      ->capture_default_str();
+  app.footer("Examples:\n  ringsim-simbench\n  ringsim-simbench --max-ring 65536 --threads 1\n"
+             "  meson benchmark -C build   (runs it with --max-ring 65536)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return ringsim::cli::parse_error(app, "ringsim-simbench", e, std::cout, std::cerr);
   }
   fmt::print("ringsim-simbench: measured wall-clock speed of the simulator on this CPU "
              "(setup included); makespans are simulated with estimated compute "
@@ -141,7 +137,7 @@ int main(int argc, char** argv) {
   fmt::print("chunk {} tokens, 8 heads, head_dim 64, fp16, 8 GPUs/node, NVLink 450 GB/s 2 us, "
              "IB 50 GB/s 5 us, threads requested {}\n", kChunkTokens, threads);
   // The sweep first, so its peak RSS is its own.
-  run_seed_sweep(max_ring, static_cast<int>(threads));
-  run_ring_table(max_ring, static_cast<int>(threads));
+  run_seed_sweep(max_ring, threads);
+  run_ring_table(max_ring, threads);
   return 0;
 }

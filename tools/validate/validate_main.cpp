@@ -12,10 +12,12 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "tools/common/cli_errors.hpp"
 #include "tools/validate/validate.hpp"
 #include "tools/validate/validate_point.hpp"
 #include "tools/validate/validate_report.hpp"
@@ -24,56 +26,35 @@ namespace ringsim {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: ringsim validate SCENARIO... [--repeats N] [--block-repeats N]\n"
-    "                        [--trace-prefix PATH] [--format table|csv|json]\n"
-    "  Runs each scenario point as a real ring on this machine's GPUs (1 or 2),\n"
-    "  checks its output against an fp64 reference, simulates the same point with\n"
-    "  a profile calibrated here and the measured links, and prints both times.\n"
-    "  --repeats N        timed ring runs per point, median reported (default 5)\n"
-    "  --block-repeats N  timed repeats per calibrated block shape (default 10)\n"
-    "  --trace-prefix P   write P<scenario>-P<ring>-chunk<tokens>.json per point:\n"
-    "                     measured and simulated timelines (Chrome/Perfetto)\n"
-    "  --format F         table (default), csv or json\n"
-    "  --no-interference  do not measure or model transfers slowing compute\n"
-    "                     (profile copy_compute_share = link_compute_share = 0)\n";
-
 struct Args {
   std::vector<std::string> scenarios;
   validate::Options opt;
 };
 
-int positive_int(const std::string& flag, const char* text) {
-  char* end = nullptr;
-  const long v = std::strtol(text, &end, 10);
-  if (*text == '\0' || *end != '\0' || v < 1 || v > 1000000)
-    throw InputError("command line", 0, flag, fmt::format("'{}' is not a positive integer", text));
-  return static_cast<int>(v);
-}
-
-Args parse(int argc, char** argv) {
+// Throws CLI::ParseError (help and version included) for validate_main.
+Args parse(CLI::App& app, int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string w = argv[i];
-    const auto value = [&]() -> const char* {
-      if (i + 1 >= argc) throw InputError("command line", 0, w, "needs a value");
-      return argv[++i];
-    };
-    if (w == "--repeats") a.opt.repeats = positive_int(w, value());
-    else if (w == "--block-repeats") a.opt.block_repeats = positive_int(w, value());
-    else if (w == "--trace-prefix") a.opt.trace_prefix = value();
-    else if (w == "--no-interference") a.opt.interference = false;
-    else if (w == "--format") {
-      a.opt.format = value();
-      if (a.opt.format != "table" && a.opt.format != "csv" && a.opt.format != "json")
-        throw InputError("command line", 0, w, "expected table, csv or json, got '" + a.opt.format + "'");
-    } else if (!w.empty() && w[0] == '-') {
-      throw InputError("command line", 0, w, "unknown option (see ringsim validate --help)");
-    } else {
-      a.scenarios.push_back(w);
-    }
-  }
-  if (a.scenarios.empty()) throw InputError("command line", 0, "", "no scenario given");
+  ringsim::cli::house_style(app);
+  app.add_option("SCENARIO", a.scenarios, "Scenario YAML files (scenarios/validate-*.yaml)")->required()->type_name("FILE");
+  app.add_option("--repeats", a.opt.repeats, "Timed ring runs per point, median reported")
+      ->check(CLI::Range(1, 1000000))->type_name("N")->capture_default_str();
+  app.add_option("--block-repeats", a.opt.block_repeats, "Timed repeats per calibrated block shape")
+      ->check(CLI::Range(1, 1000000))->type_name("N")->capture_default_str();
+  app.add_option("--trace-prefix", a.opt.trace_prefix,
+                 "Write P<scenario>-P<ring>-chunk<tokens>.json per point: measured and simulated timelines")
+      ->type_name("P");
+  app.add_option("--format", a.opt.format, "Output format")
+      ->check(CLI::IsMember({"table", "csv", "json"}).description(""))->type_name("table|csv|json")->capture_default_str();
+  app.add_flag_callback("--no-interference", [&a] { a.opt.interference = false; },
+                        "Do not measure or model transfers slowing compute (profile shares 0)");
+  app.footer("Runs each scenario point as a real ring on this machine's GPUs (1 or 2), checks its output against an\n"
+             "fp64 reference, simulates the same point with a profile calibrated here and the measured links, and\n"
+             "prints both times.\n"
+             "Examples:\n"
+             "  ringsim validate scenarios/validate-1gpu-causal.yaml\n"
+             "  ringsim validate scenarios/validate-2gpu-*.yaml --repeats 10 --format csv\n"
+             "  ringsim validate scenarios/validate-1gpu-zigzag.yaml --trace-prefix traces/");
+  app.parse(argc, argv);
   return a;
 }
 
@@ -126,15 +107,15 @@ int run(const Args& a) {
 }  // namespace
 
 int validate_main(int argc, char** argv) {
+  CLI::App app{"Compares the simulator with real runs of the same ring on this machine's GPUs", "ringsim validate"};
+  Args args;
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string w = argv[i];
-      if (w == "--help" || w == "-h") {
-        std::fputs(kUsage, stdout);
-        return 0;
-      }
-    }
-    return run(parse(argc, argv));
+    args = parse(app, argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli::parse_error(app, "ringsim validate", e, std::cout, std::cerr);
+  }
+  try {
+    return run(args);
   } catch (const InputError& e) {
     std::fprintf(stderr, "ringsim validate: %s\n", e.what());
     return 2;

@@ -6,8 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
 #include "sim/simulate.hpp"
 #include "tools/validate/validate_trace.hpp"
@@ -215,20 +214,19 @@ Outcome validate_point(const Scenario& scn, const Point& pt, const ring::RingCon
   sim.gpus_per_node = std::max(sim.gpus_per_node, cfg.gpus());
   SimOptions so;
   so.mode = Mode::kEvent;
-  std::ostringstream sim_trace;
-  if (!opt.trace_prefix.empty()) so.chrome_trace = &sim_trace;
-  const PointResult r = simulate_point(sim, pt, so);
-  out.simulated_s = to_seconds(r.makespan_ns);
-  out.error_pct = 100.0 * (out.simulated_s - out.measured_s) / out.measured_s;
-
+  std::optional<ValidationTrace> trace;
   if (!opt.trace_prefix.empty()) {
     // The run whose time is the median, so the trace shows the reported figure.
     const auto it = std::find(times.begin(), times.end(), out.measured_s);
-    const ring::RingTimeline& shown = runs[it - times.begin()];
     out.trace_path = fmt::format("{}{}-P{}-chunk{}.json", opt.trace_prefix, scn.name, pt.ring_size,
                                  cfg.chunk_tokens);
-    write_trace(out.trace_path, shown, cfg, card, sim_trace.str());
+    trace.emplace(out.trace_path, runs[it - times.begin()], cfg, card);
+    so.trace = trace->simulated();
   }
+  const PointResult r = simulate_point(sim, pt, so);
+  out.simulated_s = to_seconds(r.makespan_ns);
+  out.error_pct = 100.0 * (out.simulated_s - out.measured_s) / out.measured_s;
+  if (trace) trace->close();
   return out;
 }
 
