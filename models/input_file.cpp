@@ -83,9 +83,13 @@ std::string read_input_file(const std::string& path, std::string_view what) {
     throw InputError(path, 0, "", fmt::format("is {} bytes, more than the {} bytes (1 MiB) a {} may hold",
                                               st.st_size, kMaxInputBytes, what));
   // Read at most one byte past the cap: the file may grow after fstat.
-  std::string text(kMaxInputBytes + 1, '\0');
+  std::string text(static_cast<std::size_t>(st.st_size) + 1, '\0');
   std::size_t got = 0;
-  while (got < text.size()) {
+  for (;;) {
+    if (got == text.size()) {
+      if (text.size() > kMaxInputBytes) break;
+      text.resize(std::min(2 * text.size(), kMaxInputBytes + 1));
+    }
     const ssize_t r = ::read(f.fd, text.data() + got, text.size() - got);
     if (r == 0) break;
     if (r < 0) {

@@ -149,6 +149,18 @@ TEST_CASE("ringsim process: meson install puts binaries, profiles and scenarios 
   CHECK(run_child({ringsim, "validate"}, o).out == "installed validate\n");
 }
 
+TEST_CASE("ringsim process: a run started by mpirun with no ringsim-mpi to hand over to is refused") {
+  TempDir dir;
+  const std::string copy = dir.file("ringsim");  // alone in its folder: no ringsim-mpi beside it
+  fs::copy_file(kRingsim, copy);
+  ChildOptions o;
+  o.set_env = {"OMPI_COMM_WORLD_SIZE=2", "OMPI_COMM_WORLD_RANK=0", "PATH=" + dir.file("")};
+  const ChildResult r = run_child({copy, "run", dir.write("tiny.yaml", kTiny), "-o", dir.file("out.csv")}, o);
+  CHECK(r.exit_code == 2);
+  CHECK(contains(r.err, "started by an MPI launcher as 2 ranks, which needs ringsim-mpi"));
+  CHECK_FALSE(fs::exists(dir.file("out.csv")));
+}
+
 #ifdef RINGSIM_TEST_MPIRUN
 namespace {
 

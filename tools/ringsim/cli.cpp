@@ -20,6 +20,7 @@
 #include "tools/common/cli_errors.hpp"
 #include "tools/ringsim/cli_common.hpp"
 #include "tools/ringsim/output_file.hpp"
+#include "tools/ringsim/sweep_mpi.hpp"
 
 namespace ringsim {
 
@@ -173,6 +174,7 @@ int dispatch(Commands& c, cli::Io io) {
 int parse_and_run(const std::vector<std::string>& args, cli::Io io) {
   const std::string command = command_word(args);
   if (command == "calibrate" || command == "validate") return cli::hand_over(args, io);
+  if (command == "run" && !cli::mpi_built_in() && cli::mpi_world().size > 1) return cli::hand_over_mpi(args, io);
   auto c = make_commands();
   if (command == "help") {
     const std::string topic = args.size() > 1 ? args[1] : "";

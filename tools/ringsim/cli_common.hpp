@@ -65,5 +65,7 @@ int profiles_command(Io io);
 // `ringsim calibrate|validate ARGS`: runs ringsim-calibrate|-validate ARGS
 // (tools/ringsim/handoff.cpp); returns only when it cannot.
 int hand_over(const std::vector<std::string>& args, Io io);
+// A run started by mpirun, in a ringsim without MPI: runs ringsim-mpi ARGS.
+int hand_over_mpi(const std::vector<std::string>& args, Io io);
 
 }  // namespace ringsim::cli

@@ -4,7 +4,8 @@
 // no GPU), and the CUDA tools are built only where nvcc is found. The
 // program is looked for next to ringsim first (an install, or the build
 // tree, where tools/ringsim/meson.build links them beside ringsim), then
-// on PATH.
+// on PATH. A run started by mpirun goes the same way to ringsim-mpi
+// (tools/ringsim/sweep_mpi.hpp).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 
 #include "models/profile.hpp"
 #include "tools/ringsim/cli_common.hpp"
+#include "tools/ringsim/sweep_mpi.hpp"
 
 namespace ringsim::cli {
 
@@ -49,26 +51,18 @@ std::optional<std::string> find_program(const std::string& program, std::string&
   return std::nullopt;
 }
 
-}  // namespace
-
-int hand_over(const std::vector<std::string>& args, Io io) {
-  std::size_t first = 0;
-  // --profile-dir before the command reaches the tool as RINGSIM_PROFILE_DIR.
-  for (; first < args.size() && args[first] == "--profile-dir"; first += 2)
-    if (first + 1 < args.size()) ::setenv("RINGSIM_PROFILE_DIR", args[first + 1].c_str(), 1);
-  const std::string command = args.at(first);
-  const std::string program = "ringsim-" + command;
+// Runs `program` (next to ringsim, else on PATH) with `args`; returns only
+// when it cannot, after saying why (`missing`: what to do about it).
+int exec_program(const std::string& program, const std::vector<std::string>& args, Io io,
+                 const std::string& missing) {
   std::string looked;
   const auto path = find_program(program, looked);
   if (!path) {
-    fmt::print(io.err,
-               "ringsim: '{}' is the separate program {}, built only where CUDA (nvcc) is found; it is not next to "
-               "ringsim nor on PATH (looked in {}). Build ringsim with CUDA, or install {}.\n",
-               command, program, looked, program);
+    fmt::print(io.err, "ringsim: {}; {} is not next to ringsim nor on PATH (looked in {}).\n", missing, program, looked);
     return 2;
   }
   std::vector<std::string> words{*path};
-  words.insert(words.end(), args.begin() + static_cast<std::ptrdiff_t>(first) + 1, args.end());
+  words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
@@ -77,6 +71,26 @@ int hand_over(const std::vector<std::string>& args, Io io) {
   ::execv(path->c_str(), argv.data());
   fmt::print(io.err, "ringsim: cannot run {}: {}\n", *path, std::strerror(errno));
   return 1;
+}
+
+}  // namespace
+
+int hand_over(const std::vector<std::string>& args, Io io) {
+  std::size_t first = 0;
+  // --profile-dir before the command reaches the tool as RINGSIM_PROFILE_DIR.
+  for (; first < args.size() && args[first] == "--profile-dir"; first += 2)
+    if (first + 1 < args.size()) ::setenv("RINGSIM_PROFILE_DIR", args[first + 1].c_str(), 1);
+  const std::string command = args.at(first);
+  return exec_program("ringsim-" + command, {args.begin() + static_cast<std::ptrdiff_t>(first) + 1, args.end()}, io,
+                      fmt::format("'{}' is the separate program ringsim-{}, built only where CUDA (nvcc) is found: "
+                                  "build ringsim with CUDA, or install it", command, command));
+}
+
+int hand_over_mpi(const std::vector<std::string>& args, Io io) {
+  return exec_program("ringsim-mpi", args, io,
+                      fmt::format("started by an MPI launcher as {} ranks, which needs ringsim-mpi, built where Open "
+                                  "MPI is found (apt-get install libopenmpi-dev, meson setup -Dmpi=enabled)",
+                                  mpi_world().size));
 }
 
 }  // namespace ringsim::cli

@@ -1,11 +1,9 @@
-// Sweeps shared among MPI ranks; see sweep_mpi.hpp.
+// Who launched this process, from the launcher's environment; see sweep_mpi.hpp.
 #include "tools/ringsim/sweep_mpi.hpp"
 
+#include <algorithm>
 #include <cstdlib>
-#include <fmt/format.h>
-#include <string>
-
-#include "models/input_error.hpp"
+#include <utility>
 
 namespace ringsim::cli {
 
@@ -27,12 +25,5 @@ MpiWorld mpi_world() {
   if (env_int("PMIX_RANK") >= 0 && env_int("SLURM_NTASKS") > 0) return {env_int("PMIX_RANK"), env_int("SLURM_NTASKS")};
   return {};
 }
-
-#ifndef RINGSIM_HAVE_MPI
-int run_sharded(const RunOptions&, const Scenario&, SimOptions, MpiWorld world, Io) {
-  throw InputError("mpirun", 0, "", fmt::format("started as {} ranks, but this ringsim was built without MPI "
-                                                "(meson setup -Dmpi=enabled with libopenmpi-dev installed)", world.size));
-}
-#endif
 
 }  // namespace ringsim::cli

@@ -10,8 +10,11 @@
 // rank 0. A failure on any rank names the point, keeps the finished points
 // in FILE.partial and stops every rank (exit 1).
 //
-// Built with the meson feature `mpi` (Open MPI found); without it, a run
-// started by mpirun with more than one rank is refused.
+// The MPI side lives in its own program, ringsim-mpi (built with the meson
+// feature `mpi` when Open MPI is found), so that ringsim itself links no MPI
+// library (2 ms and 2 MiB of start-up). ringsim hands a `run` started by
+// mpirun or srun over to ringsim-mpi next to it, git-style, before MPI_Init;
+// with no ringsim-mpi it refuses (exit 2).
 #pragma once
 #include "tools/ringsim/cli_common.hpp"
 
@@ -22,6 +25,8 @@ struct MpiWorld {
 };
 MpiWorld mpi_world();  // {0, 1} when not started by mpirun or srun
 
+// True in ringsim-mpi (sweep_mpi_run.cpp), false in ringsim (sweep_mpi_none.cpp).
+bool mpi_built_in();
 int run_sharded(const RunOptions& o, const Scenario& s, SimOptions options, MpiWorld world, Io io);
 
 }  // namespace ringsim::cli

@@ -1,4 +1,5 @@
-// The MPI side of sweep_mpi.hpp (built only with the meson feature `mpi`).
+// The MPI side of sweep_mpi.hpp: linked into ringsim-mpi only (meson
+// feature `mpi`).
 // Rank 0 runs a service thread that answers the other ranks (hands out
 // points, receives rows) while its main thread simulates points too; MPI
 // is initialised with MPI_THREAD_SERIALIZED: on rank 0 the service thread
@@ -184,6 +185,8 @@ int threads_per_rank() {
 }
 
 }  // namespace
+
+bool mpi_built_in() { return true; }
 
 int run_sharded(const RunOptions& o, const Scenario& s, SimOptions options, MpiWorld world, Io io) {
   int provided = 0, size = 0, rank = 0;
