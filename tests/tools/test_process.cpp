@@ -207,6 +207,11 @@ TEST_CASE("ringsim process: under mpirun a failing point stops every rank and le
   CHECK(contains(r.err, "error: " + scenario + ": point "));  // the largest failing point, on whichever rank
   CHECK(contains(r.err, "simulated time may exceed 2^63 ns"));
   CHECK_FALSE(fs::exists(dir.file("out.csv")));
+  // Bad input fails alike on every rank; rank 0 alone says so.
+  const std::string bad = dir.write("bad.yaml", replace_line(kTiny, 4, "sequence: {tokens: 4100, ring_size: 4}"));
+  const ChildResult b = run_child({RINGSIM_TEST_MPIRUN, "-n", "2", kRingsim, "run", bad, "-q"}, o);
+  CHECK(b.exit_code != 0);
+  CHECK(count(b.err, "error: " + bad + ":4: sequence.ring_size") == 1);
 }
 #else
 TEST_CASE("ringsim process: MPI sweeps (skipped)") {

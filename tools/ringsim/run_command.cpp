@@ -91,9 +91,7 @@ int run_local(const RunOptions& o, const Scenario& s, SimOptions options, const 
   return 0;
 }
 
-}  // namespace
-
-int run_command(const RunOptions& o, Io io) {
+int run_checked(const RunOptions& o, Io io, MpiWorld world) {
   SimOptions options = sim_options(o);
   const DeviceSample sample = trace_sample(o);
   const Scenario s = load_scenario(o.scenario);  // validates every point
@@ -102,11 +100,26 @@ int run_command(const RunOptions& o, Io io) {
   if (o.out) outputs.push_back({"--out", *o.out});
   if (o.trace) outputs.push_back({"--trace", *o.trace});
   check_outputs(outputs, inputs_of(s));
-  if (const MpiWorld world = mpi_world(); world.size > 1) {
+  if (world.size > 1) {
     if (o.trace) throw UsageError("--trace is written by one process: run it without mpirun");
     return run_sharded(o, s, options, world, io);
   }
   return run_local(o, s, options, sample, io);
+}
+
+}  // namespace
+
+int run_command(const RunOptions& o, Io io) {
+  const MpiWorld world = mpi_world();
+  if (world.rank == 0) return run_checked(o, io, world);
+  // The other ranks check the same inputs and fail alike: rank 0 says why.
+  try {
+    return run_checked(o, io, world);
+  } catch (const InputError&) {
+    return 2;
+  } catch (const UsageError&) {
+    return 2;
+  }
 }
 
 }  // namespace ringsim::cli
