@@ -7,9 +7,9 @@
 #include <ostream>
 #include <string>
 
+#include "sim/simulate.hpp"
 #include "tools/ringsim/interrupt.hpp"
 #include "tools/ringsim/output_file.hpp"
-#include "sim/simulate.hpp"
 
 namespace ringsim::cli {
 
