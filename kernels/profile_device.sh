@@ -6,7 +6,7 @@ OUT=${OUT:-/tmp/out}
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 B=.devbin/bench_chunk_attention
 timeout 120 $B --quick > $OUT/bench.log 2>&1; grep -E '^time|FAIL' $OUT/bench.log
-for i in ${PROFILE_VARIANTS:-1 2}; do
+for i in ${PROFILE_VARIANTS:-fused_m128n128 fused_w4m2n64}; do  # variant names (bench_chunk_attention)
   timeout 120 ncu --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
     --section ComputeWorkloadAnalysis --section InstructionStats --section MemoryWorkloadAnalysis --section LaunchStats \
     -k regex:fused_attention --launch-count 1 $B --profile $i > $OUT/ncu_$i.txt 2>&1

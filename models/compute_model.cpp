@@ -1,31 +1,24 @@
-// Compute model: per-block cost from calibration samples or a roofline.
-// See compute_model.hpp for the contract; tests in tests/models/test_compute.cpp.
+// Compute model: per-block cost from calibration samples on the (CTAs, keys)
+// plane (models/block_grid.hpp) or a roofline. See compute_model.hpp for the
+// contract; tests in tests/models/test_compute.cpp and test_compute_waves.cpp.
 //
-// Calibrated lookup, for samples of the block's dtype, head_dim and mask:
-//   1. head pair: prefer samples with the same q_heads/kv_heads ratio, then the
-//      q_heads (and kv_heads) closest in log; its TFLOP/s is kept, so time
-//      scales linearly with heads;
-//   2. rate: bilinear in (log q_tokens, log kv_tokens): linear in log kv along
-//      each measured q row, then linear in log q between the two rows around
-//      the block; outside the measured range the edge value is used (clamped),
-//      never extrapolated, since kernels saturate rather than keep speeding up;
-//   3. time = block_flops / rate.
+// Samples used for a block: those of its dtype, head_dim and mask, not
+// flagged suspect (all of them if every one is), of the same q/kv head ratio
+// if there are any (GQA shares K/V between heads; the CTAs and their work do
+// not change, so MHA samples stand in for GQA otherwise).
 // Interference share of a block (transfer_share), for samples of the transfer
 // kind and the block's dtype, head_dim and mask (else the profile's scalar):
-//   1. head pair as above (the share is kept, not scaled: a fraction of the rate);
-//   2. message size: the samples whose bytes are nearest in log to the
-//      transfer's (ties: the smaller), since the loss per byte depends on it;
-//   3. share: bilinear in (log q_tokens, log kv_tokens), clamped, as the rate.
-// Merge: measured seconds interpolated linearly in elements q*q_heads*head_dim;
-// beyond the range, the nearest sample's time per element.
+// head pair nearest, message size nearest in log, bilinear in (log q, log kv),
+// clamped (models/sample_grid.hpp).
 #include "models/compute_model.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <tuple>
+
+#include "models/sample_grid.hpp"
 
 namespace ringsim {
 
@@ -37,90 +30,29 @@ double block_flops(const AttentionShape& shape, const BlockShape& block) {
 
 namespace {
 
-// Piecewise-linear y(x) over sorted points, clamped at both ends.
-double interp_clamped(const std::vector<std::pair<double, double>>& pts, double x) {
-  if (x <= pts.front().first) return pts.front().second;
-  if (x >= pts.back().first) return pts.back().second;
-  const auto hi = std::upper_bound(pts.begin(), pts.end(), x,
-                                   [](double v, const std::pair<double, double>& p) { return v < p.first; });
-  const auto lo = hi - 1;
-  const double t = (x - lo->first) / (hi->first - lo->first);
-  return lo->second + t * (hi->second - lo->second);
+double ctas_of(const KernelTile& tile, long long q_tokens, int q_heads) {
+  const double q = static_cast<double>(q_tokens);
+  return (tile.block_m > 0 ? std::ceil(q / tile.block_m) : q) * q_heads;
 }
 
-std::vector<const AttentionSample*> family(const DeviceProfile& p, const AttentionShape& s, MaskKind mask) {
-  std::vector<const AttentionSample*> out;
-  for (const AttentionSample& a : p.attention) {
-    if (a.dtype == s.dtype && a.head_dim == s.head_dim && a.mask == mask) out.push_back(&a);
-  }
+std::vector<GridSample> grid_samples(const DeviceProfile& p, const AttentionShape& s, MaskKind mask) {
+  std::vector<const AttentionSample*> fam;
+  for (const AttentionSample& a : p.attention)
+    if (a.dtype == s.dtype && a.head_dim == s.head_dim && a.mask == mask) fam.push_back(&a);
+  if (fam.empty()) return {};
+  fam = grid::prefer(fam, [](const AttentionSample& a) { return !a.suspect; });
+  fam = grid::prefer(fam, [&](const AttentionSample& a) {
+    return static_cast<long long>(a.q_heads) * s.kv_heads == static_cast<long long>(s.q_heads) * a.kv_heads;
+  });
+  std::vector<GridSample> out;
+  for (const AttentionSample* a : fam)
+    out.push_back({ctas_of(p.tile, a->q_tokens, a->q_heads), static_cast<double>(a->kv_tokens), a->seconds});
   return out;
 }
 
-// Samples of the head pair that best matches `s` (see the file comment).
-template <typename Sample>
-std::vector<const Sample*> best_heads(const std::vector<const Sample*>& fam, const AttentionShape& s) {
-  const auto same_ratio = [&](const Sample* a) {
-    return static_cast<long long>(a->q_heads) * s.kv_heads == static_cast<long long>(s.q_heads) * a->kv_heads;
-  };
-  const bool any_ratio = std::any_of(fam.begin(), fam.end(), same_ratio);
-  const auto key = [&](const Sample* a) {
-    return std::make_tuple(!same_ratio(a) && any_ratio, std::fabs(std::log(double(a->q_heads) / s.q_heads)),
-                           std::fabs(std::log(double(a->kv_heads) / std::max(s.kv_heads, 1))), a->q_heads, a->kv_heads);
-  };
-  const Sample* best = *std::min_element(fam.begin(), fam.end(), [&](auto* a, auto* b) { return key(a) < key(b); });
-  std::vector<const Sample*> out;
-  for (const Sample* a : fam) {
-    if (a->q_heads == best->q_heads && a->kv_heads == best->kv_heads) out.push_back(a);
-  }
-  return out;
-}
-
-// Bilinear in (log q, log kv) over (q, kv, value) cells, clamped (see the
-// file comment); duplicates are averaged.
-double grid_value(const std::vector<std::tuple<long long, long long, double>>& cells, long long q_tokens,
-                  long long kv_tokens) {
-  std::map<long long, std::map<long long, std::pair<double, int>>> rows;  // q -> kv -> (sum, count)
-  for (const auto& [q, kv, v] : cells) {
-    auto& cell = rows[q][kv];
-    cell.first += v;
-    cell.second += 1;
-  }
-  std::vector<std::pair<double, double>> by_q;  // (log q, value at kv along that row)
-  for (const auto& [q, row] : rows) {
-    std::vector<std::pair<double, double>> by_kv;
-    for (const auto& [kv, cell] : row) by_kv.emplace_back(std::log(double(kv)), cell.first / cell.second);
-    by_q.emplace_back(std::log(double(q)), interp_clamped(by_kv, std::log(double(kv_tokens))));
-  }
-  return interp_clamped(by_q, std::log(double(q_tokens)));
-}
-
-// Measured FLOP/s at (q, kv) from samples of one head pair.
-double calibrated_rate(const std::vector<const AttentionSample*>& grid, long long q_tokens, long long kv_tokens) {
-  std::vector<std::tuple<long long, long long, double>> cells;
-  for (const AttentionSample* a : grid) {
-    const AttentionShape as{a->q_heads, a->kv_heads, a->head_dim, a->dtype};
-    cells.emplace_back(a->q_tokens, a->kv_tokens,
-                       block_flops(as, BlockShape{a->q_tokens, a->kv_tokens, a->mask, false}) / a->seconds);
-  }
-  return grid_value(cells, q_tokens, kv_tokens);
-}
-
-double merge_elements(long long q_tokens, int q_heads, int head_dim) {
-  return static_cast<double>(q_tokens) * q_heads * head_dim;
-}
-
-double calibrated_merge_s(const std::vector<MergeSample>& samples, double elements) {
-  std::map<double, std::pair<double, int>> by_elements;  // duplicates averaged
-  for (const MergeSample& m : samples) {
-    auto& cell = by_elements[merge_elements(m.q_tokens, m.q_heads, m.head_dim)];
-    cell.first += m.seconds;
-    cell.second += 1;
-  }
-  std::vector<std::pair<double, double>> pts;
-  for (const auto& [e, cell] : by_elements) pts.emplace_back(e, cell.first / cell.second);
-  if (elements < pts.front().first) return pts.front().second * elements / pts.front().first;
-  if (elements > pts.back().first) return pts.back().second * elements / pts.back().first;
-  return interp_clamped(pts, elements);
+std::string block_name(const AttentionShape& s, const BlockShape& b) {
+  return fmt::format("{} d{} {} q {} x kv {} ({} q heads)", dtype_name(s.dtype), s.head_dim, mask_name(b.mask),
+                     b.q_tokens, b.kv_tokens, s.q_heads);
 }
 
 }  // namespace
@@ -135,36 +67,69 @@ ComputeModel::ComputeModel(const DeviceProfile& profile, const AttentionShape& s
                      fmt::format("device profile \"{}\" has no {} rate (the card does not support it)", profile.name,
                                  dtype_name(shape.dtype)));
   }
+  const bool tile_known = profile.tile.block_m > 0 && profile.tile.ctas_per_sm > 0 && profile.sm_count > 0;
+  const WaveShape waves{tile_known ? double(profile.sm_count) * profile.tile.ctas_per_sm : 0.0,
+                        double(profile.tile.block_n)};
+  for (MaskKind mask : {MaskKind::kFull, MaskKind::kCausalDiagonal, MaskKind::kZigzagDiagonal}) {
+    const std::vector<GridSample> samples = grid_samples(profile, shape, mask);
+    if (!samples.empty()) grids_.emplace(mask, BlockGrid(samples, waves, profile.launch_overhead_s));
+  }
 }
 
-BlockCost ComputeModel::block_cost(const BlockShape& block) const {
+double ComputeModel::ctas(long long q_tokens) const { return ctas_of(profile_.tile, q_tokens, shape_.q_heads); }
+
+ComputeModel::Part ComputeModel::roofline_attention(const BlockShape& block) const {
   const AttentionShape& s = shape_;
   const double q = static_cast<double>(block.q_tokens), kv = static_cast<double>(block.kv_tokens);
   const double d = s.head_dim, dt = dtype_bytes(s.dtype);
-  const double flops = block_flops(s, block);
-  const auto fam = family(profile_, s, block.mask);
-  BlockCost cost;
-  double attention_s = 0, merge_s = 0;
-  if (!fam.empty()) {
-    cost.source = CostSource::kCalibrated;
-    attention_s = flops / calibrated_rate(best_heads(fam, s), block.q_tokens, block.kv_tokens);
+  // Q in, K and V in, fp32 block output and lse out.
+  const double bytes =
+      q * s.q_heads * d * dt + 2.0 * kv * s.kv_heads * d * dt + q * s.q_heads * d * 4.0 + q * s.q_heads * 4.0;
+  const double rate = profile_.flops_per_s.at(s.dtype) * profile_.attention_efficiency;
+  const double seconds =
+      std::max(block_flops(s, block) / rate, bytes / profile_.hbm_bytes_per_s) + profile_.launch_overhead_s;
+  return {seconds, false,
+          fmt::format("no {} d{} {} samples in profile {}: roofline at {:.0f}% of {:.4g} TFLOP/s",
+                      dtype_name(s.dtype), s.head_dim, mask_name(block.mask), profile_.name,
+                      100 * profile_.attention_efficiency, profile_.flops_per_s.at(s.dtype) * 1e-12)};
+}
+
+ComputeModel::Part ComputeModel::merge_cost(const BlockShape& block) const {
+  const AttentionShape& s = shape_;
+  const double elements = static_cast<double>(block.q_tokens) * s.q_heads * s.head_dim;
+  if (profile_.merge.empty()) {
+    // Read accumulator, block output and write accumulator (fp32), same for the lse.
+    const double bytes = 3.0 * elements * 4.0 + 3.0 * static_cast<double>(block.q_tokens) * s.q_heads * 4.0;
+    return {bytes / profile_.hbm_bytes_per_s + profile_.launch_overhead_s, false,
+            fmt::format("no merge samples in profile {}: roofline merge", profile_.name)};
+  }
+  std::map<double, std::pair<double, int>> cells;  // duplicates averaged
+  for (const MergeSample& m : profile_.merge) {
+    auto& c = cells[static_cast<double>(m.q_tokens) * m.q_heads * m.head_dim];
+    c.first += m.seconds;
+    c.second += 1;
+  }
+  std::vector<std::pair<double, double>> pts;
+  for (const auto& [e, c] : cells) pts.emplace_back(e, c.first / c.second);
+  const GridValue v = merge_time(pts, elements, profile_.launch_overhead_s);
+  return {v.seconds, v.inside, v.reason};
+}
+
+BlockCost ComputeModel::block_cost(const BlockShape& block) const {
+  Part attention;
+  const auto grid = grids_.find(block.mask);
+  if (grid == grids_.end()) {
+    attention = roofline_attention(block);
   } else {
-    // Q in, K and V in, fp32 block output and lse out.
-    const double bytes = q * s.q_heads * d * dt + 2.0 * kv * s.kv_heads * d * dt + q * s.q_heads * d * 4.0 +
-                         q * s.q_heads * 4.0;
-    attention_s = std::max(flops / profile_.flops_per_s.at(s.dtype), bytes / profile_.hbm_bytes_per_s) +
-                  profile_.launch_overhead_s;
+    const GridValue v = grid->second.at(ctas(block.q_tokens), static_cast<double>(block.kv_tokens));
+    attention = {v.seconds, v.inside, v.inside ? "" : fmt::format("{}: {}", block_name(shape_, block), v.reason)};
   }
-  if (block.merge) {
-    if (!fam.empty() && !profile_.merge.empty()) {
-      merge_s = calibrated_merge_s(profile_.merge, merge_elements(block.q_tokens, s.q_heads, s.head_dim));
-    } else {
-      // Read accumulator, block output and write accumulator (fp32), same for the lse.
-      merge_s = (3.0 * q * s.q_heads * d * 4.0 + 3.0 * q * s.q_heads * 4.0) / profile_.hbm_bytes_per_s +
-                profile_.launch_overhead_s;
-    }
-  }
-  cost.time_ns = ceil_ns(attention_s + merge_s);
+  const Part merge = block.merge ? merge_cost(block) : Part{0, true, ""};
+  BlockCost cost;
+  cost.time_ns = ceil_ns(attention.seconds + merge.seconds);  // one rounding per block
+  cost.source = attention.calibrated && merge.calibrated ? CostSource::kCalibrated : CostSource::kEstimated;
+  cost.reason = attention.reason;
+  if (!merge.reason.empty()) cost.reason += (cost.reason.empty() ? "" : "; ") + merge.reason;
   return cost;
 }
 
@@ -175,29 +140,25 @@ double ComputeModel::transfer_share(const BlockShape& block, TransferKind kind, 
       fam.push_back(&a);
   }
   if (fam.empty()) return kind == TransferKind::kLink ? profile_.link_compute_share : profile_.copy_compute_share;
-  const std::vector<const InterferenceSample*> heads = best_heads(fam, shape_);
-  const auto distance = [&](const InterferenceSample* a) {
-    return std::make_pair(std::fabs(std::log(a->bytes / std::max(bytes, 1.0))), a->bytes);
-  };
-  const double nearest = (*std::min_element(heads.begin(), heads.end(), [&](auto* a, auto* b) {
-                           return distance(a) < distance(b);
-                         }))->bytes;
   std::vector<std::tuple<long long, long long, double>> cells;
-  for (const InterferenceSample* a : heads) {
-    if (a->bytes == nearest) cells.emplace_back(a->q_tokens, a->kv_tokens, a->share);
-  }
-  return std::clamp(grid_value(cells, block.q_tokens, block.kv_tokens), 0.0, 1.0);
+  for (const InterferenceSample* a : grid::nearest_bytes(grid::best_heads(fam, shape_.q_heads, shape_.kv_heads), bytes))
+    cells.emplace_back(a->q_tokens, a->kv_tokens, a->share);
+  return std::clamp(grid::bilinear_log_clamped(cells, block.q_tokens, block.kv_tokens), 0.0, 1.0);
 }
 
 std::string ComputeModel::describe(CostSource source) const {
+  const std::string kernel = profile_.kernel.empty() ? "" : fmt::format(", kernel {}", profile_.kernel);
   if (source == CostSource::kCalibrated) {
     const auto date = profile_.calibration.find("date");
     const std::string card = profile_.card.empty() ? profile_.name : profile_.card;
     return date == profile_.calibration.end()
-               ? fmt::format("calibrated on {} (profile {})", card, profile_.name)
-               : fmt::format("calibrated on {} (profile {}, {})", card, profile_.name, date->second);
+               ? fmt::format("calibrated on {} (profile {}{})", card, profile_.name, kernel)
+               : fmt::format("calibrated on {} (profile {}{}, {})", card, profile_.name, kernel, date->second);
   }
-  return fmt::format("estimated (roofline from profile {}, {} rates)", profile_.name,
+  if (!grids_.empty())
+    return fmt::format("estimated (profile {}{}: off its sampled grid, scaled by waves and key tiles; a roofline "
+                       "where it has no samples)", profile_.name, kernel);
+  return fmt::format("estimated (roofline from profile {}{}, {} rates)", profile_.name, kernel,
                      profile_.measured ? "measured" : "datasheet");
 }
 

@@ -13,7 +13,9 @@
 #include <filesystem>
 #include <initializer_list>
 
+#include "models/step_costs.hpp"
 #include "models/units.hpp"
+#include "models/yaml_reader.hpp"
 
 #include "models/input_file.hpp"
 
@@ -81,101 +83,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int line_of(const YAML::Node& n) {
-  const YAML::Mark m = n.Mark();
-  return m.line >= 0 ? m.line + 1 : 0;
-}
-
-// A profile's durations (launch overhead, copy latency, one measured block)
-// are microseconds to seconds; an hour is a typo, and 1e18 s would overflow
-// the engine's int64 nanoseconds far from the line that caused it.
-constexpr double kMaxDurationS = 3600;
-
-// Reads one YAML map, tracking the file and the key path for errors.
-class Reader {
- public:
-  // Indexes the map's keys once: yaml-cpp looks a key up by converting
-  // every key to a string, which made profile loading a third of ringsim's
-  // start-up (400 samples of 9 keys).
-  Reader(const YAML::Node& map, std::string file, std::string path)
-      : map_(map), file_(std::move(file)), path_(std::move(path)) {
-    if (!map_.IsMap()) return;
-    for (const auto& kv : map_) entries_.push_back({kv.first.Scalar(), kv.first, kv.second});
-  }
-
-  std::string key(std::string_view k) const { return path_.empty() ? std::string(k) : fmt::format("{}.{}", path_, k); }
-  [[noreturn]] void fail(const YAML::Node& at, std::string_view k, const std::string& msg) const {
-    throw InputError(file_, line_of(at), key(k), msg);
-  }
-  const std::string& file() const { return file_; }
-
-  // Unknown and duplicate keys are errors (yaml-cpp keeps both copies of a
-  // duplicate; lookups would silently take the first).
-  void require_map(std::initializer_list<std::string_view> allowed) const {
-    if (!map_.IsMap()) throw InputError(file_, line_of(map_), path_, "expected a map");
-    for (auto e = entries_.begin(); e != entries_.end(); ++e) {
-      if (std::find(allowed.begin(), allowed.end(), e->name) == allowed.end())
-        fail(e->key, e->name, fmt::format("unknown key; expected one of: {}", fmt::join(allowed, ", ")));
-      for (auto before = entries_.begin(); before != e; ++before)
-        if (before->name == e->name) fail(e->key, e->name, "duplicate key");
-    }
-  }
-  bool has(std::string_view k) const { return find(k) != nullptr; }
-  YAML::Node get(std::string_view k) const {
-    if (const YAML::Node* n = find(k)) return *n;
-    throw InputError(file_, line_of(map_), key(k), "missing required key");
-  }
-  std::string scalar(std::string_view k) const {
-    const YAML::Node n = get(k);
-    if (!n.IsScalar()) fail(n, k, "expected a string");
-    return n.Scalar();
-  }
-  // A quantity as a bare number (base units) or a string with a unit.
-  double quantity(std::string_view k, Dimension dim, bool positive) const {
-    const YAML::Node n = get(k);
-    if (!n.IsScalar()) fail(n, k, "expected a number or a string with a unit");
-    double v = 0;
-    try {
-      v = parse_quantity(n.Scalar(), dim);
-    } catch (const QuantityError& e) {
-      fail(n, k, e.what());
-    }
-    if (positive && !(v > 0)) fail(n, k, fmt::format("must be positive, got \"{}\"", n.Scalar()));
-    if (!(v >= 0) || !std::isfinite(v)) fail(n, k, fmt::format("must be a finite number, 0 or more, got \"{}\"", n.Scalar()));
-    if (dim == Dimension::kSeconds && v > kMaxDurationS)
-      fail(n, k, fmt::format("\"{}\" is longer than an hour: a launch, latency or one measured block is "
-                             "microseconds to seconds", n.Scalar()));
-    return v;
-  }
-  long long positive_int(std::string_view k, long long max) const {
-    const YAML::Node n = get(k);
-    long long v = 0;
-    if (!n.IsScalar() || !YAML::convert<long long>::decode(n, v)) fail(n, k, fmt::format("expected an integer, got \"{}\"", n.Scalar()));
-    if (v <= 0 || v > max) fail(n, k, fmt::format("must be between 1 and {}, got {}", max, v));
-    return v;
-  }
-  template <typename T, typename Parse>
-  T choice(std::string_view k, Parse parse, std::string_view expected) const {
-    const std::string s = scalar(k);
-    const auto v = parse(s);
-    if (!v) fail(get(k), k, fmt::format("expected {}, got \"{}\"", expected, s));
-    return *v;
-  }
-
- private:
-  struct Entry {
-    std::string name;
-    YAML::Node key, value;
-  };
-  const YAML::Node* find(std::string_view k) const {
-    for (const Entry& e : entries_)
-      if (e.name == k) return &e.value;
-    return nullptr;
-  }
-  YAML::Node map_;
-  std::string file_, path_;
-  std::vector<Entry> entries_;  // in file order
-};
+using Reader = YamlMapReader;
 
 constexpr long long kMaxHeads = 1 << 20;
 constexpr long long kMaxTokens = 1LL << 50;
@@ -222,14 +130,9 @@ void read_calibration(const Reader& r, DeviceProfile& p) {
   }
 }
 
-YAML::Node sequence(const Reader& r, std::string_view k) {
-  const YAML::Node n = r.get(k);
-  if (!n.IsSequence()) r.fail(n, k, "expected a list");
-  return n;
-}
-
 AttentionSample read_attention(const Reader& s) {
-  s.require_map({"dtype", "head_dim", "q_heads", "kv_heads", "mask", "q_tokens", "kv_tokens", "seconds", "tflops"});
+  s.require_map({"dtype", "head_dim", "q_heads", "kv_heads", "mask", "q_tokens", "kv_tokens", "seconds", "tflops",
+                 "spread", "suspect", "reason"});
   AttentionSample a{};
   a.dtype = s.choice<DType>("dtype", parse_dtype, "bf16, fp16 or fp32");
   a.mask = s.choice<MaskKind>("mask", parse_mask, "full, causal or zigzag_diagonal");
@@ -240,6 +143,10 @@ AttentionSample read_attention(const Reader& s) {
   a.kv_tokens = s.positive_int("kv_tokens", kMaxTokens);
   a.seconds = s.quantity("seconds", Dimension::kSeconds, true);
   if (s.has("tflops")) s.quantity("tflops", Dimension::kCount, true);  // derived, for readers: only checked
+  if (s.has("spread")) a.spread = s.quantity("spread", Dimension::kCount, false);
+  if (s.has("suspect")) a.suspect = s.boolean("suspect");
+  if (s.has("reason")) a.reason = s.scalar("reason");
+  if (a.suspect && a.reason.empty()) s.fail(s.get("suspect"), "reason", "a suspect sample needs a reason");
   return a;
 }
 
@@ -271,12 +178,19 @@ InterferenceSample read_interference(const Reader& s) {
   return a;
 }
 
-template <typename T, typename Read>
-void read_samples(const Reader& r, const std::string& prefix, std::string_view k, Read read, std::vector<T>& out) {
-  const YAML::Node list = sequence(r, k);
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const std::string path = fmt::format("{}{}[{}]", prefix.empty() ? "" : prefix + ".", k, i);
-    out.push_back(read(Reader(list[i], r.file(), path)));
+void read_kernel_facts(const Reader& r, const std::string& prefix, DeviceProfile& p) {
+  if (r.has("kernel")) p.kernel = r.scalar("kernel");
+  if (r.has("sm_count")) p.sm_count = static_cast<int>(r.positive_int("sm_count", 1 << 16));
+  if (r.has("tile")) {
+    const Reader t(r.get("tile"), r.file(), prefix.empty() ? "tile" : prefix + ".tile");
+    t.require_map({"block_m", "block_n", "ctas_per_sm"});
+    p.tile.block_m = static_cast<int>(t.positive_int("block_m", 1 << 16));
+    p.tile.block_n = static_cast<int>(t.positive_int("block_n", 1 << 16));
+    p.tile.ctas_per_sm = static_cast<int>(t.positive_int("ctas_per_sm", 1 << 10));
+  }
+  if (r.has("attention_efficiency")) {
+    p.attention_efficiency = r.number_in("attention_efficiency", 0, 1);
+    if (!(p.attention_efficiency > 0)) r.fail(r.get("attention_efficiency"), "attention_efficiency", "must be above 0");
   }
 }
 
@@ -298,9 +212,12 @@ void read_optional(const Reader& r, const std::string& prefix, DeviceProfile& p)
   }
   if (r.has("launch_overhead")) p.launch_overhead_s = r.quantity("launch_overhead", Dimension::kSeconds, false);
   if (r.has("reserved_memory")) p.reserved_memory_bytes = r.quantity("reserved_memory", Dimension::kBytes, false);
-  if (r.has("attention")) read_samples(r, prefix, "attention", read_attention, p.attention);
-  if (r.has("merge")) read_samples(r, prefix, "merge", read_merge, p.merge);
-  if (r.has("interference")) read_samples(r, prefix, "interference", read_interference, p.interference);
+  if (r.has("attention")) read_yaml_samples(r, prefix, "attention", read_attention, p.attention);
+  if (r.has("merge")) read_yaml_samples(r, prefix, "merge", read_merge, p.merge);
+  if (r.has("interference")) read_yaml_samples(r, prefix, "interference", read_interference, p.interference);
+  if (r.has("backward")) read_yaml_samples(r, prefix, "backward", read_attention, p.backward);
+  read_kernel_facts(r, prefix, p);
+  read_step_cost_samples(r, prefix, p);
 }
 
 bool looks_like_name(const std::string& s) {
@@ -314,7 +231,8 @@ DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where
   const Reader r(node, where, key_prefix);
   r.require_map({"name", "card", "source", "calibration", "memory", "hbm_bandwidth", "copy_bandwidth", "copy_latency",
                  "copy_compute_share", "link_compute_share", "tflops",
-                 "launch_overhead", "reserved_memory", "attention", "merge", "interference"});
+                 "launch_overhead", "reserved_memory", "attention", "merge", "interference",
+                 "backward", "kernel", "sm_count", "tile", "attention_efficiency", "step_overhead", "link_under_compute"});
   DeviceProfile p;
   p.name = r.scalar("name");
   if (p.name.empty()) r.fail(r.get("name"), "name", "must not be empty");

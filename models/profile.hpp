@@ -6,6 +6,14 @@
 //   card: NVIDIA H100 80GB HBM3        # card measured, or the datasheet's card
 //   source: measured                   # measured | datasheet
 //   calibration: {date: 2026-11-26, driver: 580.159.04, cuda: "13.0", tool: ringsim-calibrate}
+//   kernel: ringsim-fused-fa2          # the attention kernel the samples time (optional):
+//                                      # ringsim-fused-fa2 | ringsim-sm90 | pytorch-sdpa-flash |
+//                                      # pytorch-sdpa-cudnn | another name
+//   sm_count: 132                      # streaming multiprocessors of the card (optional)
+//   tile: {block_m: 128, block_n: 64, ctas_per_sm: 2}   # the kernel's CTA tile (optional):
+//                                      # query rows and keys per step of one CTA, CTAs resident per SM
+//   attention_efficiency: 0.34         # roofline only: fraction of `tflops` attention reaches
+//                                      # (datasheet profiles; default 1); the YAML says where from
 //   memory: "80 GiB"                   # capacity
 //   hbm_bandwidth: "3.35 TB/s"
 //   copy_bandwidth: "2.99 TB/s"        # measured device-to-device copy (optional)
@@ -17,7 +25,12 @@
 //   reserved_memory: "1 GiB"           # context + framework (optional, default 0)
 //   attention:                         # measured blocks (optional)
 //     - {dtype: bf16, head_dim: 128, q_heads: 32, kv_heads: 32, mask: full,
-//        q_tokens: 4096, kv_tokens: 4096, seconds: 0.000398, tflops: 345.1}
+//        q_tokens: 4096, kv_tokens: 4096, seconds: 0.000398, tflops: 345.1,
+//        spread: 0.012,                # optional: (max - min) / median over the runs
+//        suspect: true, reason: "..."} # optional: flagged by the calibration's FLOPs
+//                                      # monotonicity check; the compute model ignores it
+//   backward:                          # measured block backwards (optional; fields as
+//     - {dtype: bf16, ...}             #   attention:, tflops at 2.5x the forward's flops)
 //   merge:                             # measured merges of a block into the accumulator
 //     - {q_tokens: 4096, q_heads: 32, head_dim: 128, seconds: 0.00002}
 //   interference:                      # measured shares per block shape (optional;
@@ -25,6 +38,15 @@
 //        mask: full, q_tokens: 2048, kv_tokens: 2048, bytes: "8 MiB", share: 0.5}
 //                                      # kind: link | copy; bytes: the K/V message;
 //                                      # no sample of a kind for a block: the scalar)
+//   step_overhead:                     # measured per ring step beyond block and merge
+//     - {transport: nccl, messages: 2, bytes: "8 MiB", dtype: bf16, head_dim: 128, q_heads: 32,
+//        kv_heads: 8, mask: full, q_tokens: 4096, kv_tokens: 4096, seconds: 6.1e-6}
+//                                      # transport: nccl | copy; messages: K and V as 1 or 2
+//   link_under_compute:                # transfer rate while a block runs / rate alone
+//     - {transport: nccl, bytes: "8 MiB", dtype: bf16, head_dim: 128, q_heads: 32, kv_heads: 8,
+//        mask: full, q_tokens: 4096, kv_tokens: 4096, factor: 0.85}
+//   (both measured by ringsim calibrate --step-costs, kernels/ring/step_costs.hpp;
+//    queried through ComputeModel::step_overhead and ::link_rate_factor)
 #pragma once
 #include <map>
 #include <optional>
@@ -58,7 +80,49 @@ struct AttentionSample {  // one measured block
   int head_dim, q_heads, kv_heads;
   MaskKind mask;
   long long q_tokens, kv_tokens;
-  double seconds;
+  double seconds;            // median of the runs
+  double spread = 0;         // (max - min) / median over the runs; 0 when not recorded
+  bool suspect = false;      // breaks FLOPs monotonicity (models/sample_check.hpp); not used
+  std::string reason = {};   // why it is suspect
+};
+
+// The attention kernel's CTA tile: a q x kv block with H query heads runs
+// ceil(q / block_m) * H CTAs, each over ceil(kv / block_n) key steps, and
+// ctas_per_sm of them share one SM. 0: unknown.
+struct KernelTile {
+  int block_m = 0, block_n = 0, ctas_per_sm = 0;
+};
+
+// How a ring step's K/V block moves: NCCL send/recv between cards, or a
+// device-to-device copy between ranks sharing a card.
+enum class StepTransport { kNccl, kCopy };
+const char* step_transport_name(StepTransport);
+std::optional<StepTransport> parse_step_transport(std::string_view);
+
+// What a real ring step costs beyond its block and merge timed alone (launch
+// gaps, stream and event waits, the K/V messages' fixed costs), measured at
+// one block shape and one K/V size (kernels/ring/step_costs.hpp).
+struct StepOverheadSample {
+  StepTransport transport;
+  int messages;              // K and V as one message (1) or two (2)
+  double bytes;              // K/V bytes per step, all messages together
+  DType dtype;
+  int head_dim, q_heads, kv_heads;
+  MaskKind mask;
+  long long q_tokens, kv_tokens;
+  double seconds;            // per step
+};
+
+// A transfer's rate while a block of this shape runs beside it, as a
+// fraction of its rate alone (NCCL's kernels share the SMs), in (0, 1].
+struct LinkUnderComputeSample {
+  StepTransport transport;
+  double bytes;
+  DType dtype;
+  int head_dim, q_heads, kv_heads;
+  MaskKind mask;
+  long long q_tokens, kv_tokens;
+  double factor;
 };
 
 // The share of a GPU's compute rate one in-flight transfer takes while a block
@@ -88,6 +152,10 @@ struct DeviceProfile {
   std::string card;        // "NVIDIA H100 80GB HBM3"
   bool measured = false;   // source: measured (true) or datasheet (false)
   std::map<std::string, std::string> calibration;  // date, driver, cuda, tool
+  std::string kernel;      // attention kernel the samples time ("ringsim-fused-fa2"); "" unknown
+  int sm_count = 0;        // 0: unknown
+  KernelTile tile;         // of `kernel`
+  double attention_efficiency = 1;  // roofline: fraction of flops_per_s attention reaches
   double memory_bytes = 0;
   double hbm_bytes_per_s = 0;
   double copy_bytes_per_s = 0;       // 0 when not measured; counts bytes read + written
@@ -103,7 +171,10 @@ struct DeviceProfile {
   double reserved_memory_bytes = 0;
   std::vector<AttentionSample> attention;
   std::vector<MergeSample> merge;
+  std::vector<AttentionSample> backward;  // one block's backward as a ring step runs it
   std::vector<InterferenceSample> interference;
+  std::vector<StepOverheadSample> step_overhead;
+  std::vector<LinkUnderComputeSample> link_under_compute;
   std::string origin;      // file it came from, or "inline"
 };
 

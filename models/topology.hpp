@@ -8,7 +8,9 @@
 //
 // so a route's latency is the link latency the scenario gives, and its
 // bandwidth the smaller of its links'. Routes are shortest paths by latency
-// (Dijkstra, ties by fewer hops). Because every node is wired alike, a route
+// (Dijkstra, ties by fewer hops); traffic between two GPUs of one node stays
+// on the node's fabric whenever it has one, however slow (a GPU's NIC does not
+// loop back into its own node). Because every node is wired alike, a route
 // depends only on (src % gpus_per_node, dst % gpus_per_node, same node?): it
 // is computed by Dijkstra once per such class and re-targeted by symmetry,
 // which keeps 262,144-GPU rings cheap.
@@ -17,6 +19,7 @@
 #include <memory>
 #include <vector>
 
+#include "models/transport.hpp"
 #include "models/units.hpp"
 
 namespace ringsim {
@@ -24,6 +27,9 @@ namespace ringsim {
 struct LinkSpec {
   double bytes_per_s = 0;
   TimeNs latency_ns = 0;
+  // How the deployment moves messages over this link (a scenario's
+  // `cluster.intra_node.transport`, models/transport.hpp); null: the wire's rate.
+  std::shared_ptr<const TransportProfile> transport = nullptr;
 };
 
 struct ClusterSpec {
@@ -42,7 +48,17 @@ struct Route {
   std::vector<LinkId> links;  // in order
   TimeNs latency_ns = 0;      // sum over links
   double bytes_per_s = 0;     // min over links (rate of a flow alone on it)
+  // The transport of the route's fabric (intra_node inside a node, else
+  // inter_node); null: none given. Owned by the ClusterSpec.
+  const TransportProfile* transport = nullptr;
 };
+
+// The rate cap of one flow carrying `message_bytes` on `route`: the route's
+// transport_rate_cap (models/transport.hpp), +inf without a transport. The
+// engine passes it to FlowNetwork::start_flow as the flow's own cap, so a
+// message never moves faster than the deployment's transport moves it, even
+// alone on an idle link.
+double flow_rate_cap_bytes_per_s(const Route& route, double message_bytes);
 
 class Topology {
  public:

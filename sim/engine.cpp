@@ -3,7 +3,7 @@
 //   compute_done(d)  d's compute finished; the next one queued on its GPU starts
 //   flow_start(x)    transfer x's latency has passed: its bytes enter the network
 //   network_wake(e)  flows may have completed (ignored unless epoch e is current)
-//   alloc/free(d,b)  DeviceMemory of d
+//   alloc/free(d,b)  DeviceMemory of d's GPU
 #include "sim/engine.hpp"
 
 #include "sim/trace.hpp"
@@ -107,7 +107,9 @@ struct Engine::Impl {
     }
     gpus.resize(static_cast<std::size_t>(devs / rpg));
     interference = o.copy_compute_share > 0 || o.link_compute_share > 0 || o.block_shares;
-    if (const BufferSizes* sizes = program.buffer_sizes()) memory.assign(devs, DeviceMemory(sizes));
+    if (const BufferTable* table = program.buffer_table()) {
+      memory.assign(gpus.size(), DeviceMemory(table, o.reserved_bytes_per_gpu));
+    }
     result.finish_ns.assign(devs, -1);
     result.compute_ns.assign(devs, 0);
   }
@@ -199,6 +201,7 @@ struct Engine::Impl {
           dev.copy_share = op.copy_share < 0 ? opt.copy_compute_share : op.copy_share;
           dev.link_share = op.link_share < 0 ? opt.link_compute_share : op.link_share;
           result.compute_ns[d] = checked_add_ns(result.compute_ns[d], op.duration_ns);
+          result.flops += op.flops;
           start_computes(now, d / rpg);
           break;
         case Op::kSend:
@@ -293,7 +296,7 @@ struct Engine::Impl {
     std::vector<std::uint64_t> done = network.advance_to(now);
     for (std::uint64_t x : done) {
       const Transfer& t = transfers[x];
-      trace("kv", 1, t.src, t.matched_ns, now, t.label, t.dst);
+      trace("transfer", 1, t.src, t.matched_ns, now, t.label, t.dst);
       transfer_share(now, t, -1);
       finish_one(now, t.src);
       finish_one(now, t.dst);
@@ -343,8 +346,8 @@ struct Engine::Impl {
         }
         reschedule_wake();
         break;
-      case kAlloc: memory[e.device].alloc(static_cast<Buffer>(e.arg)); break;
-      case kFree: memory[e.device].free(static_cast<Buffer>(e.arg)); break;
+      case kAlloc: memory[e.device / rpg].alloc(static_cast<BufferId>(e.arg)); break;
+      case kFree: memory[e.device / rpg].free(static_cast<BufferId>(e.arg)); break;
     }
   }
 
@@ -364,11 +367,11 @@ struct Engine::Impl {
       if (result.finish_ns[d] < 0) throw std::logic_error(fmt::format("Engine: device {} deadlocked", d));
     }
     if (unmatched != 0) throw std::logic_error("Engine: unmatched send or recv");
-    for (long long d = 0; d < static_cast<long long>(memory.size()); ++d) {
-      if (memory[d].peak_bytes() > result.peak_bytes) {
-        result.peak_bytes = memory[d].peak_bytes();
-        result.peak_set = memory[d].peak_set();
-        result.peak_device = d;
+    for (long long g = 0; g < static_cast<long long>(memory.size()); ++g) {
+      if (g == 0 || memory[g].peak_bytes() > result.peak_bytes) {
+        result.peak_bytes = memory[g].peak_bytes();
+        result.peak_counts = memory[g].peak_counts();
+        result.peak_gpu = g;
       }
     }
     return std::move(result);

@@ -5,7 +5,8 @@
 // transfer when both are posted; it waits the route latency (an event), then
 // its bytes flow through models/flow_network; the engine wakes the network
 // at next_completion_ns() (stale wakes are dropped by an epoch). Memory
-// allocations and frees are events on each device's DeviceMemory.
+// allocations and frees are events on the DeviceMemory of the device's GPU
+// (ranks sharing a GPU share it; the profile's reserved bytes count once).
 //
 // Models never touch the queue: the engine asks them and schedules.
 #pragma once
@@ -28,15 +29,17 @@ class PointTrace;
 struct Op {
   enum Kind : std::uint8_t { kCompute, kSend, kRecv, kWaitAll, kAlloc, kFree, kDone };
   Kind kind = kDone;
-  Buffer buffer = Buffer::kReserved;  // kAlloc, kFree
+  BufferId buffer = kNoBuffer;        // kAlloc, kFree; kSend/kRecv: the buffer sent / received into
   long long peer = 0;                 // kSend: destination, kRecv: source
   std::uint64_t tag = 0;              // kSend/kRecv: matched with the same tag
   TimeNs duration_ns = 0;             // kCompute
-  double bytes = 0;                   // kSend
-  long long label = 0;                // shown in traces (the ring step)
+  double bytes = 0;                   // kSend (the engine reads it); kRecv: the same count, for executors
+  double offset_bytes = 0;            // kSend/kRecv: where in `buffer` the message starts
+  long long label = 0;                // shown in traces (the step)
   // kCompute: the compute rate one in-flight copy / link end takes while this
   // block runs (its shape's shares); < 0: EngineOptions' scalar.
   double copy_share = -1, link_share = -1;
+  double flops = 0;                   // kCompute: matmul flops of its work (summed in EngineResult)
 };
 
 // Where a device is in its program; the Program owns the meaning.
@@ -51,8 +54,8 @@ class Program {
   // Next operation of `device`, advancing its cursor. After kDone it is not
   // called again for that device.
   virtual Op next(long long device, ProgramCursor& cursor) const = 0;
-  // Buffer sizes for memory accounting (every device alike); null: none.
-  virtual const BufferSizes* buffer_sizes() const { return nullptr; }
+  // The buffers kAlloc/kFree name (every device alike); null: no memory accounting.
+  virtual const BufferTable* buffer_table() const { return nullptr; }
 };
 
 struct EngineOptions {
@@ -77,14 +80,16 @@ struct EngineOptions {
   // interference unless a scalar is > 0 or block_shares is set.
   double copy_compute_share = 0, link_compute_share = 0;
   bool block_shares = false;  // computes carry shares: model interference
+  double reserved_bytes_per_gpu = 0;  // memory held before any buffer (profile reserved_memory)
 };
 
 struct EngineResult {
   std::vector<TimeNs> finish_ns;   // per device: time of its kDone
   std::vector<TimeNs> compute_ns;  // per device: sum of its compute durations
-  long long peak_device = 0;       // device with the largest memory peak (lowest index)
-  double peak_bytes = 0;
-  unsigned peak_set = 0;
+  double flops = 0;                // sum of the computes' Op::flops
+  long long peak_gpu = 0;          // GPU with the largest memory peak (lowest index)
+  double peak_bytes = 0;           // its peak: reserved + the buffers of its ranks
+  std::vector<int> peak_counts;    // live copies of each buffer id at that peak
   std::uint64_t events = 0;        // events popped (stale network wakes included)
 };
 

@@ -54,8 +54,10 @@ long long fold_period(const RingCosts& costs, const std::vector<TimeNs>& tx, lon
 
 void check_recurrence_fits(const RingCosts& costs, const std::vector<TimeNs>& tx, long long ring_size) {
   const TimeNs max_tx = tx.empty() ? 0 : *std::max_element(tx.begin(), tx.end());
-  const __int128 bound = static_cast<__int128>(ring_size + 1) *
-                         (static_cast<__int128>(costs.max_ns()) + max_tx);
+  const __int128 rest = std::max(costs.lower_ns, costs.upper_ns);
+  const __int128 bound = ring_size == 1 ? static_cast<__int128>(costs.diagonal_ns)
+                                        : std::max<__int128>(costs.diagonal_ns, max_tx) +
+                                              static_cast<__int128>(ring_size - 2) * std::max<__int128>(rest, max_tx) + rest;
   if (bound > kTimeNever) {
     throw TimeOverflow("simulated time may exceed 2^63 ns (292 years): ring of " +
                        std::to_string(ring_size) + " devices, block up to " +

@@ -24,7 +24,7 @@
 #include <functional>
 #include <vector>
 
-#include "sim/ring_program.hpp"
+#include "sim/ring_lowering.hpp"
 
 namespace ringsim {
 
@@ -40,8 +40,12 @@ struct RecurrenceResult {
 // ring_size when there is none.
 long long fold_period(const RingCosts&, const std::vector<TimeNs>& tx_ns, long long ring_size);
 
-// Throws TimeOverflow when (P+1) * (max c + max tx) does not fit in int64,
-// the bound on every time the recurrence forms.
+// Throws TimeOverflow when the bound on every time the recurrence forms does
+// not fit in int64. The bound: each step raises the latest start by at most
+// max(step cost, max tx) (S' <= max(S + c, max(S) + tx)), so every time is at
+// most max(c_0, tx) + (P-2) max(c, tx) + c (c_0 the diagonal, c the largest
+// other cost) -- the exact makespan of a ring of identical devices, so the
+// fast paths refuse nothing a uniform ring's event engine could simulate.
 void check_recurrence_fits(const RingCosts&, const std::vector<TimeNs>& tx_ns, long long ring_size);
 
 // Runs ring_size steps on the first `devices` devices (devices == ring_size,

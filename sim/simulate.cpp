@@ -1,6 +1,8 @@
-// simulate_point: sets up the ring from a scenario point (blocks, costs once
-// per distinct block, routes, buffer sizes) and dispatches to the event engine
-// or to the exact fast paths. See sim/simulate.hpp for the modes.
+// simulate_point: plans the point with its schedule (sim/schedule.hpp) and
+// dispatches to the event engine or to the exact fast paths the schedule
+// lowers to, or (mode walk, rings above kMaxFullRing) to the periodic paths,
+// which never build the program or the full topology. See sim/simulate.hpp
+// for the modes.
 #include "sim/simulate.hpp"
 
 #include <fmt/format.h>
@@ -9,10 +11,9 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "models/flow_network.hpp"
 #include "sim/engine.hpp"
 #include "sim/recurrence.hpp"
-#include "sim/ring_program.hpp"
+#include "sim/ring_periodic.hpp"
 
 namespace ringsim {
 
@@ -22,139 +23,264 @@ const char* mode_name(Mode m) {
     case Mode::kEvent: return "event";
     case Mode::kRecurrence: return "recurrence";
     case Mode::kFolded: return "folded";
+    case Mode::kWalk: return "walk";
   }
   return "?";
 }
 
 namespace {
 
-void check_ring_point(const Scenario& scn, const Point& pt) {
-  if (pt.ring_size < 1) throw std::invalid_argument(fmt::format("ring_size {} < 1", pt.ring_size));
-  const long long parts = (scn.causal && scn.layout == Layout::kZigzag) ? 2 * pt.ring_size : pt.ring_size;
-  if (pt.tokens < parts || pt.tokens % parts != 0) {
-    throw std::invalid_argument(fmt::format("tokens {} is not a positive multiple of {} ({} chunks)",
-                                            pt.tokens, parts, scn.layout == Layout::kZigzag && scn.causal
-                                                                  ? "2 * ring_size zigzag" : "ring_size"));
-  }
-}
-
+// Everything a point's run needs, built once.
 struct Setup {
-  RingCosts costs;
-  double bytes = 0;
-  BufferSizes sizes;
+  const Scenario& scn;
+  const Point& pt;
+  const SimOptions& opt;
+  PointAttention att;
+  std::optional<Topology> topo;  // not on the periodic paths (a ring of 2^31 devices)
+  CostContext costs;
+  std::optional<DocumentMask> docs;
+  long long rpg;
+  std::unique_ptr<Plan> plan;
 };
 
-void fill_event(const Scenario& scn, const Point& pt, const SimOptions& opt, const Topology& topo,
-                const Setup& su, PointResult& r) {
-  const long long rpg = ranks_per_gpu(scn, pt);
-  RingProgram program(pt.ring_size, su.costs, su.bytes, su.sizes, /*masked_slots=*/rpg > 1);
+EngineOptions engine_options(const Setup& su) {
   EngineOptions eo;
-  if (opt.record_events) eo.event_log = opt.event_log;
-  eo.trace = opt.trace;
-  eo.ranks_per_gpu = rpg;
-  eo.copy_compute_share = scn.profile.copy_compute_share;
-  eo.link_compute_share = scn.profile.link_compute_share;
-  eo.block_shares = has_interference(scn.profile);  // the program's computes carry their shares
-  eo.progress = opt.progress;
-  eo.total_waits = static_cast<std::uint64_t>(pt.ring_size) * static_cast<std::uint64_t>(pt.ring_size);
-  EngineResult er = Engine(topo, program, pt.ring_size, eo).run();
-  auto it = std::max_element(er.finish_ns.begin(), er.finish_ns.end());
-  r.mode = Mode::kEvent;
-  r.makespan_ns = *it;
-  r.slowest_device = it - er.finish_ns.begin();
-  r.slowest_compute_ns = er.compute_ns[r.slowest_device];
-  // Ranks sharing a GPU share its memory: each has 1 / ranks_per_gpu of it.
-  r.memory = memory_verdict(su.sizes, er.peak_set, er.peak_bytes,
-                            scn.profile.memory_bytes / static_cast<double>(eo.ranks_per_gpu));
-  r.events = er.events;
-  if (opt.keep_finish_times) r.finish_ns = std::move(er.finish_ns);
-  if (opt.progress) opt.progress(eo.total_waits, eo.total_waits);
+  if (su.opt.record_events) eo.event_log = su.opt.event_log;
+  eo.trace = su.opt.trace;
+  eo.ranks_per_gpu = su.rpg;
+  eo.copy_compute_share = su.scn.profile.copy_compute_share;
+  eo.link_compute_share = su.scn.profile.link_compute_share;
+  eo.block_shares = has_interference(su.scn.profile);  // the programs' computes carry their shares
+  eo.reserved_bytes_per_gpu = su.scn.profile.reserved_memory_bytes;
+  eo.progress = su.opt.progress;
+  eo.total_waits = su.plan->waits();
+  return eo;
 }
 
-void fill_fast(const Scenario& scn, const Point& pt, const SimOptions& opt, const RingLinks& links,
-               Mode mode, const Setup& su, PointResult& r) {
-  const long long ring = pt.ring_size;
-  const long long n = mode == Mode::kFolded ? fold_period(su.costs, links.tx_ns, ring) : ring;
-  RecurrenceResult rr = run_recurrence(su.costs, links.tx_ns, n, ring, opt.threads, opt.progress);
-  r.mode = mode;
-  r.makespan_ns = rr.makespan_ns;
-  r.slowest_device = rr.slowest_device;  // in the first period: the lowest index overall
-  r.slowest_compute_ns = su.costs.device_compute_ns(r.slowest_device, ring);
-  r.memory = ring_memory(su.sizes, ring, scn.profile.memory_bytes);
-  r.events = rr.nodes;
-  r.threads = rr.threads;
-  if (opt.keep_finish_times) {
-    r.finish_ns.resize(ring);
-    for (long long d = 0; d < ring; ++d) r.finish_ns[d] = rr.finish_ns[d % n];
+void set_compute(PointResult& r, const std::vector<TimeNs>& compute_ns) {
+  r.max_compute_ns = *std::max_element(compute_ns.begin(), compute_ns.end());
+  double sum = 0;
+  for (TimeNs c : compute_ns) sum += static_cast<double>(c);
+  r.mean_compute_ns = sum / static_cast<double>(compute_ns.size());
+}
+
+void set_finish(PointResult& r, std::vector<TimeNs>& finish_ns, const std::vector<TimeNs>& compute_ns, bool keep) {
+  auto it = std::max_element(finish_ns.begin(), finish_ns.end());  // first of the maxima
+  r.makespan_ns = *it;
+  r.slowest_device = it - finish_ns.begin();
+  r.slowest_compute_ns = compute_ns[static_cast<std::size_t>(r.slowest_device)];
+  set_compute(r, compute_ns);
+  if (keep) r.finish_ns = std::move(finish_ns);
+}
+
+void fill_event(Setup& su, PointResult& r) {
+  const EngineOptions eo = engine_options(su);
+  EngineResult er = Engine(*su.topo, su.plan->program(), su.pt.ring_size, eo).run();
+  r.mode = Mode::kEvent;
+  set_finish(r, er.finish_ns, er.compute_ns, su.opt.keep_finish_times);
+  r.total_flops = er.flops;
+  if (const BufferTable* t = su.plan->program().buffer_table())
+    r.memory = memory_verdict(*t, er.peak_counts, eo.reserved_bytes_per_gpu, er.peak_bytes, su.scn.profile.memory_bytes);
+  r.events = er.events;
+  if (su.opt.progress) su.opt.progress(eo.total_waits, eo.total_waits);
+}
+
+// The memory of one device with `counts` copies of each buffer live.
+MemoryVerdict stated_memory(const Setup& su, const BufferTable& table, const std::vector<int>& counts) {
+  DeviceMemory m(&table, su.scn.profile.reserved_memory_bytes);
+  for (BufferId b = 0; b < table.size(); ++b)
+    for (int k = 0; k < counts[static_cast<std::size_t>(b)]; ++k) m.alloc(b);
+  return memory_verdict(m, table, su.scn.profile.memory_bytes);
+}
+
+// The memory of one device (all alike, one per GPU on the fast paths): the
+// peak the plan states, else its allocations and frees replayed in program order.
+MemoryVerdict replayed_memory(const Setup& su) {
+  const BufferTable* table = su.plan->program().buffer_table();
+  if (!table) return MemoryVerdict{};
+  if (const auto counts = su.plan->peak_counts()) return stated_memory(su, *table, *counts);
+  DeviceMemory m(table, su.scn.profile.reserved_memory_bytes);
+  ProgramCursor c;
+  for (Op op = su.plan->program().next(0, c); op.kind != Op::kDone; op = su.plan->program().next(0, c)) {
+    if (op.kind == Op::kAlloc) m.alloc(op.buffer);
+    if (op.kind == Op::kFree) m.free(op.buffer);
   }
+  return memory_verdict(m, *table, su.scn.profile.memory_bytes);
+}
+
+// A schedule's tail after its ring phase: each device starts it when its
+// ring phase ends (a compute of that length stands for the wait: the fast
+// paths run only without interference), then continues its own program,
+// less its allocations (memory is replayed from the whole program).
+class TailProgram : public Program {
+ public:
+  TailProgram(const Program& inner, const std::vector<TimeNs>& start_ns, ProgramCursor tail_start)
+      : inner_(inner), start_ns_(start_ns), tail_start_(tail_start) {}
+  Op next(long long d, ProgramCursor& c) const override {
+    if (c.step == 0 && c.phase == 0) {  // the ring phase, as one delay
+      c.step = kAfterDelay;
+      Op delay;
+      delay.kind = Op::kCompute;
+      delay.duration_ns = start_ns_[static_cast<std::size_t>(d)];
+      delay.copy_share = delay.link_share = 0;
+      return delay;
+    }
+    if (c.step == kAfterDelay) {  // nothing of the tail is posted before the ring phase ends
+      c = tail_start_;
+      Op wait;
+      wait.kind = Op::kWaitAll;
+      return wait;
+    }
+    Op op = inner_.next(d, c);
+    while (op.kind == Op::kAlloc || op.kind == Op::kFree) op = inner_.next(d, c);  // memory: replayed apart
+    return op;
+  }
+
+ private:
+  static constexpr long long kAfterDelay = -1;
+  const Program& inner_;
+  const std::vector<TimeNs>& start_ns_;
+  ProgramCursor tail_start_;
+};
+
+void fill_fast(Setup& su, const RingLowering& low, const RingLinks& links, Mode mode, PointResult& r) {
+  const long long ring = low.ring_size;
+  const long long n = mode == Mode::kFolded ? fold_period(low.costs, links.tx_ns, ring) : ring;
+  const bool whole = n == ring || low.has_tail;  // the tail needs every device's ring finish
+  RecurrenceResult rr = run_recurrence(low.costs, links.tx_ns, n, ring, su.opt.threads, su.opt.progress);
+  r.mode = n < ring ? Mode::kFolded : Mode::kRecurrence;  // folded only when it folded
+  r.threads = rr.threads;
+  r.events = rr.nodes;
+  std::vector<TimeNs> compute(static_cast<std::size_t>(ring)), finish;
+  for (long long d = 0; d < ring; ++d) compute[d] = low.costs.device_compute_ns(d, ring);
+  if (whole || su.opt.keep_finish_times) {
+    finish.resize(static_cast<std::size_t>(ring));
+    for (long long d = 0; d < ring; ++d) finish[d] = rr.finish_ns[d % n];
+  }
+  r.total_flops = low.total_flops();
+  if (low.has_tail) {
+    TailProgram tail(su.plan->program(), finish, low.tail_start);
+    EngineResult er = Engine(*su.topo, tail, ring, engine_options(su)).run();
+    for (long long d = 0; d < ring; ++d) compute[d] += er.compute_ns[d] - finish[d];
+    finish = std::move(er.finish_ns);
+    r.total_flops += er.flops;
+    r.events += er.events;
+  }
+  if (!finish.empty()) {
+    set_finish(r, finish, compute, su.opt.keep_finish_times);
+  } else {
+    r.makespan_ns = rr.makespan_ns;
+    r.slowest_device = rr.slowest_device;  // in the first period: the lowest index overall
+    r.slowest_compute_ns = compute[static_cast<std::size_t>(r.slowest_device)];
+    set_compute(r, compute);
+  }
+  r.memory = replayed_memory(su);
+}
+
+// Why the fast paths cannot give this point exactly; empty if they can.
+std::string fast_refusal(const Setup& su, const std::optional<RingLowering>& low, RingLinks* links) {
+  if (su.rpg > 1) return fmt::format("ranks share a GPU (ranks_per_gpu {})", su.rpg);
+  if (has_interference(su.scn.profile))
+    return "transfers slow compute (profile copy/link_compute_share, interference)";
+  if (!low) return fmt::format("schedule {} has no exact fast path for this point", su.att.schedule);
+  *links = ring_links(*su.topo, low->ring_size, low->bytes);
+  if (!links->disjoint) return fmt::format("the ring's transfers must use pairwise link-disjoint routes, but {}", links->why);
+  return {};
+}
+
+// Mode walk, or a ring above kMaxFullRing: the plan's whole-ring lowering
+// and its stated peak only (Schedule::check_periodic let the point through).
+void fill_periodic(Setup& su, PointResult& r) {
+  const std::optional<RingLowering> low = su.plan->lower();
+  const std::optional<std::vector<int>> counts = su.plan->peak_counts();
+  const BufferTable* table = su.plan->program().buffer_table();
+  if (!low || low->has_tail || !counts || !table)
+    throw std::logic_error(fmt::format("schedule {} passed check_periodic but states no whole-ring lowering "
+                                       "and peak buffers", su.att.schedule));
+  simulate_periodic(su.scn, su.pt, su.opt, *low, r);
+  r.memory = stated_memory(su, *table, *counts);
+}
+
+void dispatch(Setup& su, PointResult& r) {
+  const Mode asked = su.opt.mode;
+  if (asked == Mode::kEvent) return fill_event(su, r);
+  const std::optional<RingLowering> low = su.plan->lower();
+  RingLinks links;
+  const std::string refusal = fast_refusal(su, low, &links);
+  if (!refusal.empty()) {
+    if (asked != Mode::kAuto)
+      throw std::invalid_argument(fmt::format("mode {} cannot run this point exactly: {}; use mode event",
+                                              mode_name(asked), refusal));
+    return fill_event(su, r);
+  }
+  Mode mode = asked;
+  if (mode == Mode::kAuto) {
+    try {
+      check_recurrence_fits(low->costs, links.tx_ns, low->ring_size);
+    } catch (const TimeOverflow&) {
+      return fill_event(su, r);  // the bound is an over-estimate: the engine checks each sum
+    }
+    mode = fold_period(low->costs, links.tx_ns, low->ring_size) < low->ring_size ? Mode::kFolded
+                                                                                 : Mode::kRecurrence;
+  }
+  fill_fast(su, *low, links, mode, r);
 }
 
 }  // namespace
 
+void check_mode(const Scenario& scn, Mode mode) {
+  if (mode != Mode::kWalk) return;
+  for (const Point& pt : scn.points) checked_schedule(scn, pt).check_periodic(scn, pt, attention_of(scn, pt), "mode walk");
+}
+
+// Builds a point's Setup (its schedule's plan; the topology unless the point
+// takes the periodic paths) and hands it to `use` while the plan's inputs live.
+template <class Use>
+void with_setup(const Scenario& scn, const Point& pt, const SimOptions& opt, Use&& use) {
+  const Schedule& schedule = checked_schedule(scn, pt);  // InputError if the point cannot run it
+  const bool periodic = needs_periodic_path(pt, opt);
+  Setup su{scn, pt, opt, attention_of(scn, pt), std::nullopt, CostContext(scn.profile, scn.shape),
+           std::nullopt, ranks_per_gpu(scn, pt), nullptr};
+  if (opt.mode == Mode::kWalk) schedule.check_periodic(scn, pt, su.att, "mode walk");  // rings above kMaxFullRing: checked
+  if (!periodic) su.topo.emplace(cluster_for(scn, pt));
+  if (su.att.documents) su.docs.emplace(document_lengths(*su.att.documents, pt.tokens));
+  const PlanInput in{scn, pt, su.att, su.costs, su.docs ? &*su.docs : nullptr, su.rpg};
+  su.plan = schedule.plan(in);
+  use(su, periodic);
+}
+
 PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
-  check_ring_point(scn, pt);
-  const long long ring = pt.ring_size;
-  Topology topo(cluster_for(scn, pt));
-  ComputeModel model(scn.profile, scn.shape);
-  Setup su;
-  su.bytes = ring_transfer_bytes(scn.shape, pt.tokens, ring);
-  su.costs = ring_costs(model, ring_blocks(scn, pt.tokens, ring), su.bytes);
-  su.sizes = buffer_sizes(scn.shape, pt.tokens / ring, pt.tokens / ring, scn.profile.reserved_memory_bytes);
-
   PointResult r;
-  r.point = pt;
-  r.compute_source = su.costs.source;
-  r.device_steps = static_cast<std::uint64_t>(ring) * static_cast<std::uint64_t>(ring);
-  // Shared GPUs and transfer/compute interference exist in the event engine only.
-  const bool shared = ranks_per_gpu(scn, pt) > 1;
-  const bool interference = has_interference(scn.profile);
-  if ((shared || interference) && opt.mode != Mode::kEvent && opt.mode != Mode::kAuto) {
-    throw std::invalid_argument(fmt::format(
-        "mode {} models neither ranks sharing a GPU (ranks_per_gpu {}) nor transfers slowing compute "
-        "(profile copy/link_compute_share, interference); use mode event", mode_name(opt.mode), ranks_per_gpu(scn, pt)));
-  }
-  if (opt.mode == Mode::kEvent || shared || interference) {
-    fill_event(scn, pt, opt, topo, su, r);
-  } else {
-    RingLinks links = ring_links(topo, ring, su.bytes);
-    if (!links.disjoint && opt.mode != Mode::kAuto) {
-      throw std::invalid_argument(fmt::format(
-          "mode {} needs the ring's transfers on pairwise link-disjoint routes, but {}; use mode event",
-          mode_name(opt.mode), links.why));
-    }
-    if (!links.disjoint) {
-      fill_event(scn, pt, opt, topo, su, r);
-    } else {
-      Mode mode = opt.mode;
-      if (mode == Mode::kAuto) {
-        mode = fold_period(su.costs, links.tx_ns, ring) < ring ? Mode::kFolded : Mode::kRecurrence;
-      }
-      fill_fast(scn, pt, opt, links, mode, su, r);
-    }
-  }
+  with_setup(scn, pt, opt, [&r](Setup& su, bool periodic) {
+    r.point = su.pt;
+    r.schedule = su.att.schedule;
+    r.schedule_detail = su.plan->detail();
+    r.layout = su.att.layout;
+    r.device_steps = su.plan->waits();
+    if (periodic) fill_periodic(su, r);
+    else dispatch(su, r);
+    r.compute_source = su.costs.source();  // after the run: every block asked for
+  });
   r.slowest_exposed_comm_ns = r.makespan_ns - r.slowest_compute_ns;
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
 
-// The checks simulate_point makes before it dispatches, without simulating
-// (tests/sim checks that the two agree on every mode).
+// The checks simulate_point makes before it runs recurrence or folded,
+// without simulating (tests/tools: a refused point leaves no output).
 void check_mode(const Scenario& scn, const Point& pt, Mode mode) {
-  if (mode == Mode::kAuto || mode == Mode::kEvent) return;
-  check_ring_point(scn, pt);
-  if (ranks_per_gpu(scn, pt) > 1 || has_interference(scn.profile)) {
-    throw std::invalid_argument(fmt::format(
-        "mode {} models neither ranks sharing a GPU (ranks_per_gpu {}) nor transfers slowing compute "
-        "(profile copy/link_compute_share, interference); use mode event", mode_name(mode), ranks_per_gpu(scn, pt)));
-  }
-  const Topology topo(cluster_for(scn, pt));
-  const RingLinks links = ring_links(topo, pt.ring_size, ring_transfer_bytes(scn.shape, pt.tokens, pt.ring_size));
-  if (!links.disjoint) {
-    throw std::invalid_argument(fmt::format(
-        "mode {} needs the ring's transfers on pairwise link-disjoint routes, but {}; use mode event",
-        mode_name(mode), links.why));
-  }
+  if (mode != Mode::kRecurrence && mode != Mode::kFolded) return;  // walk: check_mode(scn, mode)
+  SimOptions opt;
+  opt.mode = mode;
+  if (needs_periodic_path(pt, opt)) return check_modelled(scn, pt, opt);
+  with_setup(scn, pt, opt, [mode](Setup& su, bool) {
+    RingLinks links;
+    const std::string refusal = fast_refusal(su, su.plan->lower(), &links);
+    if (!refusal.empty())
+      throw std::invalid_argument(fmt::format("mode {} cannot run this point exactly: {}; use mode event",
+                                              mode_name(mode), refusal));
+  });
 }
 
 }  // namespace ringsim

@@ -1,16 +1,30 @@
-// Simulating one point of a scenario: the forward pass of pass-KV ring
-// attention on ring_size virtual devices, every device and every step.
+// Simulating one point of a scenario: the forward pass of context-parallel
+// attention (the point's schedule, sim/schedule.hpp) on ring_size virtual
+// devices, every device and every step.
 //
 // Modes (all give the same times to the nanosecond; tests/sim checks it):
-//   kEvent       the plain discrete-event engine: devices run programs of
-//                operations, transfers are flows in models/flow_network,
-//                memory is allocated and freed as events.
-//   kRecurrence  exact evaluation of the ring's event graph, step by step
-//                over all devices, valid when no two ring transfers share a
-//                link (checked from the routes); several threads.
+//   kEvent       the plain discrete-event engine: devices run the schedule's
+//                programs of operations, transfers are flows in
+//                models/flow_network, memory is allocated and freed as events.
+//   kRecurrence  exact evaluation of a ring's event graph, step by step over
+//                all devices (schedules that lower to it: pass-kv, pass-q's
+//                ring phase), valid when no two ring transfers share a link
+//                (checked from the routes), no ranks share a GPU and no
+//                transfer slows compute; several threads. A tail the schedule
+//                leaves (pass-q's all-to-all) then runs in the event engine.
 //   kFolded      kRecurrence on one period of devices whose timelines are
 //                provably identical (same costs and link times, shifted).
-//   kAuto        the fastest valid mode.
+//   kWalk        the makespan as the heaviest walk of a ring's event graph
+//                over a few thousand closed-form candidates (sim/ring_walk.hpp),
+//                for schedules that lower whole to a ring (pass-kv) whose link
+//                times repeat with the node size; any ring size (244,140,625
+//                devices in milliseconds). Gives *a* device finishing last,
+//                not every device's finish time.
+//   kAuto        the fastest valid mode; the event engine where no fast path
+//                is exact, or where the recurrence's bound on its times does
+//                not fit in int64 (the engine checks every sum itself); above
+//                kMaxFullRing (262,144) devices folded or walk
+//                (sim/ring_periodic.hpp), which never build a program.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -20,28 +34,37 @@
 
 #include "models/memory_model.hpp"
 #include "models/scenario.hpp"
+#include "sim/schedule.hpp"
 
 namespace ringsim {
 
 class PointTrace;
 
-enum class Mode { kAuto, kEvent, kRecurrence, kFolded };
+enum class Mode { kAuto, kEvent, kRecurrence, kFolded, kWalk };
 const char* mode_name(Mode);
 
 struct PointResult {
   Point point;
-  Mode mode = Mode::kEvent;                 // mode that produced it
+  std::string schedule;                     // registered name of the point's schedule
+  std::string schedule_detail;              // its degrees, e.g. "ulysses 8 x ring 4"; may be empty
+  Layout layout = Layout::kContiguous;      // the point's layout
+  Mode mode = Mode::kEvent;                 // mode that produced it (folded only if it folded)
   TimeNs makespan_ns = 0;                   // last device's finish
   TimeNs slowest_compute_ns = 0;            // compute of the slowest device
   TimeNs slowest_exposed_comm_ns = 0;       // its finish minus its compute
-  long long slowest_device = 0;
+  long long slowest_device = 0;             // finishes at the makespan
+  bool slowest_is_lowest_index = true;      // false (kWalk): a lower index may tie
+  bool bound_tight = false;                 // kWalk: makespan meets the trivial upper bound
+  TimeNs max_compute_ns = 0;                // largest compute of any device
+  double mean_compute_ns = 0;               // mean over devices (causal balance: max / mean)
+  double total_flops = 0;                   // matmul flops of every device's blocks
   CostSource compute_source = CostSource::kEstimated;
-  MemoryVerdict memory;                     // peak per device (max over devices)
+  MemoryVerdict memory;                     // peak per GPU (max over GPUs; ranks sharing one add up)
   std::uint64_t events = 0;                 // events processed (or graph nodes evaluated)
-  std::uint64_t device_steps = 0;           // ring_size^2 always
+  std::uint64_t device_steps = 0;           // WAIT_ALLs of all programs (ring_size^2 for pass-kv)
   double wall_seconds = 0;
   int threads = 1;                          // threads the mode used
-  std::vector<TimeNs> finish_ns;            // per device when asked for (kRecurrence: all)
+  std::vector<TimeNs> finish_ns;            // per device when asked for (not kWalk, at most 262,144)
 };
 
 struct SimOptions {
@@ -57,13 +80,17 @@ struct SimOptions {
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
 
+// Throws InputError (file, line, key) for a point whose schedule cannot run
+// in `mode` (mode walk: Schedule::check_periodic); call after
+// check_schedules, before any output. simulate_point checks the same.
+void check_mode(const Scenario&, Mode);
 PointResult simulate_point(const Scenario&, const Point&, const SimOptions&);
 
 // Throws std::invalid_argument, as simulate_point would after its setup,
-// when `mode` cannot simulate the point (recurrence and folded need one rank
-// per GPU, no interference and link-disjoint ring routes). The CLI checks
-// every point before it opens an output. Builds the point's topology unless
-// mode is auto or event.
+// when mode recurrence or folded cannot simulate the point exactly (one rank
+// per GPU, no interference, link-disjoint ring routes, a schedule that
+// lowers to a ring). The CLI checks every point before it opens an output.
+// Plans the point and builds its topology for those two modes only.
 void check_mode(const Scenario&, const Point&, Mode);
 
 }  // namespace ringsim

@@ -79,9 +79,9 @@ void TraceWriter::slice(int pid, long long tid, std::string_view name, TimeNs st
 void TraceWriter::flow(int pid, long long from_tid, TimeNs from_ns, long long to_tid, TimeNs to_ns) {
   const std::uint64_t id = next_flow_++;
   begin_event();
-  fmt::print(out_, R"({{"name":"kv","cat":"kv","ph":"s","id":{},"pid":{},"tid":{},"ts":{}}},)", id, pid, from_tid,
+  fmt::print(out_, R"({{"name":"transfer","cat":"transfer","ph":"s","id":{},"pid":{},"tid":{},"ts":{}}},)", id, pid, from_tid,
              us(from_ns));
-  fmt::print(out_, "\n" R"({{"name":"kv","cat":"kv","ph":"f","id":{},"pid":{},"tid":{},"ts":{}}})", id, pid, to_tid,
+  fmt::print(out_, "\n" R"({{"name":"transfer","cat":"transfer","ph":"f","id":{},"pid":{},"tid":{},"ts":{}}})", id, pid, to_tid,
              us(to_ns));
 }
 
@@ -120,16 +120,16 @@ void PointTrace::name_device(long long device) {
   writer_.name_thread(pid_, send_tid(device), fmt::format("device {} send", device));
 }
 
-void PointTrace::compute(long long device, TimeNs start_ns, TimeNs end_ns, long long step) {
+void PointTrace::compute(long long device, TimeNs start_ns, TimeNs end_ns, long long step, std::string_view name) {
   if (!sample_.contains(device)) return;
   name_device(device);
-  writer_.slice(pid_, compute_tid(device), "compute", start_ns, end_ns, step);
+  writer_.slice(pid_, compute_tid(device), name, start_ns, end_ns, step);
 }
 
 void PointTrace::transfer(long long src, long long dst, TimeNs start_ns, TimeNs end_ns, long long step) {
   if (!sample_.contains(src)) return;
   name_device(src);
-  writer_.slice(pid_, send_tid(src), "kv", start_ns, end_ns, step, dst);
+  writer_.slice(pid_, send_tid(src), "transfer", start_ns, end_ns, step, dst);
   if (!sample_.contains(dst)) return;
   name_device(dst);
   // From inside the send slice to the receiver's next compute: the arrow's

@@ -62,7 +62,9 @@ class DeviceSample {
 class PointTrace {
  public:
   PointTrace(TraceWriter& writer, std::string_view process_name, DeviceSample sample);
-  void compute(long long device, TimeNs start_ns, TimeNs end_ns, long long step);
+  // A slice on the device's compute thread ("compute", or what else the
+  // device's stream did, e.g. a measured run's "cast").
+  void compute(long long device, TimeNs start_ns, TimeNs end_ns, long long step, std::string_view name = "compute");
   void transfer(long long src, long long dst, TimeNs start_ns, TimeNs end_ns, long long step);
   static long long compute_tid(long long device) { return 2 * device; }
   static long long send_tid(long long device) { return 2 * device + 1; }

@@ -3,11 +3,15 @@
 // outputs, small shapes incl. tile remainders and GQA), then timed on the
 // speed shapes: warm-up, L2 flushed, median of 20 CUDA-event runs.
 //
-// Variants: fused tilings (FusedTile in chunk_attention_internal.hpp), cublas (GEMM ->
-// softmax -> GEMM); plus the merge.
+// Variants: the portable kernel's tilings (FusedTile in chunk_attention_internal.hpp),
+// the Hopper kernel's (Sm90Tile; skipped on other GPUs), `fused` (what
+// chunk_attention_forward picks on this device: what calibration times),
+// cublas (GEMM -> softmax -> GEMM); plus the merge.
 //   build/kernels/bench_chunk_attention            check + time (default shapes)
+//   build/kernels/bench_chunk_attention --fast     check all, time the shipped variants only
 //   build/kernels/bench_chunk_attention --quick    check + the peer shapes only
-//   build/kernels/bench_chunk_attention --profile I  one run of variant I (for ncu)
+//   build/kernels/bench_chunk_attention --profile NAME [causal] [d64]
+//                                                  one run of variant NAME, bf16 4K (for ncu)
 // Output: one line per (variant, shape): ms, TFLOP/s; a final table.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -49,19 +53,29 @@ namespace {
 
 struct Variant {
   const char* name;
-  AttentionVariant kind;
-  FusedTile tile;
+  AttentionVariant kind;  // kFusedPortable: `tile`; kFusedSm90: `sm90_tile`; kFused: dispatcher
+  FusedTile tile = FusedTile::kAuto;
+  Sm90Tile sm90_tile = Sm90Tile::kAuto;
+  bool shipped = false;  // timed by --fast: the tiles the dispatcher can pick, and peers
 };
-const Variant kVariants[] = {{"fused_m128n64", AttentionVariant::kFused, FusedTile::kN64},
-                             {"fused_m128n128", AttentionVariant::kFused, FusedTile::kN128},
-                             {"fused_w4m2n64", AttentionVariant::kFused, FusedTile::kW4M2N64},
-                             {"fused_w8m2n64", AttentionVariant::kFused, FusedTile::kW8M2N64},
-                             {"fused_w4m2n32", AttentionVariant::kFused, FusedTile::kW4M2N32},
-                             {"fused_w4m2n64_1bar", AttentionVariant::kFused, FusedTile::kW4M2N64OneBarrier},
-                             {"fused_w4m2n32_1bar", AttentionVariant::kFused, FusedTile::kW4M2N32OneBarrier},
-                             {"fused_w4m2n64_lazy", AttentionVariant::kFused, FusedTile::kW4M2N64Lazy},
-                             {"fused_w4m2n64_1bar_lazy", AttentionVariant::kFused, FusedTile::kW4M2N64OneBarrierLazy},
-                             {"cublas", AttentionVariant::kCublas, FusedTile::kAuto}};
+constexpr AttentionVariant kPortable = AttentionVariant::kFusedPortable;
+constexpr AttentionVariant kSm90 = AttentionVariant::kFusedSm90;
+const Variant kVariants[] = {
+    {"fused_m128n64", kPortable, FusedTile::kN64},
+    {"fused_m128n128", kPortable, FusedTile::kN128},
+    {"fused_w4m2n64", kPortable, FusedTile::kW4M2N64},
+    {"fused_w8m2n64", kPortable, FusedTile::kW8M2N64},
+    {"fused_w4m2n32", kPortable, FusedTile::kW4M2N32},
+    {"fused_w4m2n64_1bar", kPortable, FusedTile::kW4M2N64OneBarrier},
+    {"fused_w4m2n32_1bar", kPortable, FusedTile::kW4M2N32OneBarrier},
+    {"fused_w4m2n64_lazy", kPortable, FusedTile::kW4M2N64Lazy},
+    {"fused_w4m2n64_1bar_lazy", kPortable, FusedTile::kW4M2N64OneBarrierLazy, Sm90Tile::kAuto, true},
+    {"sm90_n128", kSm90, FusedTile::kAuto, Sm90Tile::kN128, true},
+    {"sm90_nwide", kSm90, FusedTile::kAuto, Sm90Tile::kNWide, true},  // n176 (d128) / n192 (d64)
+    {"fused", AttentionVariant::kFused, FusedTile::kAuto, Sm90Tile::kAuto, true},
+    {"cublas", AttentionVariant::kCublas, FusedTile::kAuto, Sm90Tile::kAuto, true}};
+
+bool runs_here(const Variant& v) { return v.kind != kSm90 || sm90_kernel_available(); }
 
 struct Shape {
   Dtype dtype;
@@ -110,10 +124,11 @@ struct Problem {
 };
 
 Status run_variant(const Variant& v, Problem& p, cublasHandle_t cublas, cudaStream_t stream) {
-  if (v.kind == AttentionVariant::kCublas)
+  if (v.kind == AttentionVariant::kCublas || v.kind == AttentionVariant::kFused)
     return chunk_attention_forward(p.args, v.kind, p.workspace, p.workspace_bytes, cublas, stream);
   ChunkAttentionArgs a;
   RINGSIM_TRY(resolve_args(p.args, &a));
+  if (v.kind == kSm90) return launch_sm90_attention(a, v.sm90_tile, stream);
   return launch_fused_attention(a, v.tile, stream);
 }
 
@@ -192,52 +207,87 @@ double time_merge(long long tokens, int heads, int d, GpuTimer& timer) {
   return sec;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-  if (argc > 2 && std::strcmp(argv[1], "--profile") == 0) {  // one run of one variant, for ncu
-    const Variant& v = kVariants[std::atoi(argv[2])];
-    Problem p({Dtype::kBf16, 128, 32, 32, 4096, 4096, Mask::kFull}, false);
-    CHECK_STATUS(fill_random_device(const_cast<void*>(p.args.q), 4096 * 32 * 128, Dtype::kBf16, 1, nullptr));
-    CHECK_STATUS(run_variant(v, p, nullptr, nullptr));
-    CHECK_CUDA(cudaDeviceSynchronize());
-    std::printf("profiled %s\n", v.name);
-    return 0;
+// One run of one variant (by name) on bf16 32 heads 4K, for ncu.
+int profile_one(int argc, char** argv) {
+  const Variant* v = nullptr;
+  for (const Variant& x : kVariants)
+    if (std::strcmp(x.name, argv[2]) == 0) v = &x;
+  if (!v) return std::fprintf(stderr, "unknown variant %s\n", argv[2]), 2;
+  bool causal = false;
+  int d = 128;
+  for (int i = 3; i < argc; ++i) {
+    causal |= std::strcmp(argv[i], "causal") == 0;
+    if (std::strcmp(argv[i], "d64") == 0) d = 64;
   }
-  cudaDeviceProp prop;
-  CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
-  std::printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
-  cublasHandle_t cublas;
-  if (cublasCreate(&cublas) != CUBLAS_STATUS_SUCCESS) return 1;
+  Problem p({Dtype::kBf16, d, 32, 32, 4096, 4096, causal ? Mask::kCausal : Mask::kFull}, false);
+  for (auto [ptr, seed] : {std::pair{p.args.q, 1}, {p.args.k, 2}, {p.args.v, 3}})
+    CHECK_STATUS(fill_random_device(const_cast<void*>(ptr), 4096 * 32 * d, Dtype::kBf16, seed, nullptr));
+  CHECK_STATUS(run_variant(*v, p, nullptr, nullptr));
+  CHECK_CUDA(cudaDeviceSynchronize());
+  std::printf("profiled %s %s d%d\n", v->name, causal ? "causal" : "full", d);
+  return 0;
+}
 
+bool check_all(cublasHandle_t cublas) {
   std::mt19937_64 rng(20261126);
   bool all_ok = true;
-  for (const Variant& v : kVariants)
+  for (const Variant& v : kVariants) {
+    if (!runs_here(v)) {
+      std::printf("skip %s: needs an sm_90 GPU and an sm_90a build\n", v.name);
+      continue;
+    }
     for (Dtype dt : {Dtype::kBf16, Dtype::kFp16})
       for (int d : {64, 128}) {
         all_ok &= check_variant(v, {dt, d, 4, 2, 200, 333, Mask::kFull}, cublas, rng);
         all_ok &= check_variant(v, {dt, d, 4, 4, 300, 300, Mask::kCausal}, cublas, rng);
         all_ok &= check_variant(v, {dt, d, 4, 1, 258, 258, Mask::kZigzag}, cublas, rng);
       }
-  if (!all_ok) {
+  }
+  return all_ok;
+}
+
+std::vector<Shape> speed_shapes(bool quick) {
+  std::vector<Shape> shapes;
+  for (long long n : {1024, 2048, 4096, 8192}) shapes.push_back({Dtype::kBf16, 128, 32, 32, n, n, Mask::kFull});
+  if (quick) return shapes;
+  for (long long n : {4096, 8192}) shapes.push_back({Dtype::kBf16, 128, 32, 32, n, n, Mask::kCausal});
+  shapes.push_back({Dtype::kFp16, 128, 32, 32, 4096, 4096, Mask::kFull});
+  for (long long n : {4096, 8192}) shapes.push_back({Dtype::kBf16, 64, 32, 32, n, n, Mask::kFull});
+  shapes.push_back({Dtype::kBf16, 64, 32, 32, 4096, 4096, Mask::kCausal});
+  shapes.push_back({Dtype::kBf16, 128, 32, 8, 4096, 4096, Mask::kFull});
+  shapes.push_back({Dtype::kBf16, 128, 32, 32, 16384, 16384, Mask::kFull});
+  return shapes;
+}
+
+void print_table(const char* device, const std::vector<Row>& rows) {
+  std::printf("\nmeasured on %s (CUDA events, median, L2 flushed):\n", device);
+  std::printf("\n| variant | dtype | d | heads q/kv | q | kv | mask | ms | TFLOP/s |\n|---|---|---|---|---|---|---|---|---|\n");
+  for (const Row& r : rows)
+    std::printf("| %s | %s | %d | %d/%d | %lld | %lld | %s | %.3f | %.1f |\n", r.variant.c_str(),
+                dtype_name(r.shape.dtype), r.shape.head_dim, r.shape.q_heads, r.shape.kv_heads,
+                r.shape.q, r.shape.kv, mask_name(r.shape.mask), r.seconds * 1e3, r.tflops);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  const bool fast = argc > 1 && std::strcmp(argv[1], "--fast") == 0;
+  if (argc > 2 && std::strcmp(argv[1], "--profile") == 0) return profile_one(argc, argv);
+  cudaDeviceProp prop;
+  CHECK_CUDA(cudaGetDeviceProperties(&prop, 0));
+  std::printf("device: %s, %d SMs\n", prop.name, prop.multiProcessorCount);
+  cublasHandle_t cublas;
+  if (cublasCreate(&cublas) != CUBLAS_STATUS_SUCCESS) return 1;
+  if (!check_all(cublas)) {
     std::printf("CHECK FAILED: not timing\n");
     return 1;
   }
-
-  std::vector<Shape> shapes;
-  for (long long n : {1024, 2048, 4096, 8192}) shapes.push_back({Dtype::kBf16, 128, 32, 32, n, n, Mask::kFull});
-  if (!quick) {
-    for (long long n : {4096, 8192}) shapes.push_back({Dtype::kBf16, 128, 32, 32, n, n, Mask::kCausal});
-    shapes.push_back({Dtype::kFp16, 128, 32, 32, 4096, 4096, Mask::kFull});
-    shapes.push_back({Dtype::kBf16, 64, 32, 32, 4096, 4096, Mask::kFull});
-    shapes.push_back({Dtype::kBf16, 128, 32, 8, 4096, 4096, Mask::kFull});
-    shapes.push_back({Dtype::kBf16, 128, 32, 32, 16384, 16384, Mask::kFull});
-  }
   GpuTimer timer(nullptr);
   std::vector<Row> rows;
-  for (const Shape& s : shapes)
+  for (const Shape& s : speed_shapes(quick))
     for (const Variant& v : kVariants) {
+      if (!runs_here(v) || (fast && !v.shipped)) continue;
       if (v.kind == AttentionVariant::kCublas && s.q * s.kv * s.q_heads > (8192LL * 8192 * 32)) continue;
       rows.push_back(time_variant(v, s, cublas, timer));
       const Row& r = rows.back();
@@ -250,12 +300,7 @@ int main(int argc, char** argv) {
     std::printf("time merge q4096 h32 d%d %.3f ms %.0f GB/s\n", d, sec * 1e3,
                 12.0 * 4096 * 32 * d / sec * 1e-9);
   }
-  std::printf("\nmeasured on %s (CUDA events, median, L2 flushed):\n", prop.name);
-  std::printf("\n| variant | dtype | d | heads q/kv | q | kv | mask | ms | TFLOP/s |\n|---|---|---|---|---|---|---|---|---|\n");
-  for (const Row& r : rows)
-    std::printf("| %s | %s | %d | %d/%d | %lld | %lld | %s | %.3f | %.1f |\n", r.variant.c_str(),
-                dtype_name(r.shape.dtype), r.shape.head_dim, r.shape.q_heads, r.shape.kv_heads,
-                r.shape.q, r.shape.kv, mask_name(r.shape.mask), r.seconds * 1e3, r.tflops);
+  print_table(prop.name, rows);
   cublasDestroy(cublas);
   return 0;
 }

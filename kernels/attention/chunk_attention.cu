@@ -18,7 +18,13 @@ constexpr long long kMaxTokens = INT_MAX / 2;
 }  // namespace
 
 const char* variant_name(AttentionVariant v) {
-  return v == AttentionVariant::kFused ? "fused" : "cublas";
+  switch (v) {
+    case AttentionVariant::kFused: return "fused";
+    case AttentionVariant::kCublas: return "cublas";
+    case AttentionVariant::kFusedPortable: return "fused_portable";
+    case AttentionVariant::kFusedSm90: return "fused_sm90";
+  }
+  return "?";
 }
 
 const char* fused_tile_name(FusedTile t) {
@@ -73,7 +79,7 @@ Status resolve_args(const ChunkAttentionArgs& in, ChunkAttentionArgs* out) {
 }
 
 std::size_t chunk_attention_workspace_bytes(const ChunkAttentionArgs& a, AttentionVariant v) {
-  if (v == AttentionVariant::kFused) return 0;
+  if (v != AttentionVariant::kCublas) return 0;
   return static_cast<std::size_t>(a.q_heads) * a.q_tokens * a.kv_tokens * (4 + 2);
 }
 
@@ -82,14 +88,36 @@ Status launch_fused_attention(const ChunkAttentionArgs& a, FusedTile tile, cudaS
                                  : launch_fused_attention_fp16(a, tile, s);
 }
 
+Status chunk_attention_tile(const ChunkAttentionArgs& in, KernelTileInfo* out) {
+  ChunkAttentionArgs a;
+  RINGSIM_TRY(resolve_args(in, &a));
+  return a.dtype == Dtype::kBf16 ? fused_tile_info_bf16(a, FusedTile::kAuto, out)
+                                 : fused_tile_info_fp16(a, FusedTile::kAuto, out);
+}
+
 Status chunk_attention_forward(const ChunkAttentionArgs& in, AttentionVariant variant,
                                void* workspace, std::size_t workspace_bytes,
                                cublasContext* cublas, CUstream_st* stream) {
   ChunkAttentionArgs a;
   RINGSIM_TRY(resolve_args(in, &a));
   if (a.q_tokens == 0) return {};
-  if (variant == AttentionVariant::kFused) return launch_fused_attention(a, FusedTile::kAuto, stream);
-  return launch_cublas_attention(a, workspace, workspace_bytes, cublas, stream);
+  switch (variant) {
+    case AttentionVariant::kCublas:
+      return launch_cublas_attention(a, workspace, workspace_bytes, cublas, stream);
+    case AttentionVariant::kFusedPortable: return launch_fused_attention(a, FusedTile::kAuto, stream);
+    case AttentionVariant::kFusedSm90:
+      if (!sm90_kernel_available())
+        return invalid("fused_sm90 needs an sm_90 GPU (H100/H200) and a build for sm_90a");
+      [[fallthrough]];
+    case AttentionVariant::kFused:
+      // With no keys there is nothing for TMA to load (a zero-sized tensor
+      // map is invalid): every row is O = 0, LSE = -inf, which the portable
+      // kernel writes.
+      if (a.kv_tokens > 0 && sm90_kernel_available())
+        return launch_sm90_attention(a, Sm90Tile::kAuto, stream);
+      return launch_fused_attention(a, FusedTile::kAuto, stream);
+  }
+  return invalid("unknown attention variant");
 }
 
 }  // namespace ringsim::kernels

@@ -27,8 +27,12 @@ struct cublasContext;  // cublasHandle_t is cublasContext*
 namespace ringsim::kernels {
 
 enum class AttentionVariant {
-  kFused,   // flash-style kernel: online softmax, scores never in memory
-  kCublas,  // cuBLAS GEMM (fp32 scores) -> masked softmax kernel -> cuBLAS GEMM
+  kFused,          // flash-style kernel, chosen by device: kFusedSm90 on sm_90 (H100/H200),
+                   // else kFusedPortable. What calibration and the ring executor run.
+  kCublas,         // cuBLAS GEMM (fp32 scores) -> masked softmax kernel -> cuBLAS GEMM
+  kFusedPortable,  // FlashAttention-2 style (mma.sync, cp.async): any sm_80+ GPU
+  kFusedSm90,      // FlashAttention-3 style (wgmma, TMA, warp specialisation): sm_90
+                   // only (a build for sm_90a); elsewhere an invalid-argument status
 };
 const char* variant_name(AttentionVariant);
 
@@ -53,7 +57,7 @@ struct ChunkAttentionArgs {
 // Matmul flops of the block: 4 q kv head_dim q_heads, halved by diagonal masks.
 double chunk_attention_flops(const ChunkAttentionArgs&);
 
-// Device workspace the variant needs (0 for kFused; kCublas holds fp32 scores
+// Device workspace the variant needs (0 for the fused variants; kCublas holds fp32 scores
 // and dtype probabilities: q_heads * q_tokens * kv_tokens * 6 bytes).
 std::size_t chunk_attention_workspace_bytes(const ChunkAttentionArgs&, AttentionVariant);
 
@@ -62,6 +66,16 @@ std::size_t chunk_attention_workspace_bytes(const ChunkAttentionArgs&, Attention
 Status chunk_attention_forward(const ChunkAttentionArgs&, AttentionVariant, void* workspace,
                                std::size_t workspace_bytes, cublasContext* cublas,
                                CUstream_st* stream);
+
+// What the fused kernel (kAuto) runs for these arguments, for calibration
+// profiles (`kernel`, `tile`): its name, query rows and keys per CTA step, and
+// the CTAs one SM of the current device holds (cudaOccupancy...). A block of
+// q x kv with H query heads launches ceil(q / block_m) * H CTAs.
+struct KernelTileInfo {
+  const char* kernel = "";  // "ringsim-fused-fa2"
+  int block_m = 0, block_n = 0, ctas_per_sm = 0;
+};
+Status chunk_attention_tile(const ChunkAttentionArgs&, KernelTileInfo*);
 
 // Ring-step merge: acc = merge(acc, block), per (token, head) row:
 //   lse' = log(exp(acc_lse) + exp(lse)),

@@ -5,4 +5,7 @@ namespace ringsim::kernels {
 Status launch_fused_attention_fp16(const ChunkAttentionArgs& a, FusedTile tile, cudaStream_t s) {
   return fused::launch_typed<__half>(a, tile, s);
 }
+Status fused_tile_info_fp16(const ChunkAttentionArgs& a, FusedTile tile, KernelTileInfo* out) {
+  return fused::tile_info_typed<__half>(a, tile, out);
+}
 }  // namespace ringsim::kernels

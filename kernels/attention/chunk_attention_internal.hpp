@@ -26,6 +26,22 @@ Status launch_fused_attention(const ChunkAttentionArgs& resolved, FusedTile, cud
 // Per-dtype instantiations (one translation unit each, so they compile in parallel).
 Status launch_fused_attention_bf16(const ChunkAttentionArgs& resolved, FusedTile, cudaStream_t);
 Status launch_fused_attention_fp16(const ChunkAttentionArgs& resolved, FusedTile, cudaStream_t);
+Status fused_tile_info_bf16(const ChunkAttentionArgs& resolved, FusedTile, KernelTileInfo*);
+Status fused_tile_info_fp16(const ChunkAttentionArgs& resolved, FusedTile, KernelTileInfo*);
+inline constexpr const char* kFusedKernelName = "ringsim-fused-fa2";  // as profiles name it
+
+// Hopper kernel tilings (Sm90Traits in chunk_attention_sm90.cuh): the keys per
+// block, i.e. the N of the S = Q K^T wgmma. kN128: 128 for both head dims;
+// kNWide: 176 (head_dim 128) or 192 (head_dim 64), fewer softmax passes and
+// barriers per flop for more registers and shared memory.
+enum class Sm90Tile { kAuto = 0, kN128 = 1, kNWide = 2 };
+const char* sm90_tile_name(Sm90Tile, int head_dim);
+Sm90Tile auto_sm90_tile(int head_dim, Mask mask);
+// Whether the Hopper kernel was built (sm_90a) and the current device is sm_90.
+bool sm90_kernel_available();
+Status launch_sm90_attention(const ChunkAttentionArgs& resolved, Sm90Tile, cudaStream_t);
+Status launch_sm90_attention_bf16(const ChunkAttentionArgs& resolved, Sm90Tile, cudaStream_t);
+Status launch_sm90_attention_fp16(const ChunkAttentionArgs& resolved, Sm90Tile, cudaStream_t);
 
 Status launch_cublas_attention(const ChunkAttentionArgs& resolved, void* workspace,
                                std::size_t workspace_bytes, cublasContext* cublas,

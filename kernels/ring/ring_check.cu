@@ -1,110 +1,135 @@
-// RingExecutor::check: the last run's output against an fp64 CPU reference
-// (ring_reference.hpp) on sampled rows, and every output element finite.
+// RingExecutor::check: the last run's outputs (the program's output
+// placements) against an fp64 CPU reference (ring_reference.hpp) on sampled
+// (position, head) rows, and every output value finite.
+#include <cuda_bf16.h>
+
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "kernels/ring/ring_device.cuh"
 #include "kernels/ring/ring_executor_impl.cuh"
 #include "kernels/ring/ring_reference.hpp"
 
 namespace ringsim::ring {
 
-// ---- check -----------------------------------------------------------------
-
 namespace {
 
-// Tokens to check: both ends, every chunk boundary, and random ones.
-std::vector<long long> sample_tokens(long long tokens, long long part, int count, std::mt19937_64& rng) {
+// Positions to check: both ends, every run boundary of every part, random ones.
+std::vector<long long> sample_positions(long long tokens, long long run, int count, std::mt19937_64& rng) {
   std::set<long long> out{0, tokens - 1};
-  for (long long b = part; b < tokens && static_cast<int>(out.size()) < count; b += part) {
+  for (long long b = run; b < tokens && static_cast<int>(out.size()) < count; b += run) {
     out.insert(b - 1);
     out.insert(b);
   }
   std::uniform_int_distribution<long long> any(0, tokens - 1);
-  while (static_cast<int>(out.size()) < count) out.insert(any(rng));
+  while (static_cast<int>(out.size()) < std::min<long long>(count, tokens)) out.insert(any(rng));
   return {out.begin(), out.end()};
 }
+
+// Where (position, head) of the output lies: device, placement, its row.
+struct Where {
+  long long device = -1;
+  const Placement* p = nullptr;
+  long long row = 0;
+};
+
+float bf16_to_float(std::uint16_t bits) { return __bfloat162float(__ushort_as_bfloat16(bits)); }
 
 }  // namespace
 
 RingCheck RingExecutor::check(std::uint64_t seed, int tokens_sampled, int heads_sampled) const {
   const Impl& m = *impl_;
-  const RingConfig& cfg = m.cfg;
-  const int p = cfg.ring_size;
-  const long long total = cfg.chunk_tokens * p;
-  const long long q_row = static_cast<long long>(cfg.q_heads) * cfg.head_dim;
+  const ExecPlan& plan = m.plan;
+  const int dim = m.head_dim(), q_heads = static_cast<int>(plan.shape.q_heads);
+  const long long tokens = plan.sequence.tokens();
   RingCheck out;
-  // Whole output: every element written and finite.
-  std::vector<std::vector<float>> lse(p);
-  for (int d = 0; d < p; ++d) {
-    const auto& r = m.ranks[d];
-    DeviceScope scope(m.gpus[r.gpu].device);
-    out.nonfinite += count_nonfinite(r.acc_o, m.q_elems(), m.gpus[r.gpu].compute);
-    out.nonfinite += count_nonfinite(r.acc_lse, m.lse_elems(), m.gpus[r.gpu].compute);
-    lse[d].resize(m.lse_elems());
-    RING_CUDA(cudaMemcpy(lse[d].data(), r.acc_lse, lse[d].size() * 4, cudaMemcpyDeviceToHost));
+  std::vector<std::vector<Where>> where(static_cast<std::size_t>(tokens), std::vector<Where>(static_cast<std::size_t>(q_heads)));
+  for (long long d = 0; d < plan.devices; ++d) {
+    const Impl::Rank& r = m.ranks[static_cast<std::size_t>(d)];
+    DeviceScope scope(r.gpu);
+    cudaStream_t s = m.gpus[static_cast<std::size_t>(r.gpu)].compute;
+    for (const Placement& p : plan.programs[static_cast<std::size_t>(d)].outputs) {
+      const ExecBuffer& b = plan.buffers[static_cast<std::size_t>(p.buffer)];
+      const std::uint8_t* base = r.buf[static_cast<std::size_t>(p.buffer)] + static_cast<std::int64_t>(p.offset_bytes);
+      const long long n = p.rows * p.heads * dim;
+      if (b.format == BufferFormat::kAccumulator) {
+        out.nonfinite += count_nonfinite(reinterpret_cast<const float*>(base), n, s);
+        out.nonfinite += count_nonfinite(r.lse[static_cast<std::size_t>(p.buffer)], b.rows() * b.heads, s);
+      } else {
+        out.nonfinite += count_nonfinite_bf16(reinterpret_cast<const std::uint16_t*>(base), n, s);
+      }
+      for (long long i = 0; i < p.rows; ++i)
+        for (int h = 0; h < p.heads; ++h)
+          where[static_cast<std::size_t>(plan.position(p, i))][static_cast<std::size_t>(p.head_first + h)] = {d, &p, i};
+    }
   }
   std::mt19937_64 rng(seed ^ 0x5EEDULL);
-  const long long part = cfg.layout == RingLayout::kZigzag ? cfg.chunk_tokens / 2 : cfg.chunk_tokens;
-  const auto tokens = sample_tokens(total, part, tokens_sampled, rng);
-  std::set<int> heads{0, cfg.q_heads - 1};
-  std::uniform_int_distribution<int> any_head(0, cfg.q_heads - 1);
-  while (static_cast<int>(heads.size()) < std::min(heads_sampled, cfg.q_heads)) heads.insert(any_head(rng));
-  // Owner (rank, row) of each sampled token; its O row, all heads.
-  std::vector<std::vector<float>> o_rows(tokens.size(), std::vector<float>(q_row));
-  std::vector<std::pair<int, long long>> owner(tokens.size());
-  for (std::size_t i = 0; i < tokens.size(); ++i) {
-    const long long t = tokens[i];
-    int rank;
-    long long row;
-    if (cfg.layout != RingLayout::kZigzag) {
-      rank = static_cast<int>(t / cfg.chunk_tokens);
-      row = t % cfg.chunk_tokens;
-    } else {
-      const long long c = cfg.chunk_tokens / 2, k = t / c;
-      rank = static_cast<int>(k < p ? k : 2LL * p - 1 - k);
-      row = (k < p ? 0 : c) + t % c;
+  const auto positions = sample_positions(tokens, plan.sequence.run_rows(), tokens_sampled, rng);
+  std::set<int> head_set{0, q_heads - 1};
+  std::uniform_int_distribution<int> any_head(0, q_heads - 1);
+  while (static_cast<int>(head_set.size()) < std::min(heads_sampled, q_heads)) head_set.insert(any_head(rng));
+  const std::vector<int> heads(head_set.begin(), head_set.end());
+  // Each sampled row as it stands on the GPU: o and (accumulators) lse.
+  std::vector<std::vector<std::vector<double>>> got(heads.size(), std::vector<std::vector<double>>(positions.size()));
+  std::vector<std::vector<double>> got_lse(heads.size(), std::vector<double>(positions.size(), NAN));
+  for (std::size_t hi = 0; hi < heads.size(); ++hi)
+    for (std::size_t i = 0; i < positions.size(); ++i) {
+      const Where& w = where[static_cast<std::size_t>(positions[i])][static_cast<std::size_t>(heads[hi])];
+      if (!w.p) ring_fail("check: no output placement holds a sampled row", __FILE__, __LINE__);
+      const Impl::Rank& r = m.ranks[static_cast<std::size_t>(w.device)];
+      const ExecBuffer& b = plan.buffers[static_cast<std::size_t>(w.p->buffer)];
+      const long long row = static_cast<long long>(w.p->offset_bytes) / b.row_bytes + w.row;
+      const int h = heads[hi] - w.p->head_first;
+      const std::uint8_t* at = r.buf[static_cast<std::size_t>(w.p->buffer)] + row * b.row_bytes;
+      DeviceScope scope(r.gpu);
+      auto& o = got[hi][i];
+      o.resize(static_cast<std::size_t>(dim));
+      if (b.format == BufferFormat::kAccumulator) {
+        std::vector<float> v(static_cast<std::size_t>(dim));
+        RING_CUDA(cudaMemcpy(v.data(), at + static_cast<std::int64_t>(h) * dim * 4, v.size() * 4, cudaMemcpyDeviceToHost));
+        float lse = 0;
+        RING_CUDA(cudaMemcpy(&lse, r.lse[static_cast<std::size_t>(w.p->buffer)] + static_cast<long long>(h) * b.rows() + row,
+                             4, cudaMemcpyDeviceToHost));
+        got_lse[hi][i] = lse;
+        for (int k = 0; k < dim; ++k) o[static_cast<std::size_t>(k)] = v[static_cast<std::size_t>(k)];
+      } else {
+        std::vector<std::uint16_t> v(static_cast<std::size_t>(dim));
+        RING_CUDA(cudaMemcpy(v.data(), at + static_cast<std::int64_t>(h) * dim * 2, v.size() * 2, cudaMemcpyDeviceToHost));
+        for (int k = 0; k < dim; ++k) o[static_cast<std::size_t>(k)] = bf16_to_float(v[static_cast<std::size_t>(k)]);
+      }
     }
-    owner[i] = {rank, row};
-    DeviceScope scope(m.gpus[m.ranks[rank].gpu].device);
-    RING_CUDA(cudaMemcpy(o_rows[i].data(), m.ranks[rank].acc_o + row * q_row, q_row * 4,
-                         cudaMemcpyDeviceToHost));
-  }
-  const ReferenceInputs in{seed, total, cfg.q_heads, cfg.kv_heads, cfg.head_dim,
-                           cfg.layout != RingLayout::kNonCausal};
-  const std::vector<int> head_list(heads.begin(), heads.end());
-  std::vector<double> err2(head_list.size()), ref2(head_list.size()), lse_err(head_list.size());
+  const long long cached = plan.sequence.cached_tokens();
+  const ReferenceInputs in{seed, cached + tokens, q_heads, static_cast<int>(plan.shape.kv_heads), dim, plan.causal};
+  std::vector<double> err2(heads.size()), ref2(heads.size()), lse_err(heads.size());
   std::vector<std::thread> workers;
-  for (std::size_t hi = 0; hi < head_list.size(); ++hi) {
+  for (std::size_t hi = 0; hi < heads.size(); ++hi) {
     workers.emplace_back([&, hi] {
-      const int h = head_list[hi];
-      const ReferenceKv kv(in, h / (cfg.q_heads / cfg.kv_heads));
-      std::vector<double> o(cfg.head_dim);
-      for (std::size_t i = 0; i < tokens.size(); ++i) {
+      const ReferenceKv kv(in, heads[hi] / (q_heads / static_cast<int>(plan.shape.kv_heads)));
+      std::vector<double> o(static_cast<std::size_t>(dim));
+      for (std::size_t i = 0; i < positions.size(); ++i) {
         double ref_lse = 0;
-        kv.row(tokens[i], h, o.data(), &ref_lse);
-        for (int j = 0; j < cfg.head_dim; ++j) {
-          const double got = o_rows[i][h * cfg.head_dim + j];
-          err2[hi] += (got - o[j]) * (got - o[j]);
-          ref2[hi] += o[j] * o[j];
+        kv.row(cached + positions[i], heads[hi], o.data(), &ref_lse);
+        for (int k = 0; k < dim; ++k) {
+          const double e = got[hi][i][static_cast<std::size_t>(k)] - o[static_cast<std::size_t>(k)];
+          err2[hi] += e * e;
+          ref2[hi] += o[static_cast<std::size_t>(k)] * o[static_cast<std::size_t>(k)];
         }
-        const auto [rank, row] = owner[i];
-        const double got_lse = lse[rank][h * cfg.chunk_tokens + row];
-        lse_err[hi] = std::max(lse_err[hi], std::fabs(got_lse - ref_lse));
+        if (!std::isnan(got_lse[hi][i])) lse_err[hi] = std::max(lse_err[hi], std::fabs(got_lse[hi][i] - ref_lse));
       }
     });
   }
   for (auto& w : workers) w.join();
   double e2 = 0, r2 = 0;
-  for (std::size_t hi = 0; hi < head_list.size(); ++hi) {
+  for (std::size_t hi = 0; hi < heads.size(); ++hi) {
     e2 += err2[hi];
     r2 += ref2[hi];
     out.max_lse_error = std::max(out.max_lse_error, lse_err[hi]);
   }
-  out.rel_error = std::sqrt(e2 / r2);
-  out.rows = static_cast<long long>(tokens.size() * head_list.size());
+  out.rel_error = std::sqrt(e2 / r2);  // NaN outputs give NaN, which fails the check
+  out.rows = static_cast<long long>(positions.size() * heads.size());
   return out;
 }
 

@@ -1,5 +1,8 @@
-// Device utilities of kernels/ring (ring_context.cu): random input slices,
-// fills, the gate kernel and a non-finite count. CUDA only.
+// Device utilities of kernels/ring (ring_device.cu): random input rows, fills
+// and poisons, the executor's small kernels around the chunk kernel (a
+// block's output into a partials row, a partial merged into an accumulator,
+// an accumulator cast to the model's dtype), the gate kernel and non-finite
+// counts. CUDA only. bf16 values travel as their 16-bit patterns.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -9,25 +12,36 @@
 
 namespace ringsim::ring {
 
-// global_token() of ring_schedule.hpp, on the device.
-struct TokenMap {
-  int zigzag = 0, ring_size = 1, rank = 0;
-  long long chunk = 0;
-  __host__ __device__ long long operator()(long long row) const {
-    if (!zigzag) return rank * chunk + row;
-    const long long c = chunk / 2;
-    const long long part = row < c ? rank : 2LL * ring_size - 1 - rank;
-    return part * c + row % c;
-  }
-};
-
-// dst[row, head, i] = element (map(row), head, i) of `tensor` (bf16 bits).
-void fill_slice(std::uint16_t* dst, long long rows, int heads, int head_dim, TokenMap map,
-                std::uint64_t seed, Tensor tensor, cudaStream_t stream);
+// Row r of dst (row_stride elements apart) gets heads [head_first, head_first
+// + heads) of token tokens[r] (null: token r) of `tensor`, whose rows hold
+// total_heads heads: element (token, head, i) of ring_random.hpp.
+void fill_rows(std::uint16_t* dst, long long rows, int heads, int head_dim, long long row_stride,
+               const long long* tokens, int total_heads, int head_first, std::uint64_t seed, Tensor tensor,
+               cudaStream_t stream);
 void fill_f32(float* p, long long n, float value, cudaStream_t stream);
+void fill_u16(std::uint16_t* p, long long n, std::uint16_t bits, cudaStream_t stream);
+inline constexpr std::uint16_t kBf16NaN = 0x7FC0;
+
+// Partials rows (BufferFormat::kPartials, dtype bf16): per row heads x
+// head_dim bf16 outputs, then heads fp32 log-sum-exps.
+//   poison: outputs NaN, log-sum-exp -inf (a row no block writes merges as nothing);
+//   write: rows [0, rows) from a block's fp32 output o [rows, heads, head_dim]
+//          and lse [heads, rows] (head stride `rows`);
+//   merge: one slot of `rows` partial rows into an accumulator (fp32 o rows
+//          dense, lse [heads][...] with head stride acc_lse_head_stride), as
+//          kernels::attention_merge does; rows of log-sum-exp -inf add nothing.
+void poison_partials(std::uint8_t* rows_base, long long rows, int heads, int head_dim, cudaStream_t stream);
+void write_partials(std::uint8_t* rows_base, long long rows, int heads, int head_dim, const float* o,
+                    const float* lse, cudaStream_t stream);
+void merge_partials(float* acc_o, float* acc_lse, long long acc_lse_head_stride, const std::uint8_t* rows_base,
+                    long long rows, int heads, int head_dim, cudaStream_t stream);
+// dst[i] = bf16(src[i]), round to nearest even, for n elements.
+void cast_to_bf16(std::uint16_t* dst, const float* src, long long n, cudaStream_t stream);
+
 // Holds `stream` for `ns` nanoseconds of GPU time.
 void gate(unsigned long long ns, cudaStream_t stream);
-// Non-finite elements of x[0, n); synchronises `stream`.
+// Non-finite elements of x[0, n); synchronise `stream`.
 long long count_nonfinite(const float* x, long long n, cudaStream_t stream);
+long long count_nonfinite_bf16(const std::uint16_t* x, long long n, cudaStream_t stream);
 
 }  // namespace ringsim::ring

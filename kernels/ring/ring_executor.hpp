@@ -1,34 +1,45 @@
-// The real pass-KV ring on 1-2 GPUs: the forward pass the simulator models,
-// with the chunk kernels and merge of kernels/attention, compute and
-// transfers on separate streams so they overlap. No CUDA header here: the
-// validate tool (plain C++) drives it.
+// The real executor of any schedule's programs (sim/schedule.hpp, read through
+// kernels/ring/exec_plan.hpp) on 1-4 GPUs: the chunk kernels and merges of
+// kernels/attention on each card's compute stream, transfers on
+// high-priority streams, every dependency a CUDA event. No CUDA header here:
+// the validate tool (plain C++) drives it.
 //
-//   One GPU:  P virtual ranks on one card (ranks_per_gpu = P); K/V rotation
-//             by device-to-device cudaMemcpyAsync.
-//   Two GPUs: one rank per card (P = 2) or two (P = 4): a copy within a card,
-//             NCCL send/recv across (one communicator set per source card, so
-//             the two directions never wait on each other).
-//
-// Semantics (identical to sim/ring_program.hpp and sim/engine.hpp):
-//   - ranks sharing a card issue their computes on the card's one compute
-//     stream in order (step, rank): an in-order FIFO; a masked block (causal
-//     contiguous, source after the rank) is an empty slot in it (0 ns);
-//   - at step s rank d computes on buf[s%2] (attention, then merge into the
-//     accumulator, every computed block including step 0) and sends buf[s%2]
-//     to d+1 while receiving buf[(s+1)%2] from d-1;
-//   - the transfer d->d+1 of step s starts when d and d+1 have both started
-//     step s; d starts step s+1 when its compute, send and receive of step s
-//     are done; no transfer at the last step.
-// Every dependency is a CUDA event (cudaStreamWaitEvent); the host never
-// synchronises inside a run. A gate kernel holds the cards until the host has
-// enqueued the whole run, so host launch rate never shows in the timings.
+// Per rank (device of the program): every buffer the program ALLOCs, by id,
+// with the byte layout of its BufferFormat; inputs filled where the program's
+// placements say. Then, round by round (a round: the operations between two
+// WAIT_ALLs; it starts when every operation of the previous one is done):
+//   compute   the blocks of work() on the card's one compute stream, in the
+//             card's order (ExecPlan::fifo); an attention block runs the
+//             fused chunk kernel with sub-views of the buffers; kWrite writes
+//             an accumulator's rows (output and log-sum-exp) directly, kMerge
+//             runs into a scratch block output and merges it
+//             (kernels::attention_merge); into partials rows the output is
+//             cast to bf16 beside its log-sum-exp; a kMerge block merges the
+//             received partial slots; an empty compute keeps its slot;
+//   transfer  rendezvous (src, dst, tag): it starts once both ends have
+//             started the rounds that post it. Within a card a
+//             device-to-device copy; across cards NCCL send/recv, the
+//             transfers that become ready together in one
+//             ncclGroupStart/End: per-source-card communicators (a send
+//             kernel on the sender's stream, a receive kernel on the
+//             receiver's, as the link and interference calibrations time
+//             them) when each card sends and receives at most one message
+//             across cards; otherwise one shared communicator with one stream
+//             per card, so an all-to-all is one NCCL kernel per card, as
+//             NCCL runs it (with ranks sharing a card, per-transfer groups on
+//             the per-source-card communicators instead);
+//   cast      a kOutput buffer no receive fills: the accumulator in bf16, at
+//             the start of the round that first sends it (exec_plan.hpp).
+// A gate kernel holds the cards until the host has enqueued the whole run,
+// so host launch rate never shows in the timings; the host never
+// synchronises inside a run.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "kernels/ring/ring_schedule.hpp"
+#include "kernels/ring/exec_plan.hpp"
 
 namespace ringsim::ring {
 
@@ -39,7 +50,8 @@ std::string cuda_versions();      // "driver 13.0, runtime 13.0, NCCL 2.27.3"
 double cuda_memory_bytes(int device);
 
 // The cards a ring runs on and their NCCL communicators (NCCL_NVLS_ENABLE=0
-// is set before they are made). Made once; rings and link benches share it.
+// is set before they are made): one set per source card and one shared set.
+// Made once; rings and link benches share it.
 class RingContext {
  public:
   explicit RingContext(int gpus);  // CUDA devices 0..gpus-1; throws std::runtime_error
@@ -49,54 +61,57 @@ class RingContext {
   int gpus() const { return gpus_; }
   // ncclComm_t of `gpu` in the set used for transfers leaving `src_gpu`.
   void* comm(int src_gpu, int gpu) const;
+  // ncclComm_t of `gpu` in the shared set (grouped all-to-alls).
+  void* shared_comm(int gpu) const;
 
  private:
   int gpus_;
-  std::vector<std::vector<void*>> comms_;  // [src_gpu][gpu]
+  std::vector<std::vector<void*>> comms_;  // [set][gpu]
 };
 
-struct RingConfig {
-  RingLayout layout = RingLayout::kNonCausal;
-  int ring_size = 1;
-  int ranks_per_gpu = 1;   // ranks d and d' share a card iff d / rpg == d' / rpg
-  long long chunk_tokens = 0;
-  int q_heads = 32, kv_heads = 8, head_dim = 128;
-  int gpus() const { return ring_size / ranks_per_gpu; }
-  double kv_block_bytes() const { return 2.0 * chunk_tokens * kv_heads * head_dim * 2; }
-};
-
-// Times in ms from the ring's start (t0, one per card, aligned through a
-// cross-card event); start < 0 when the slice does not exist.
-struct Slice {
-  double start_ms = -1, end_ms = -1;
+// One timed operation of a run, in ms from the ring's start (t0, one per
+// card, aligned through a cross-card event). Transfers are timed on the
+// sender's stream.
+struct TimedOp {
+  enum Kind : std::uint8_t { kCompute, kTransfer, kCast };
+  Kind kind = kCompute;
+  long long device = 0, peer = 0;  // peer: a transfer's receiver
+  long long label = 0;             // the program's step
+  double start_ms = 0, end_ms = 0;
+  bool empty = false;              // a compute with no blocks (a slot in the card's order)
 };
 struct RingTimeline {
-  double makespan_ms = 0;                    // last rank's last compute end
-  std::vector<std::vector<Slice>> compute;   // [rank][step] attention + merge
-  std::vector<std::vector<Slice>> transfer;  // [rank][step] send rank -> rank+1
+  double makespan_ms = 0;  // the last operation's end
+  std::vector<TimedOp> ops;
+  double gate_ms = 0, enqueue_ms = 0;  // the gate held the cards this long; the host enqueued in this long
 };
 
 struct RingCheck {
   double rel_error = 0;      // ||o - ref|| / ||ref|| over the checked rows (fp64 reference)
-  double max_lse_error = 0;  // max |lse - ref| over the checked rows
+  double max_lse_error = 0;  // max |lse - ref| over the checked rows that keep one (accumulators)
   long long rows = 0;        // (token, head) rows checked
-  long long nonfinite = 0;   // non-finite outputs anywhere in O or LSE
+  long long nonfinite = 0;   // non-finite values anywhere in the outputs (and their log-sum-exps)
 };
 
 class RingExecutor {
  public:
-  RingExecutor(const RingContext&, const RingConfig&);  // throws std::runtime_error
+  // `plan` must outlive the executor. Throws Unsupported for what the chunk
+  // kernels cannot run (dtype, head_dim, striped diagonals, block kinds not
+  // implemented), std::runtime_error for CUDA/NCCL failures.
+  RingExecutor(const RingContext&, const ExecPlan& plan);
   ~RingExecutor();
-  // Fresh random Q, K, V for every rank (see ring_random.hpp).
+  // Fresh random Q, K, V (ring_random.hpp) in every rank's input placements.
   void fill_inputs(std::uint64_t seed);
-  // One forward pass: accumulators reset, block outputs poisoned (NaN).
+  // One forward pass: every other buffer poisoned (NaN; partial rows -inf),
+  // inputs refilled, then the whole program.
   RingTimeline run();
-  // Checks the last run's output on sampled (token, head) rows against an
-  // fp64 CPU reference over the whole sequence.
+  // The last run's outputs on sampled (position, head) rows against an fp64
+  // CPU reference over the whole sequence.
   RingCheck check(std::uint64_t seed, int tokens_sampled, int heads_sampled) const;
 
+  struct Impl;  // ring_executor_impl.cuh (public for the enqueue walk in ring_issue.cu)
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

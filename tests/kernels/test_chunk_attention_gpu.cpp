@@ -1,19 +1,18 @@
 // GPU tests of the chunk kernels (suite 'gpu', needs a CUDA device): every
-// variant against the fp64 reference on fresh random inputs, outputs poisoned
-// with NaN before each run, every CUDA call checked; the GPU merge against the
-// reference merge; a GPU zigzag ring equal to full causal attention.
+// variant (portable tilings, Hopper tilings on sm_90, the dispatcher, cuBLAS)
+// against the fp64 reference on fresh random inputs, outputs poisoned with NaN
+// before each run, every CUDA call checked; the GPU merge against the
+// reference merge; GPU zigzag and contiguous rings equal to full causal
+// attention. Fixtures in chunk_gpu_fixtures.hpp; sub-view, persistent-loop and
+// no-key cases in test_chunk_attention_views_gpu.cpp.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
-
-#include <cublas_v2.h>
-#include <cuda_runtime.h>
 
 #include <cmath>
 #include <limits>
 #include <random>
 
-#include "kernels/attention/chunk_attention_internal.hpp"
-#include "kernels/common/host_tensor.hpp"
+#include "tests/kernels/chunk_gpu_fixtures.hpp"
 #include "tests/kernels/ring_cpu.hpp"
 
 using namespace ringsim::kernels;
@@ -21,127 +20,36 @@ using namespace ringsim::kernels::test;
 
 namespace {
 
-#define REQUIRE_CUDA(call) REQUIRE_MESSAGE((call) == cudaSuccess, #call)
-#define REQUIRE_OK(expr)                          \
-  do {                                            \
-    const Status s_ = (expr);                     \
-    REQUIRE_MESSAGE(s_.ok(), describe(s_));       \
-  } while (0)
-
-template <typename T>
-struct DeviceArray {
-  T* ptr = nullptr;
-  std::size_t n = 0;
-  explicit DeviceArray(std::size_t count) : n(count) {
-    REQUIRE_CUDA(cudaMalloc(&ptr, std::max<std::size_t>(n, 1) * sizeof(T)));
-  }
-  ~DeviceArray() { cudaFree(ptr); }
-  void upload(const std::vector<T>& h) { REQUIRE_CUDA(cudaMemcpy(ptr, h.data(), n * sizeof(T), cudaMemcpyHostToDevice)); }
-  std::vector<T> download() const {
-    std::vector<T> h(n);
-    REQUIRE_CUDA(cudaMemcpy(h.data(), ptr, n * sizeof(T), cudaMemcpyDeviceToHost));
-    return h;
-  }
-  void poison() { REQUIRE_CUDA(cudaMemset(ptr, 0xff, n * sizeof(T))); }  // NaN for floats
-};
-
-struct Handle {
-  cublasHandle_t h = nullptr;
-  Handle() { REQUIRE(cublasCreate(&h) == CUBLAS_STATUS_SUCCESS); }
-  ~Handle() { cublasDestroy(h); }
-};
-
-struct Errors {
-  double rel = 0, lse = 0;
-  bool finite = true;
-};
-
-// ||out - ref|| / ||ref|| over O; max |LSE - ref| (matching -inf counts as 0).
-Errors compare(const std::vector<float>& o, const std::vector<double>& ro,
-               const std::vector<float>& lse, const std::vector<double>& rlse) {
-  Errors e;
-  double diff = 0, norm = 0;
-  for (std::size_t i = 0; i < o.size(); ++i) {
-    e.finite &= std::isfinite(o[i]);
-    diff += (o[i] - ro[i]) * (o[i] - ro[i]);
-    norm += ro[i] * ro[i];
-  }
-  e.rel = norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff);
-  for (std::size_t i = 0; i < lse.size(); ++i) {
-    if (std::isinf(rlse[i]) && lse[i] == -INFINITY) continue;
-    if (std::isnan(lse[i])) e.finite = false;
-    e.lse = std::max(e.lse, std::fabs(lse[i] - rlse[i]));
-  }
-  return e;
-}
-
-double tolerance(Dtype d) { return d == Dtype::kBf16 ? 1e-2 : 2e-3; }
-
-struct Case {
-  Dtype dtype;
-  int head_dim, q_heads, kv_heads;
-  long long q, kv;
-  Mask mask;
-  float softmax_scale = 0.f;  // 0: 1/sqrt(head_dim)
-};
-
-// Runs one block on the GPU with `variant`/`tile` and checks it against fp64.
-void check_case(const Case& c, AttentionVariant variant, FusedTile tile, cublasHandle_t cublas,
-                std::mt19937_64& rng) {
-  const auto hq = random_exact(c.q * c.q_heads * c.head_dim, c.dtype, rng);
-  const auto hk = random_exact(c.kv * c.kv_heads * c.head_dim, c.dtype, rng);
-  const auto hv = random_exact(c.kv * c.kv_heads * c.head_dim, c.dtype, rng);
-  DeviceArray<uint16_t> q(hq.size()), k(hk.size()), v(hv.size());
-  q.upload(to_bits(hq, c.dtype));
-  k.upload(to_bits(hk, c.dtype));
-  v.upload(to_bits(hv, c.dtype));
-  DeviceArray<float> o(hq.size()), lse(c.q * c.q_heads);
-  o.poison();
-  lse.poison();
-  ChunkAttentionArgs a{c.dtype, c.mask, c.head_dim, c.q_heads, c.kv_heads, c.q, c.kv,
-                       q.ptr, k.ptr, v.ptr, o.ptr, lse.ptr};
-  a.softmax_scale = c.softmax_scale;
-  if (variant == AttentionVariant::kCublas) {
-    DeviceArray<unsigned char> ws(chunk_attention_workspace_bytes(a, variant));
-    REQUIRE_OK(chunk_attention_forward(a, variant, ws.ptr, ws.n, cublas, nullptr));
-    REQUIRE_CUDA(cudaDeviceSynchronize());
-  } else {
-    ChunkAttentionArgs r;
-    REQUIRE_OK(resolve_args(a, &r));
-    REQUIRE_OK(launch_fused_attention(r, tile, nullptr));
-  }
-  REQUIRE_CUDA(cudaDeviceSynchronize());
-  std::vector<double> ro(hq.size()), rlse(c.q * c.q_heads);
-  attention_forward_cpu({c.q_heads, c.kv_heads, c.head_dim, c.q, c.kv, c.mask}, hq.data(),
-                        hk.data(), hv.data(), ro.data(), rlse.data(), c.softmax_scale);
-  const Errors e = compare(o.download(), ro, lse.download(), rlse);
-  CAPTURE(e.rel);
-  CAPTURE(e.lse);
-  CHECK(e.finite);
-  CHECK(e.rel < tolerance(c.dtype));
-  CHECK(e.lse < 1e-3);
-}
+// Every implementation the suite checks: the portable tilings, the Hopper
+// tilings (skipped, with a message, off sm_90), the dispatcher, cuBLAS.
+const KernelChoice kEveryKernel[] = {
+    {AttentionVariant::kFusedPortable, FusedTile::kN64},
+    {AttentionVariant::kFusedPortable, FusedTile::kN128},
+    {AttentionVariant::kFusedPortable, FusedTile::kW4M2N64},
+    {AttentionVariant::kFusedPortable, FusedTile::kW8M2N64},
+    {AttentionVariant::kFusedPortable, FusedTile::kW4M2N32},
+    {AttentionVariant::kFusedPortable, FusedTile::kW4M2N64OneBarrier},
+    {AttentionVariant::kFusedPortable, FusedTile::kW4M2N32OneBarrier},
+    {AttentionVariant::kFusedPortable, FusedTile::kW4M2N64Lazy},
+    {AttentionVariant::kFusedPortable, FusedTile::kW4M2N64OneBarrierLazy},
+    {AttentionVariant::kFusedSm90, FusedTile::kAuto, Sm90Tile::kN128},
+    {AttentionVariant::kFusedSm90, FusedTile::kAuto, Sm90Tile::kNWide},
+    {AttentionVariant::kFused},
+    {AttentionVariant::kCublas}};
 
 }  // namespace
 
 TEST_CASE("kernels::chunk_attention: every variant matches the fp64 reference on every mask, dtype, head_dim and GQA ratio") {
-  Handle cublas;
+  CublasHandle cublas;
   std::mt19937_64 rng(7);
-  struct V { AttentionVariant kind; FusedTile tile; };
-  const V variants[] = {{AttentionVariant::kFused, FusedTile::kN64},
-                        {AttentionVariant::kFused, FusedTile::kN128},
-                        {AttentionVariant::kFused, FusedTile::kW4M2N64},
-                        {AttentionVariant::kFused, FusedTile::kW8M2N64},
-                        {AttentionVariant::kFused, FusedTile::kW4M2N32},
-                        {AttentionVariant::kFused, FusedTile::kW4M2N64OneBarrier},
-                        {AttentionVariant::kFused, FusedTile::kW4M2N32OneBarrier},
-                        {AttentionVariant::kFused, FusedTile::kW4M2N64Lazy},
-                        {AttentionVariant::kFused, FusedTile::kW4M2N64OneBarrierLazy},
-                        {AttentionVariant::kCublas, FusedTile::kAuto}};
   const std::pair<long long, long long> full_sizes[] = {{128, 128}, {200, 333}, {1, 77}, {513, 64}};
   const long long diag_sizes[] = {2, 128, 300};
   int seed = 0;
-  for (const V& var : variants)
+  for (const KernelChoice& k : kEveryKernel) {
+    if (!runs_here(k)) {
+      MESSAGE("skipped: the sm90 kernel needs an sm_90 GPU and an sm_90a build");
+      continue;
+    }
     for (Dtype dt : {Dtype::kBf16, Dtype::kFp16})
       for (int d : {64, 128})
         for (int group : {1, 4}) {
@@ -154,40 +62,50 @@ TEST_CASE("kernels::chunk_attention: every variant matches the fp64 reference on
           for (const Case& c : cases) {
             ++seed;
             CAPTURE(seed);
-            CAPTURE(variant_name(var.kind));
-            CAPTURE(fused_tile_name(var.tile));
-            CAPTURE(dtype_name(dt));
+            CAPTURE_TEXT(variant_name(k.kind));
+            CAPTURE_TEXT(fused_tile_name(k.tile));
+            CAPTURE_TEXT(sm90_tile_name(k.sm90, d));
+            CAPTURE_TEXT(dtype_name(dt));
             CAPTURE(d);
             CAPTURE(group);
             CAPTURE(c.q);
             CAPTURE(c.kv);
-            CAPTURE(mask_name(c.mask));
-            check_case(c, var.kind, var.tile, cublas.h, rng);
+            CAPTURE_TEXT(mask_name(c.mask));
+            check_case(c, k, cublas.h, rng);
           }
         }
+  }
 }
 
 TEST_CASE("kernels::chunk_attention: scores spanning a wide range (softmax_scale 1) stay accurate, lazy rescale included") {
   // Scores 11x larger than with 1/sqrt(128): row maxima keep growing by more
   // than 2^8 across key blocks, so the lazy rescale fires, and between firings
   // P runs up to 2^8 against a stale max.
-  Handle cublas;
+  CublasHandle cublas;
   std::mt19937_64 rng(23);
-  const FusedTile tiles[] = {FusedTile::kAuto, FusedTile::kW4M2N64Lazy, FusedTile::kW4M2N64OneBarrierLazy,
-                             FusedTile::kN128};
+  const KernelChoice kernels[] = {{AttentionVariant::kFusedPortable, FusedTile::kAuto},
+                                  {AttentionVariant::kFusedPortable, FusedTile::kW4M2N64Lazy},
+                                  {AttentionVariant::kFusedPortable, FusedTile::kW4M2N64OneBarrierLazy},
+                                  {AttentionVariant::kFusedPortable, FusedTile::kN128},
+                                  {AttentionVariant::kFusedSm90, FusedTile::kAuto, Sm90Tile::kN128},
+                                  {AttentionVariant::kFusedSm90, FusedTile::kAuto, Sm90Tile::kNWide}};
   int seed = 0;
-  for (FusedTile tile : tiles)
+  for (const KernelChoice& k : kernels) {
+    if (!runs_here(k)) continue;
     for (Dtype dt : {Dtype::kBf16, Dtype::kFp16})
       for (int d : {64, 128})
         for (Mask mask : {Mask::kFull, Mask::kCausal}) {
           ++seed;
           CAPTURE(seed);
-          CAPTURE(fused_tile_name(tile));
-          CAPTURE(dtype_name(dt));
+          CAPTURE_TEXT(variant_name(k.kind));
+          CAPTURE_TEXT(fused_tile_name(k.tile));
+          CAPTURE_TEXT(sm90_tile_name(k.sm90, d));
+          CAPTURE_TEXT(dtype_name(dt));
           CAPTURE(d);
-          CAPTURE(mask_name(mask));
-          check_case({dt, d, 4, 2, 333, 333, mask, 1.f}, AttentionVariant::kFused, tile, cublas.h, rng);
+          CAPTURE_TEXT(mask_name(mask));
+          check_case({dt, d, 4, 2, 333, 333, mask, 1.f}, k, cublas.h, rng);
         }
+  }
 }
 
 TEST_CASE("kernels::attention_merge: the GPU merge matches the reference merge, -inf rows included") {
@@ -225,12 +143,16 @@ TEST_CASE("kernels::attention_merge: the GPU merge matches the reference merge, 
 }
 
 TEST_CASE("kernels::chunk_attention: a GPU ring of blocks and merges equals full attention (zigzag and contiguous, causal)") {
-  Handle cublas;
-  for (int seed = 0; seed < 4; ++seed) {
+  CublasHandle cublas;
+  // kFused is the Hopper kernel on sm_90, the portable one elsewhere.
+  const AttentionVariant variants[] = {AttentionVariant::kFused, AttentionVariant::kCublas,
+                                       AttentionVariant::kFusedPortable};
+  for (int seed = 0; seed < 6; ++seed) {
     CAPTURE(seed);
     std::mt19937_64 rng(500 + seed);
     const Layout layout = seed % 2 ? Layout::kZigzag : Layout::kContiguous;
-    const AttentionVariant variant = seed < 2 ? AttentionVariant::kFused : AttentionVariant::kCublas;
+    const AttentionVariant variant = variants[seed / 2];
+    CAPTURE_TEXT(variant_name(variant));
     const Dtype dt = Dtype::kBf16;
     const int ranks = 3;
     const long long c = 96;  // 2c = 192: not a multiple of the 128-row tile
@@ -276,12 +198,7 @@ TEST_CASE("kernels::chunk_attention: a GPU ring of blocks and merges equals full
       std::vector<double> ref_o = gather(full_o, mine, qw), ref_lse(rows * seq.q_heads);
       for (int h = 0; h < seq.q_heads; ++h)
         for (long long i = 0; i < rows; ++i) ref_lse[h * rows + i] = full_lse[h * seq.tokens + mine[i]];
-      const Errors e = compare(acc_o.download(), ref_o, acc_lse.download(), ref_lse);
-      CAPTURE(e.rel);
-      CAPTURE(e.lse);
-      CHECK(e.finite);
-      CHECK(e.rel < tolerance(dt));
-      CHECK(e.lse < 1e-3);
+      check_errors(compare(acc_o.download(), ref_o, acc_lse.download(), ref_lse), dt);
     }
   }
 }
@@ -307,8 +224,11 @@ TEST_CASE("kernels::chunk_attention: bad arguments are refused with a status, no
   bad = a;
   bad.q = t.ptr + 1;  // misaligned
   CHECK(code(bad) == StatusCode::kInvalidArgument);
-  Handle cublas;
+  CublasHandle cublas;
   CHECK(chunk_attention_forward(a, AttentionVariant::kCublas, nullptr, 0, cublas.h, nullptr).code ==
         StatusCode::kWorkspaceTooSmall);
+  // The Hopper kernel where it exists, a refusal (not a silent fallback) elsewhere.
+  CHECK(code(a, AttentionVariant::kFusedSm90) ==
+        (sm90_kernel_available() ? StatusCode::kOk : StatusCode::kInvalidArgument));
   REQUIRE_CUDA(cudaDeviceSynchronize());
 }

@@ -1,7 +1,9 @@
-// tests/models: memory model (buffer sizes, live/peak tracking, verdict).
+// tests/models: memory model (buffer tables, per-GPU live/peak tracking,
+// verdict). The buffer sizes of each schedule are checked in tests/sim.
 #include <doctest/doctest.h>
 
 #include <random>
+#include <stdexcept>
 #include <string>
 
 #include "models/memory_model.hpp"
@@ -10,94 +12,106 @@ using namespace ringsim;
 
 namespace {
 constexpr double kGiB = 1073741824.0;
-unsigned bit(Buffer b) { return 1u << static_cast<unsigned>(b); }
+
+// Eight buffers of 10, 20, ... 80 bytes named b0..b7.
+BufferTable tens() {
+  BufferTable t;
+  for (int i = 0; i < 8; ++i) t.add("b" + std::to_string(i), 10.0 * (i + 1));
+  return t;
+}
 }  // namespace
 
-TEST_CASE("models::memory: buffer sizes match the table for a hand-computed GQA case") {
-  const AttentionShape s{32, 8, 128, DType::kBf16};
-  const BufferSizes b = buffer_sizes(s, 65536, 65536, 1 * kGiB);
-  CHECK(b.of(Buffer::kReserved) == kGiB);
-  CHECK(b.of(Buffer::kQChunk) == 65536.0 * 32 * 128 * 2);  // 0.5 GiB
-  CHECK(b.of(Buffer::kQChunk) == 0.5 * kGiB);
-  CHECK(b.of(Buffer::kOwnKv) == 0.25 * kGiB);                // 2 * 65536 * 8 * 128 * 2
-  CHECK(b.of(Buffer::kRecvKv0) == 0.25 * kGiB);
-  CHECK(b.of(Buffer::kRecvKv1) == 0.25 * kGiB);
-  CHECK(b.of(Buffer::kOutAcc) == 1.0 * kGiB);                // fp32
-  CHECK(b.of(Buffer::kSoftmaxStats) == 65536.0 * 32 * 8);    // max and sum, fp32
-  CHECK(b.of(Buffer::kWorkspace) == 65536.0 * 32 * 129 * 4);
-  CHECK(buffer_sizes({32, 8, 128, DType::kFp32}, 65536, 65536, 0).of(Buffer::kOwnKv) == 0.5 * kGiB);
+TEST_CASE("models::BufferTable: ids are indices in order; names are unique") {
+  BufferTable t;
+  CHECK(t.add("q_chunk", 5) == 0);
+  CHECK(t.add("own_kv", 7) == 1);
+  CHECK(t.size() == 2);
+  CHECK(t.name(1) == "own_kv");
+  CHECK(t.bytes(0) == 5);
+  CHECK(t.find("own_kv") == 1);
+  CHECK(t.find("nope") == kNoBuffer);
+  CHECK_THROWS_AS(t.add("q_chunk", 1), std::logic_error);
 }
 
-TEST_CASE("models::memory: buffer names are the documented ones") {
-  const char* names[] = {"reserved", "q_chunk", "own_kv", "recv_kv0", "recv_kv1", "out_acc", "softmax_stats", "workspace"};
-  for (int i = 0; i < static_cast<int>(Buffer::kCount); ++i) CHECK(std::string(buffer_name(Buffer(i))) == names[i]);
+TEST_CASE("models::DeviceMemory: reserved bytes from the start; peak keeps the counts live when first reached") {
+  const BufferTable t = tens();
+  DeviceMemory mem(&t, 5);
+  CHECK(mem.live_bytes() == 5);
+  mem.alloc(0);  // 15
+  mem.alloc(1);  // 35
+  mem.alloc(3);  // 75
+  CHECK(mem.peak_bytes() == 75);
+  mem.free(3);   // 35
+  mem.alloc(4);  // 85: new peak
+  CHECK(mem.peak_counts() == std::vector<int>{1, 1, 0, 0, 1, 0, 0, 0});
+  mem.free(4);
+  mem.alloc(3);  // 75
+  mem.alloc(2);  // 105: new peak
+  mem.free(2);
+  mem.free(3);
+  mem.alloc(6);  // 105 again, another set: the peak counts stay the first ones
+  CHECK(mem.peak_bytes() == 105);
+  CHECK(mem.peak_counts() == std::vector<int>{1, 1, 1, 1, 0, 0, 0, 0});
+  CHECK(mem.live_bytes() == 105);
+  CHECK_THROWS_AS(mem.free(5), std::logic_error);
 }
 
-TEST_CASE("models::DeviceMemory: peak keeps the set live when it was first reached") {
-  BufferSizes sizes;
-  for (int i = 0; i < static_cast<int>(Buffer::kCount); ++i) sizes.bytes[i] = 10.0 * (i + 1);
-  DeviceMemory mem(&sizes);
-  mem.alloc(Buffer::kReserved);  // 10
-  mem.alloc(Buffer::kQChunk);    // 30
-  mem.alloc(Buffer::kRecvKv0);   // 70
-  CHECK(mem.peak_bytes() == 70);
-  mem.free(Buffer::kRecvKv0);    // 30
-  mem.alloc(Buffer::kRecvKv1);   // 80: new peak
-  const unsigned at_peak = bit(Buffer::kReserved) | bit(Buffer::kQChunk) | bit(Buffer::kRecvKv1);
-  CHECK(mem.peak_set() == at_peak);
-  mem.free(Buffer::kRecvKv1);
-  mem.alloc(Buffer::kRecvKv0);   // 70
-  mem.alloc(Buffer::kOwnKv);     // 100: new peak
-  mem.free(Buffer::kOwnKv);
-  mem.free(Buffer::kRecvKv0);
-  mem.alloc(Buffer::kSoftmaxStats);  // 100 again, another set: the peak set stays the first one
-  CHECK(mem.peak_bytes() == 100);
-  CHECK(mem.peak_set() == (bit(Buffer::kReserved) | bit(Buffer::kQChunk) | bit(Buffer::kRecvKv0) | bit(Buffer::kOwnKv)));
-  CHECK(mem.live_bytes() == 100);
+TEST_CASE("models::DeviceMemory: ranks sharing a GPU hold one copy each of a buffer") {
+  const BufferTable t = tens();
+  DeviceMemory gpu(&t, 100);
+  gpu.alloc(2);  // rank 0: 30
+  gpu.alloc(2);  // rank 1: 30
+  CHECK(gpu.live_bytes() == 160);
+  CHECK(gpu.peak_counts()[2] == 2);
+  gpu.free(2);
+  gpu.free(2);
+  CHECK(gpu.live_bytes() == 100);
 }
 
-TEST_CASE("models::DeviceMemory: random alloc/free sequences keep live bytes equal to the live set") {
-  BufferSizes sizes;
+TEST_CASE("models::DeviceMemory: random alloc/free sequences keep live bytes equal to the live counts") {
   for (int seed = 0; seed < 50; ++seed) {
     CAPTURE(seed);
     std::mt19937_64 rng(seed);
-    for (double& b : sizes.bytes) b = static_cast<double>(rng() % 1000000);
-    double max_seen = 0;
-    unsigned set = 0;
-    DeviceMemory m2(&sizes);
+    BufferTable t;
+    for (int i = 0; i < 10; ++i) t.add("b" + std::to_string(i), static_cast<double>(rng() % 1000000));
+    const double reserved = static_cast<double>(rng() % 1000);
+    std::vector<int> count(10, 0);
+    double max_seen = reserved;
+    DeviceMemory m(&t, reserved);
     for (int step = 0; step < 200; ++step) {
-      const Buffer b = Buffer(rng() % static_cast<unsigned>(Buffer::kCount));
-      if (set & bit(b)) {
-        m2.free(b);
-        set &= ~bit(b);
+      const BufferId b = static_cast<BufferId>(rng() % 10);
+      if (count[b] > 0 && rng() % 2) {
+        m.free(b);
+        --count[b];
       } else {
-        m2.alloc(b);
-        set |= bit(b);
+        m.alloc(b);
+        ++count[b];
       }
-      double expect = 0;
-      for (int i = 0; i < static_cast<int>(Buffer::kCount); ++i) {
-        if (set & (1u << i)) expect += sizes.bytes[i];
-      }
-      CHECK(m2.live_bytes() == doctest::Approx(expect));
+      double expect = reserved;
+      for (int i = 0; i < 10; ++i) expect += count[i] * t.bytes(i);
+      CHECK(m.live_bytes() == doctest::Approx(expect));
       max_seen = std::max(max_seen, expect);
     }
-    CHECK(m2.peak_bytes() == doctest::Approx(max_seen));
+    CHECK(m.peak_bytes() == doctest::Approx(max_seen));
   }
 }
 
-TEST_CASE("models::memory_verdict: fits at capacity; over capacity lists the peak set largest first") {
-  BufferSizes sizes;
-  sizes.bytes[static_cast<int>(Buffer::kReserved)] = 1 * kGiB;
-  sizes.bytes[static_cast<int>(Buffer::kRecvKv0)] = 32 * kGiB;
-  sizes.bytes[static_cast<int>(Buffer::kRecvKv1)] = 32 * kGiB;
-  sizes.bytes[static_cast<int>(Buffer::kOwnKv)] = 28.1 * kGiB;
-  const unsigned set = bit(Buffer::kReserved) | bit(Buffer::kRecvKv0) | bit(Buffer::kRecvKv1) | bit(Buffer::kOwnKv);
+TEST_CASE("models::memory_verdict: fits at capacity; over capacity lists the peak buffers largest first") {
+  BufferTable t;
+  t.add("own_kv", 28.1 * kGiB);
+  t.add("recv_kv0", 32 * kGiB);
+  t.add("recv_kv1", 32 * kGiB);
+  t.add("q_chunk", 0.5 * kGiB);
+  const std::vector<int> counts{1, 1, 1, 0};
   const double peak = 93.1 * kGiB;
-  CHECK(memory_verdict(sizes, set, peak, peak).fits);
-  CHECK(memory_verdict(sizes, set, peak, peak).reason.empty());
-  const MemoryVerdict v = memory_verdict(sizes, set, peak, 80 * kGiB);
+  CHECK(memory_verdict(t, counts, 1 * kGiB, peak, peak).fits);
+  CHECK(memory_verdict(t, counts, 1 * kGiB, peak, peak).reason.empty());
+  const MemoryVerdict v = memory_verdict(t, counts, 1 * kGiB, peak, 80 * kGiB);
   CHECK_FALSE(v.fits);
   CHECK(v.peak_bytes == peak);
   CHECK(v.capacity_bytes == 80 * kGiB);
   CHECK(v.reason == "needs 93.1 GiB of 80 GiB (over by 13.1 GiB): recv_kv0 32 GiB, recv_kv1 32 GiB, own_kv 28.1 GiB, reserved 1 GiB");
+  // Two ranks on the GPU: copies are counted and named.
+  const MemoryVerdict two = memory_verdict(t, {2, 0, 0, 2}, 1 * kGiB, 58.2 * kGiB, 40 * kGiB);
+  CHECK(two.reason == "needs 58.2 GiB of 40 GiB (over by 18.2 GiB): own_kv 2 x 28.1 GiB, q_chunk 2 x 512 MiB, reserved 1 GiB");
 }

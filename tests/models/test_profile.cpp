@@ -8,27 +8,13 @@
 #include <string>
 
 #include "models/profile.hpp"
+#include "tests/models/profile_fixtures.hpp"
 
 using namespace ringsim;
 
 namespace {
-
-const char* kMinimal =
-    "name: test\n"
-    "memory: \"16 GiB\"\n"
-    "hbm_bandwidth: \"1 TB/s\"\n"
-    "tflops: 100\n";
-
-InputError error_of(const std::string& yaml, const std::string& prefix = "") {
-  try {
-    profile_from_yaml(YAML::Load(yaml), "p.yaml", prefix);
-  } catch (const InputError& e) {
-    return e;
-  }
-  FAIL("no InputError for:\n" << yaml);
-  return InputError("", 0, "", "");
-}
-
+const char* const kMinimal = test::kMinimalProfile;
+InputError error_of(const std::string& yaml, const std::string& prefix = "") { return test::profile_error(yaml, prefix); }
 }  // namespace
 
 TEST_CASE("models::profile: dtype and mask names round-trip") {
@@ -67,11 +53,29 @@ TEST_CASE("models::profile: the H100 datasheet profile carries the datasheet fig
   CHECK(p.reserved_memory_bytes == 1073741824.0);
 }
 
-TEST_CASE("models::profile: the GTX 1080 has no bf16 rate and a 1/64 fp16 rate") {
+TEST_CASE("models::profile: the GTX 1080 has no bf16 rate; its fp16 runs on the FP32 pipes as PyTorch's does") {
   const DeviceProfile p = load_profile("gtx-1080", "");
   CHECK(p.flops_per_s.count(DType::kBf16) == 0);
-  CHECK(p.flops_per_s.at(DType::kFp16) == doctest::Approx(8.873e12 / 64).epsilon(0.001));
+  // 2560 cores x 1733 MHz x 2: PyTorch's fp16 GEMMs compute in fp32 (CUDA_R_32F), not at the 1/64 HFMA2 rate.
+  CHECK(p.flops_per_s.at(DType::kFp16) == doctest::Approx(2560 * 1.733e9 * 2).epsilon(0.001));
+  CHECK(p.flops_per_s.at(DType::kFp16) == p.flops_per_s.at(DType::kFp32));
+  CHECK(p.attention_efficiency == doctest::Approx(0.59 * 0.43).epsilon(0.02));
   CHECK(p.hbm_bytes_per_s == 320e9);
+  CHECK_FALSE(p.measured);
+}
+
+TEST_CASE("models::profile: datasheet profiles carry an efficiency from a calibrated card and name their kernel") {
+  const DeviceProfile sheet = load_profile("h100-sxm-datasheet", "");
+  const DeviceProfile measured = load_profile("h100-sxm", "");
+  CHECK(sheet.kernel == measured.kernel);
+  // 4096 x 4096 bf16 d128 32 heads on the calibrated H100, against the datasheet rate.
+  for (const AttentionSample& a : measured.attention) {
+    if (a.dtype != DType::kBf16 || a.head_dim != 128 || a.q_heads != 32 || a.mask != MaskKind::kFull ||
+        a.q_tokens != 4096 || a.kv_tokens != 4096)
+      continue;
+    const double tflops = 4.0 * 4096 * 4096 * 128 * 32 / a.seconds;
+    CHECK(sheet.attention_efficiency == doctest::Approx(tflops / sheet.flops_per_s.at(DType::kBf16)).epsilon(0.01));
+  }
 }
 
 TEST_CASE("models::profile: unknown names list the shipped profiles; paths resolve against base_dir") {

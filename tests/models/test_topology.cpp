@@ -35,15 +35,33 @@ TEST_CASE("models::Topology: intra-node routes use NVLink, inter-node routes use
   CHECK(t.link_bytes_per_s(4 * 3 + 3) == 50e9);
 }
 
-TEST_CASE("models::Topology: a faster inter-node fabric wins even inside a node") {
+TEST_CASE("models::Topology: inside a node traffic stays on the node's fabric, however fast InfiniBand is") {
+  for (double inter_bytes_per_s : {50e9, 450e9, 900e9, 5e12}) {
+    for (TimeNs inter_latency_ns : {TimeNs{100}, TimeNs{2000}, TimeNs{50000}}) {
+      CAPTURE(inter_bytes_per_s);
+      CAPTURE(inter_latency_ns);
+      ClusterSpec c = cluster(16);
+      c.inter_node = {inter_bytes_per_s, inter_latency_ns};
+      const Topology t(c);
+      // GPU 0 -> 1 (node 0) and 9 -> 14 (node 1): GPU -> its NVSwitch -> GPU.
+      CHECK(t.route(0, 1).links == std::vector<LinkId>{4 * 0 + 0, 4 * 1 + 1});
+      CHECK(t.route(9, 14).links == std::vector<LinkId>{4 * 9 + 0, 4 * 14 + 1});
+      CHECK(t.route(0, 1).latency_ns == 2000);
+      CHECK(t.route(0, 1).bytes_per_s == 450e9);
+      // Across nodes: NIC -> IB switch -> NIC.
+      CHECK(t.route(7, 8).links == std::vector<LinkId>{4 * 7 + 2, 4 * 8 + 3});
+      CHECK(t.route(7, 8).latency_ns == inter_latency_ns);
+    }
+  }
+}
+
+TEST_CASE("models::Topology: a node without its own fabric sends through its NICs") {
   ClusterSpec c = cluster(16);
-  c.inter_node = {900e9, 2000};  // same latency, faster: 1 MiB weight decides
+  c.intra_node = {0, 0};  // e.g. PCIe-only nodes modelled without NVLink
   const Topology t(c);
-  CHECK(t.route(0, 1).links == std::vector<LinkId>{2, 4 + 3});
-  c.inter_node = {450e9, 2000};  // a perfect tie: deterministic, the NVSwitch edges come first
-  const Topology tie(c);
-  CHECK(tie.route(0, 1).links == tie.route(0, 1).links);
-  CHECK(tie.route(0, 1).latency_ns == 2000);
+  CHECK(t.route(0, 1).links == std::vector<LinkId>{4 * 0 + 2, 4 * 1 + 3});
+  CHECK(t.route(0, 1).bytes_per_s == 50e9);
+  CHECK(t.route(0, 1).latency_ns == 5000);
 }
 
 TEST_CASE("models::Topology: cached routes re-target to the same links Dijkstra finds") {

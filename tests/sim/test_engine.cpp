@@ -9,7 +9,6 @@
 
 #include "models/flow_network.hpp"
 #include "sim/engine.hpp"
-#include "sim/ring_program.hpp"
 #include "sim/simulate.hpp"
 #include "sim/trace.hpp"
 #include "sim_fixtures.hpp"
@@ -17,6 +16,7 @@
 
 using namespace ringsim;
 using ringsim::test::ScriptProgram;
+using ringsim::test::device_compute;
 
 namespace {
 
@@ -50,16 +50,6 @@ Op compute(TimeNs ns) {
 
 ClusterSpec one_node(long long gpus) {
   return ClusterSpec{gpus, 8, LinkSpec{1e9, 1000}, LinkSpec{1e8, 5000}};
-}
-
-std::vector<TimeNs> device_compute(const Scenario& s) {
-  const Point& pt = s.points[0];
-  Topology topo(cluster_for(s, pt));
-  ComputeModel model(s.profile, s.shape);
-  RingCosts costs = ring_costs(model, ring_blocks(s, pt.tokens, pt.ring_size));
-  BufferSizes sizes = buffer_sizes(s.shape, pt.chunk_tokens(), pt.chunk_tokens(), 0);
-  RingProgram program(pt.ring_size, costs, ring_transfer_bytes(s.shape, pt.tokens, pt.ring_size), sizes);
-  return Engine(topo, program, pt.ring_size, {}).run().compute_ns;
 }
 
 }  // namespace
@@ -121,7 +111,7 @@ TEST_CASE("sim::Engine: the same input gives the same event log") {
   }
 }
 
-TEST_CASE("sim::RingProgram: causal contiguous computes about half of non-causal") {
+TEST_CASE("sim::pass-kv: causal contiguous computes about half of non-causal") {
   const long long ring = 16, tokens = ring * 16384;  // large blocks: compute-bound
   auto total = [](const std::vector<TimeNs>& v) {
     double t = 0;
@@ -137,7 +127,7 @@ TEST_CASE("sim::RingProgram: causal contiguous computes about half of non-causal
   CHECK(zigzag / full < 0.6);
 }
 
-TEST_CASE("sim::RingProgram: zigzag balances compute across devices, contiguous does not") {
+TEST_CASE("sim::pass-kv: zigzag balances compute across devices, contiguous does not") {
   const long long ring = 16, tokens = ring * 16384;
   auto spread = [](const std::vector<TimeNs>& v) {
     auto [lo, hi] = std::minmax_element(v.begin(), v.end());
@@ -147,16 +137,15 @@ TEST_CASE("sim::RingProgram: zigzag balances compute across devices, contiguous 
   CHECK(spread(device_compute(test::ring_scenario(tokens, ring, true, Layout::kContiguous, 8))) > 4.0);
 }
 
-TEST_CASE("sim::simulate_point: memory peak is every buffer of buffer_sizes") {
+TEST_CASE("sim::simulate_point: pass-kv's memory peak is every buffer, sized by hand") {
   for (long long ring : {1LL, 2LL, 5LL}) {
     CAPTURE(ring);
-    Scenario s = test::ring_scenario(ring * 8192, ring, true, Layout::kZigzag, 8);
-    BufferSizes sizes = buffer_sizes(s.shape, 8192, 8192, s.profile.reserved_memory_bytes);
-    double expected = 0;
-    for (int b = 0; b < static_cast<int>(Buffer::kCount); ++b) {
-      bool recv = b == static_cast<int>(Buffer::kRecvKv0) || b == static_cast<int>(Buffer::kRecvKv1);
-      if (ring > 1 || !recv) expected += sizes.bytes[b];
-    }
+    const long long c = 8192;
+    Scenario s = test::ring_scenario(ring * c, ring, true, Layout::kZigzag, 8);  // 8 q/kv heads, d 64, fp16
+    // q 8192 x 8 x 64 x 2; K/V twice that; fp32 accumulator; max and sum; block output + lse.
+    const double q = c * 8.0 * 64 * 2, kv = 2 * q, acc = c * 8.0 * 64 * 4, stats = c * 8.0 * 8,
+                 workspace = c * 8.0 * 65 * 4, reserved = 1.0 * (1ull << 30);
+    const double expected = reserved + q + kv + acc + stats + workspace + (ring > 1 ? 2 * kv : 0);
     for (Mode mode : {Mode::kEvent, Mode::kRecurrence, Mode::kFolded}) {
       const std::string mode_str = mode_name(mode);
       CAPTURE(mode_str);
@@ -170,6 +159,8 @@ TEST_CASE("sim::simulate_point: memory peak is every buffer of buffer_sizes") {
     s.profile.memory_bytes = expected / 2;
     SimOptions o;
     o.mode = Mode::kEvent;
-    CHECK_FALSE(simulate_point(s, s.points[0], o).memory.fits);
+    const PointResult over = simulate_point(s, s.points[0], o);
+    CHECK_FALSE(over.memory.fits);
+    CHECK(over.memory.reason.find(ring > 1 ? "recv_kv0" : "own_kv") != std::string::npos);
   }
 }

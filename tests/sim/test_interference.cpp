@@ -10,7 +10,6 @@
 
 #include "models/flow_network.hpp"
 #include "sim/engine.hpp"
-#include "sim/ring_program.hpp"
 #include "sim/simulate.hpp"
 #include "sim_fixtures.hpp"
 
@@ -81,10 +80,13 @@ TEST_CASE("sim::interference: a causal ring's diagonal and full blocks take thei
   // step 0 for the whole transfer; the full block's share never applies.
   Scenario s = test::ring_scenario(16384, 2, true, Layout::kContiguous, 8);
   const long long c = 8192;
-  const TimeNs cd = ComputeModel(s.profile, s.shape).block_cost(BlockShape{c, c, MaskKind::kCausalDiagonal, true}).time_ns;
-  const TimeNs cf = ComputeModel(s.profile, s.shape).block_cost(BlockShape{c, c, MaskKind::kFull, true}).time_ns;
-  const double bytes = ring_transfer_bytes(s.shape, s.points[0].tokens, 2);
-  const TimeNs x = transfer_time_ns(bytes, s.intra_node.bytes_per_s);
+  // Block times by hand (profile samples): the diagonal is each device's first block (no merge).
+  test::set_block_seconds(s, c, c, MaskKind::kCausalDiagonal, 0x1p-12);
+  test::set_block_seconds(s, c, c, MaskKind::kFull, 0x1p-11);
+  test::set_merge_seconds(s, c, 0x1p-16);
+  const TimeNs cd = test::oracle_ns(0x1p-12), cf = test::oracle_ns(0x1p-11, 0x1p-16);
+  const double bytes = test::kv_block_bytes(s, c);
+  const TimeNs x = test::oracle_transfer_ns(0, bytes, s.intra_node.bytes_per_s);
   REQUIRE(cd > s.intra_node.latency_ns + x);
   CHECK(simulated_ns(s) == cd + cf);  // no interference: the transfer is hidden
   s.profile.interference = {link_sample(s, MaskKind::kCausalDiagonal, c, c, bytes, 0.5),
@@ -97,16 +99,16 @@ TEST_CASE("sim::interference: a causal ring's diagonal and full blocks take thei
   CHECK(simulated_ns(s) == cd + x + cf);
 }
 
-TEST_CASE("sim::ring_costs: shares are looked up once per block shape at the ring's message size") {
+TEST_CASE("sim::pass-kv lowering: shares are looked up once per block shape at the ring's message size") {
   // Zigzag P = 2: diagonal 2c x 2c, lower 2c x c, upper c x 2c (c = 2048).
   Scenario s = test::ring_scenario(8192, 2, true, Layout::kZigzag, 8);
-  const double bytes = ring_transfer_bytes(s.shape, 8192, 2);
+  const double bytes = test::kv_block_bytes(s, 4096);
   s.profile.interference = {link_sample(s, MaskKind::kZigzagDiagonal, 4096, 4096, bytes, 0.3),
                             link_sample(s, MaskKind::kFull, 4096, 2048, bytes, 0.6),
                             link_sample(s, MaskKind::kFull, 2048, 4096, bytes, 0.8),
                             link_sample(s, MaskKind::kFull, 4096, 2048, 64 * bytes, 0.1)};
-  const ComputeModel model(s.profile, s.shape);
-  const RingCosts costs = ring_costs(model, ring_blocks(s, 8192, 2), bytes);
+  const auto planned = test::plan_point(s, s.points[0]);
+  const RingCosts costs = planned->plan->lower()->costs;
   CHECK(costs.diagonal_share.link == doctest::Approx(0.3));
   CHECK(costs.lower_share.link == doctest::Approx(0.6));   // the sample at this message size
   CHECK(costs.upper_share.link == doctest::Approx(0.8));

@@ -20,7 +20,6 @@
 #include <vector>
 
 #include "models/flow_network.hpp"
-#include "sim/ring_program.hpp"
 #include "sim/simulate.hpp"
 #include "sim/trace.hpp"
 #include "sim_fixtures.hpp"
@@ -55,9 +54,19 @@ PointResult simulate(const Scenario& s, std::ostream* trace = nullptr) {
   return r;
 }
 
-TimeNs block_ns(const Scenario& s, MaskKind mask) {
+// Fixes a chunk x chunk block's time by hand (a profile sample, see
+// sim_fixtures): `first` is a device's first block (it writes the
+// accumulator), `later` one that also merges.
+struct BlockTimes {
+  TimeNs first, later;
+};
+constexpr double kAttentionS = 0x1p-12;  // 244 us
+constexpr double kMergeS = 0x1p-16;      // 15 us
+BlockTimes fix_block(Scenario& s, MaskKind mask, double attention_s = kAttentionS) {
   const long long c = s.points[0].chunk_tokens();
-  return ComputeModel(s.profile, s.shape).block_cost(BlockShape{c, c, mask, true}).time_ns;
+  test::set_block_seconds(s, c, c, mask, attention_s);
+  if (s.profile.merge.empty()) test::set_merge_seconds(s, c, kMergeS);
+  return {test::oracle_ns(attention_s), test::oracle_ns(attention_s, kMergeS)};
 }
 
 }  // namespace
@@ -65,11 +74,12 @@ TimeNs block_ns(const Scenario& s, MaskKind mask) {
 TEST_CASE("sim::shared GPU: two ranks on one card compute one after the other, in (step, rank) order") {
   // Copies far faster than a block: only the card's FIFO orders the computes.
   Scenario s = shared_scenario(4096, 2, 2, false, 3e12, 1000);
-  const TimeNs c = block_ns(s, MaskKind::kFull);
+  const BlockTimes c = fix_block(s, MaskKind::kFull);
   const PointResult r = simulate(s);
   CHECK(r.mode == Mode::kEvent);
-  CHECK(r.makespan_ns == 4 * c);            // (0,0) (0,1) (1,0) (1,1) back to back
-  CHECK(r.finish_ns == std::vector<TimeNs>{3 * c, 4 * c});
+  // (step 0, rank 0) (0, 1) (1, 0) (1, 1) back to back; step 0 blocks write, step 1 blocks merge.
+  CHECK(r.makespan_ns == 2 * c.first + 2 * c.later);
+  CHECK(r.finish_ns == std::vector<TimeNs>{2 * c.first + c.later, 2 * c.first + 2 * c.later});
 }
 
 TEST_CASE("sim::shared GPU: copies between ranks of one card share its loopback link") {
@@ -78,13 +88,12 @@ TEST_CASE("sim::shared GPU: copies between ranks of one card share its loopback 
   const double copy_bytes_per_s = 2e9;  // read + written: 1 GB/s of payload
   const TimeNs latency = 3000;
   Scenario s = shared_scenario(4096, 2, 2, false, copy_bytes_per_s, latency);
-  const TimeNs c = block_ns(s, MaskKind::kFull);
-  const double bytes = ring_transfer_bytes(s.shape, s.points[0].tokens, 2);
-  const TimeNs x = latency + transfer_time_ns(bytes, copy_bytes_per_s / 2 / 2);  // two flows
-  REQUIRE(x > 2 * c);
+  const BlockTimes c = fix_block(s, MaskKind::kFull, 0x1p-10);
+  const TimeNs x = test::oracle_transfer_ns(latency, test::kv_block_bytes(s, 4096), copy_bytes_per_s / 2 / 2);  // two flows
+  REQUIRE(x > 2 * c.first);
   const PointResult r = simulate(s);
-  CHECK(r.makespan_ns == x + 2 * c);
-  CHECK(r.finish_ns == std::vector<TimeNs>{x + c, x + 2 * c});
+  CHECK(r.makespan_ns == x + 2 * c.later);
+  CHECK(r.finish_ns == std::vector<TimeNs>{x + c.later, x + 2 * c.later});
 }
 
 TEST_CASE("sim::shared GPU: a masked block is an empty FIFO slot, so a rank finishes in card order") {
@@ -92,7 +101,8 @@ TEST_CASE("sim::shared GPU: a masked block is an empty FIFO slot, so a rank fini
   // full blocks; with fast copies the card runs every block back to back, and
   // a rank with nothing left finishes only when its empty slot comes up.
   Scenario s = shared_scenario(2048, 4, 4, true, 3e12, 1000);
-  const TimeNs d = block_ns(s, MaskKind::kCausalDiagonal), f = block_ns(s, MaskKind::kFull);
+  const TimeNs d = fix_block(s, MaskKind::kCausalDiagonal, 0x1p-13).first;  // the diagonal: first, writes
+  const TimeNs f = fix_block(s, MaskKind::kFull).later;                     // full blocks merge
   const PointResult r = simulate(s);
   CHECK(r.makespan_ns == 4 * d + 6 * f);
   CHECK(r.finish_ns == std::vector<TimeNs>{4 * d + 5 * f, 4 * d + 5 * f, 4 * d + 5 * f, 4 * d + 6 * f});
@@ -188,13 +198,13 @@ TEST_CASE("sim::interference: transfers in flight slow the computes of the GPUs 
   // and its receive), so a link share of 0.5 stops its compute while they run.
   Scenario s = test::ring_scenario(8192, 2, false, Layout::kContiguous, 8);
   s.intra_node = LinkSpec{450e9, 2000};
-  const TimeNs c = block_ns(s, MaskKind::kFull);
-  const TimeNs x = transfer_time_ns(ring_transfer_bytes(s.shape, s.points[0].tokens, 2), 450e9);
-  REQUIRE(c > s.intra_node.latency_ns + x);
-  CHECK(simulate(s).makespan_ns == 2 * c);  // no interference: the transfer is hidden
+  const BlockTimes c = fix_block(s, MaskKind::kFull);
+  const TimeNs x = test::oracle_transfer_ns(0, test::kv_block_bytes(s, 4096), 450e9);  // bytes in flight
+  REQUIRE(c.first > s.intra_node.latency_ns + x);
+  CHECK(simulate(s).makespan_ns == c.first + c.later);  // no interference: the transfer is hidden
   s.profile.link_compute_share = 0.5;
   const PointResult r = simulate(s);
-  CHECK(r.makespan_ns == 2 * c + x);  // step 0's compute stalls for the transfer
+  CHECK(r.makespan_ns == c.first + x + c.later);  // step 0's compute stalls for the transfer
   SimOptions o;
   o.mode = Mode::kRecurrence;
   CHECK_THROWS_AS(simulate_point(s, s.points[0], o), std::invalid_argument);
@@ -202,10 +212,9 @@ TEST_CASE("sim::interference: transfers in flight slow the computes of the GPUs 
 
 TEST_CASE("sim::interference: a copy between ranks of one GPU takes its copy share") {
   Scenario s = shared_scenario(4096, 2, 2, false, 2e12, 1000);
-  const TimeNs c = block_ns(s, MaskKind::kFull);
-  const double bytes = ring_transfer_bytes(s.shape, s.points[0].tokens, 2);
-  const TimeNs x = transfer_time_ns(bytes, 2e12 / 2 / 2);  // two copies share the loopback
-  REQUIRE(c > 1000 + x);
+  const BlockTimes c = fix_block(s, MaskKind::kFull);
+  const TimeNs x = test::oracle_transfer_ns(0, test::kv_block_bytes(s, 4096), 2e12 / 2 / 2);  // two copies share the loopback
+  REQUIRE(c.first > 1000 + x);
   s.profile.copy_compute_share = 0.5;  // two copies in flight: the GPU's compute stops
-  CHECK(simulate(s).makespan_ns == 4 * c + x);
+  CHECK(simulate(s).makespan_ns == 2 * c.first + 2 * c.later + x);
 }

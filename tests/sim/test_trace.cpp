@@ -83,7 +83,7 @@ TEST_CASE("sim::PointTrace: every device finishes when its last compute or trans
       if (sl.name == "compute") {
         last_end[sl.tid / 2] = std::max(last_end[sl.tid / 2], sl.end_ns);
       } else {
-        REQUIRE(sl.name == "kv");
+        REQUIRE(sl.name == "transfer");
         ++transfers;
         CHECK(sl.tid % 2 == 1);  // on the sender's send thread
         last_end[sl.tid / 2] = std::max(last_end[sl.tid / 2], sl.end_ns);
@@ -112,7 +112,7 @@ TEST_CASE("sim::PointTrace: a device sample keeps only its devices, and arrows o
   // Sends 0->1 and 1->2 stay drawn with arrows; 2->3 and 9->10 keep their slices only.
   int kv_in_sample = 0, flows_checked = 0;
   for (const test::TraceSlice& sl : t.trace.slices)
-    if (sl.name == "kv" && sample.count(sl.peer)) ++kv_in_sample;
+    if (sl.name == "transfer" && sample.count(sl.peer)) ++kv_in_sample;
   CHECK(kv_in_sample == 2 * 15);  // 0->1 and 1->2, one per step after the first
   CHECK(t.trace.flows.size() == static_cast<std::size_t>(kv_in_sample));
   for (const test::TraceFlow& f : t.trace.flows) {

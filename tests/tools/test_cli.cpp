@@ -224,9 +224,9 @@ TEST_CASE("ringsim CLI: the table says what every figure is") {
   TempDir dir;
   auto r = cli({"run", dir.write("tiny.yaml", kTiny), "--quiet"});
   REQUIRE(r.rc == 0);
-  for (const char* line : {"simulated forward pass of pass-KV ring attention", "scenario: tiny",
+  for (const char* line : {"simulated forward pass of context-parallel attention (schedule: pass-kv)", "scenario: tiny",
                            "profile:  h100-sxm-datasheet",
-                           "compute estimated", "network:  2 GPUs/node", "labels:", "mem/device is estimated",
+                           "compute estimated", "network:  2 GPUs/node", "labels:", "mem/GPU is estimated",
                            "wall is measured"})
     CHECK_MESSAGE(contains(r.out, line), line);
   CHECK(count(r.out, " estimated ") >= 4);

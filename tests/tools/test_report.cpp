@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <fstream>
 
 #include "tests/tools/tool_fixtures.hpp"
 
@@ -107,4 +108,41 @@ TEST_CASE("ringsim report: the seed scenario matches all 16 seed claims") {
   CHECK(count(r.out, ",simulated,") + count(r.out, ",estimated,") == 16);  // one label per row
   CHECK_FALSE(contains(r.out, "claims with no point"));
   CHECK(contains(r.out, "\n1073741824,262144,4096,8186.4,"));
+}
+
+TEST_CASE("ringsim report: a claim in part chunks matches the whole-chunk point and says so") {
+  TempDir dir;
+  std::string scenario = dir.write("tiny.yaml", kTiny);
+  dir.write("seed-claims.csv",
+            "tokens,ring_size,chunk_tokens,claimed_seconds,claimed_memory_gb_per_device,claimed_as\n"
+            "4100,2,2048,1.0,0.03,extrapolation\n"   // 4100 tokens on 2 devices of 2048: point (4096, 2)
+            "8192,4,2048,2.0,0.03,benchmark\n");
+  auto r = cli({"report", scenario, "--quiet"});
+  REQUIRE(r.rc == 0);
+  CHECK(contains(r.out, "claims in part chunks, matched to whole ones: line 2 claims 4100 tokens on 2 devices "
+                        "of 2048; simulated 2 x 2048 = 4096"));
+  CHECK(count(r.out, "extrapolation") == 1);
+  CHECK(count(r.out, "benchmark") == 1);
+  CHECK_FALSE(contains(r.out, "claims with no point"));
+  auto csv = cli({"report", scenario, "--format", "csv", "--quiet"});
+  CHECK(contains(csv.out, "\n4096,2,2048,1,30000000,extrapolation,4100,"));
+}
+
+TEST_CASE("ringsim report: the trillion-token rows meet the seed's extrapolation claims") {
+  TempDir dir;
+  // The shipped scenario without its 244,140-device row (the recurrence takes a minute on it).
+  std::ifstream in(ringsim::test::scenario_dir() + "/seed-trillion-causal-contiguous.yaml");
+  std::string text, line;
+  while (std::getline(in, line))
+    if (line.find("ring_size: 244140}") == std::string::npos) text += line + "\n";
+  std::string scenario = dir.write("trillion.yaml", text);
+  auto r = cli({"report", scenario, "--claims", ringsim::test::scenario_dir() + "/seed-claims.csv", "--format",
+                "csv", "--quiet"});
+  REQUIRE(r.rc == 0);
+  CHECK(count(r.out, ",8280,") == 3);
+  CHECK(count(r.out, ",extrapolation,") == 3);
+  CHECK(contains(r.out, "\n1000000000000,244140625,4096,8280,30000000,extrapolation,1000000000000,"));
+  CHECK(contains(r.out, "\n9999998976,2441406,4096,8280,30000000,extrapolation,10000000000,"));
+  CHECK(contains(r.out, "claims 100000000000 tokens on 24414062 devices of 4096"));
+  CHECK(contains(r.out, "claims with no point in the scenario: line 26 (tokens 1000000000, ring 244140)\n"));
 }

@@ -59,7 +59,8 @@ const BadCase kBadCases[] = {
     {"tokens not divisible by 2*ring (zigzag)", {{4, "sequence: {tokens: 4100, ring_size: 4}"}}, 4, "sequence.ring_size", "2 * ring_size"},
     {"sweep point not divisible (zigzag)", {{13, "  - {tokens: 8196, ring_size: 4}"}}, 13, "sweep[2].ring_size", "not divisible"},
     {"chunk_tokens not dividing tokens", {{14, "  - {chunk_tokens: 1000}"}}, 14, "sweep[3].chunk_tokens", "does not divide"},
-    {"ring_size past 262,144", {{12, "  - {tokens: 1073741824, ring_size: 262145}"}}, 12, "sweep[1].ring_size", "maximum 262144"},
+    {"ring_size past 2^31", {{12, "  - {tokens: 1099511627776, ring_size: 2147483649}"}}, 12, "sweep[1].ring_size", "maximum 2147483648"},
+    {"ranks sharing a GPU past 262,144 devices", {{13, "  - {tokens: 1073741824, ring_size: 524288, ranks_per_gpu: 2}"}}, 13, "sweep[2].ring_size", "ranks sharing a GPU"},
     {"tokens past 2^40", {{13, "  - {tokens: 2199023255552, ring_size: 4}"}}, 13, "sweep[2].tokens", "maximum"},
     {"tokens far past int64", {{13, "  - {tokens: 1e30, ring_size: 4}"}}, 13, "sweep[2].tokens", "maximum"},
     {"byte count overflowing int64", {{2, "model: {q_heads: 65536, kv_heads: 65536, head_dim: 65536, dtype: fp16}"}, {13, "  - {tokens: 1073741824, ring_size: 4}"}}, 13, "sweep[2].tokens", "overflows"},
@@ -289,4 +290,5 @@ TEST_CASE("scenario: check_point names the point it rejects") {
   }
   CHECK_THROWS_AS(check_point(s, Point{4096, 0}, "", 1), InputError);
   CHECK_NOTHROW(check_point(s, Point{1LL << 30, 262144}, "", 1));
+  CHECK_NOTHROW(check_point(s, Point{1000000000000LL, 244140625}, "", 1));  // the seed's trillion-token ring
 }

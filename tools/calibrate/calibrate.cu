@@ -7,8 +7,16 @@
 // Grid (full): q, kv in 512 .. 16384 (powers of two), heads 32 and 8 (MHA),
 // head_dim 64 and 128, bf16 and fp16; full mask on every (q, kv), causal and
 // zigzag_diagonal on q == kv. quick: q, kv in {1024, 4096, 16384}, heads 32.
-// Each sample: 2 warm-up runs, L2 flushed, median of 10 (quick: 5) runs.
-// About 2 s of GPU time for the full grid on an H100 (2026-11-26).
+// Each sample: 2 warm-up runs, then --runs (default 10, quick 5) timed runs,
+// each a separate launch with L2 flushed, interleaved: run r times every
+// sample once (in reverse order on odd rounds), so a drift of clocks or
+// temperature spreads over all samples instead of biasing one. The profile
+// keeps each sample's median and spread ((max - min) / median), flags samples
+// that break FLOPs monotonicity (models/sample_check.hpp: `suspect`, with the
+// reason), and records the kernel, its CTA tile and the card's SM count.
+// --step-costs adds the per-step costs of the real ring (step_costs_grid.hpp).
+// About 4 s of GPU time for the full grid on an H100 (2026-11-26), plus ~10 s
+// with --step-costs.
 #include <cuda_runtime.h>
 
 #include <cctype>
@@ -16,16 +24,24 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "kernels/attention/chunk_attention.hpp"
 #include "kernels/common/cuda_check.cuh"
 #include "kernels/common/gpu_timing.hpp"
+#include "models/profile_writer.hpp"
+#include "models/sample_check.hpp"
+#include "tools/calibrate/backward_samples.hpp"
 #include "tools/calibrate/calibrate.hpp"
 #include "tools/calibrate/device_rates.hpp"
 #include "tools/common/cli_errors.hpp"
+#if RINGSIM_HAVE_RING
+#include "tools/calibrate/step_costs_grid.hpp"
+#endif
 
 namespace ringsim {
 namespace {
@@ -37,6 +53,9 @@ constexpr int kMaxHeads = 32, kMaxHeadDim = 128;
 
 struct Options {
   std::string out = "-", name, grid = "full";
+  int runs = 0;             // timed runs per sample; 0: 10 (full) or 5 (quick)
+  bool step_costs = false;  // also measure the real ring's per-step costs
+  std::string check;        // a profile to flag (no GPU work)
 };
 
 // 0: parsed; 1: --help printed; 2: bad flag (message printed).
@@ -49,14 +68,32 @@ int parse(int argc, char** argv, Options& o) {
       ->check(CLI::IsMember({"full", "quick"}).description(""))
       ->type_name("full|quick")
       ->capture_default_str();
+  app.add_option("--runs", o.runs, "Timed runs per sample, interleaved over the grid (default 10, quick 5)")
+      ->check(CLI::Range(3, 1000))
+      ->type_name("N");
+  app.add_flag("--step-costs", o.step_costs,
+               "Also time what a ring step costs beyond its block and merge (copy on GPU 0, NCCL between GPUs 0 "
+               "and 1 when there are two): step_overhead, link_under_compute");
+  app.add_option("--check", o.check,
+                 "No timing: flag FILE's samples that break FLOPs monotonicity (suspect: true and a reason; "
+                 "models/sample_check.hpp) and rewrite it, e.g. after tools/calibrate/sdpa_calibrate.py")
+      ->type_name("FILE");
   app.footer("Examples:\n"
-             "  ringsim calibrate --out models/profiles/h100-sxm.yaml\n"
-             "  ringsim calibrate --grid quick --name my-card -o my-card.yaml");
+             "  ringsim calibrate --grid full --runs 10 --step-costs --out models/profiles/h100-sxm.yaml\n"
+             "  ringsim calibrate --grid quick --name my-card -o my-card.yaml\n"
+             "  ringsim calibrate --check my-card.yaml");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return cli::parse_error(app, "ringsim calibrate", e, std::cout, std::cerr) == 0 ? 1 : 2;
   }
+#if !RINGSIM_HAVE_RING
+  if (o.step_costs) {
+    std::fprintf(stderr, "ringsim calibrate: --step-costs needs the ring executor (NCCL), not built here\n");
+    return 2;
+  }
+#endif
+  if (o.runs == 0) o.runs = o.grid == "quick" ? 5 : 10;
   return 0;
 }
 
@@ -87,39 +124,109 @@ struct Buffers {  // sized for the largest sample, reused by all
 
 struct Sample {
   ChunkAttentionArgs args;
-  double seconds;
+  double seconds = 0, spread = 0;  // median and (max - min) / median over the runs
+  std::vector<double> runs;
 };
 
-bool measure_attention(const Options& opt, Buffers& b, GpuTimer& timer, std::vector<Sample>& out,
-                       std::string& error) {
+std::vector<Sample> attention_grid(const Options& opt, Buffers& b) {
   std::vector<long long> sizes;
   if (opt.grid == "quick") sizes = {1024, 4096, 16384};
   else for (long long n = 512; n <= kMaxTokens; n *= 2) sizes.push_back(n);
   const std::vector<int> heads = opt.grid == "quick" ? std::vector<int>{32} : std::vector<int>{32, 8};
-  const int reps = opt.grid == "quick" ? 5 : 10;
-  for (Dtype dt : {Dtype::kBf16, Dtype::kFp16}) {
-    const std::size_t n = kMaxTokens * kMaxHeads * kMaxHeadDim;
-    for (auto [p, seed] : {std::pair{b.q, 1}, {b.k, 2}, {b.v, 3}}) {
-      const Status st = fill_random_device(p, n, dt, seed, nullptr);
-      if (!st.ok()) { error = describe(st); return false; }
-    }
+  std::vector<Sample> out;
+  for (Dtype dt : {Dtype::kBf16, Dtype::kFp16})
     for (int h : heads)
       for (int d : {64, 128})
         for (Mask mask : {Mask::kFull, Mask::kCausal, Mask::kZigzag})
           for (long long q : sizes)
-            for (long long kv : sizes) {
-              if (mask != Mask::kFull && q != kv) continue;
-              ChunkAttentionArgs a{dt, mask, d, h, h, q, kv, b.q, b.k, b.v, b.o, b.lse};
-              Status st;
-              const double s = timer.median_seconds(
-                  [&] { return chunk_attention_forward(a, AttentionVariant::kFused, nullptr, 0, nullptr, nullptr); },
-                  2, reps, &st);
-              if (!st.ok()) { error = describe(st); return false; }
-              out.push_back({a, s});
-              std::fprintf(stderr, "  %s d%d h%d %s q%lld kv%lld: %.3f ms, %.1f TFLOP/s\n", dtype_name(dt), d, h,
-                           mask_name(mask), q, kv, s * 1e3, chunk_attention_flops(a) / s * 1e-12);
-            }
+            for (long long kv : sizes)
+              if (mask == Mask::kFull || q == kv) {
+                Sample smp;
+                smp.args = {dt, mask, d, h, h, q, kv, b.q, b.k, b.v, b.o, b.lse};
+                out.push_back(smp);
+              }
+  return out;
+}
+
+bool fill_inputs(Buffers& b, Dtype dt, std::string& error) {
+  const std::size_t n = kMaxTokens * kMaxHeads * kMaxHeadDim;
+  for (auto [p, seed] : {std::pair{b.q, 1}, {b.k, 2}, {b.v, 3}}) {
+    const Status st = fill_random_device(p, n, dt, seed, nullptr);
+    if (!st.ok()) { error = describe(st); return false; }
   }
+  return true;
+}
+
+// Times sample i once (warmup extra runs first); false on a CUDA error.
+bool time_once(GpuTimer& timer, Sample& smp, int warmup, std::string& error) {
+  Status st;
+  const double s = timer.median_seconds(
+      [&] { return chunk_attention_forward(smp.args, AttentionVariant::kFused, nullptr, 0, nullptr, nullptr); },
+      warmup, 1, &st);
+  if (!st.ok()) { error = describe(st); return false; }
+  smp.runs.push_back(s);
+  return true;
+}
+
+// Interleaved rounds (see the file comment). Inputs are refilled when the
+// dtype changes, so each dtype's samples run back to back within a round.
+bool measure_attention(const Options& opt, Buffers& b, GpuTimer& timer, std::vector<Sample>& out,
+                       std::string& error) {
+  out = attention_grid(opt, b);
+  for (int round = -1; round < opt.runs; ++round) {  // round -1: warm-up
+    const auto t0 = std::chrono::steady_clock::now();
+    for (Dtype dt : {Dtype::kBf16, Dtype::kFp16}) {
+      if (!fill_inputs(b, dt, error)) return false;
+      for (std::size_t k = 0; k < out.size(); ++k) {
+        Sample& smp = out[round % 2 == 0 ? k : out.size() - 1 - k];
+        if (smp.args.dtype != dt) continue;
+        if (!time_once(timer, smp, round < 0 ? 1 : 0, error)) return false;
+        if (round < 0) smp.runs.clear();
+      }
+    }
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "  attention: %s %d of %d (%zu samples, %.1f s)\n", round < 0 ? "warm-up" : "round",
+                 round + 1, opt.runs, out.size(), wall);
+  }
+  for (Sample& smp : out) {
+    std::vector<double> r = smp.runs;
+    std::sort(r.begin(), r.end());
+    smp.seconds = r.size() % 2 ? r[r.size() / 2] : 0.5 * (r[r.size() / 2 - 1] + r[r.size() / 2]);
+    smp.spread = (r.back() - r.front()) / smp.seconds;
+  }
+  return true;
+}
+
+// The samples as the profile's AttentionSamples, flagged by the FLOPs check.
+std::vector<AttentionSample> profile_samples(const std::vector<Sample>& attn) {
+  std::vector<AttentionSample> out;
+  for (const Sample& s : attn) {
+    const ChunkAttentionArgs& a = s.args;
+    AttentionSample p{a.dtype == Dtype::kBf16 ? DType::kBf16 : DType::kFp16, a.head_dim, a.q_heads, a.kv_heads,
+                      a.mask == Mask::kFull ? MaskKind::kFull
+                                            : (a.mask == Mask::kCausal ? MaskKind::kCausalDiagonal : MaskKind::kZigzagDiagonal),
+                      a.q_tokens, a.kv_tokens, s.seconds};
+    p.spread = s.spread;
+    out.push_back(p);
+  }
+  const std::size_t flagged = flag_suspect_samples(out);
+  std::fprintf(stderr, "  %zu sample(s) flagged suspect by the FLOPs monotonicity check\n", flagged);
+  return out;
+}
+
+// The kernel's CTA tile: block_m and block_n of the d128 full-mask launch,
+// and the fewest CTAs per SM over head dims and masks (the waves the
+// compute model counts should not be optimistic).
+bool kernel_tile(Buffers& b, KernelTileInfo& out, std::string& error) {
+  for (int d : {128, 64})
+    for (Mask mask : {Mask::kFull, Mask::kCausal}) {
+      KernelTileInfo t;
+      const ChunkAttentionArgs a{Dtype::kBf16, mask, d, 32, 32, 4096, 4096, b.q, b.k, b.v, b.o, b.lse};
+      const Status st = chunk_attention_tile(a, &t);
+      if (!st.ok()) { error = describe(st); return false; }
+      if (out.block_m == 0) out = t;
+      out.ctas_per_sm = std::min(out.ctas_per_sm, t.ctas_per_sm);
+    }
   return true;
 }
 
@@ -151,41 +258,114 @@ std::string today_utc() {
   return buf;
 }
 
-void write_profile(std::FILE* f, const Options& opt, const calibrate::DeviceFacts& facts,
-                   const calibrate::DeviceRates& rates, const std::vector<Sample>& attn,
-                   const std::vector<MergeSampleRow>& merges) {
-  constexpr double kGiB = 1024.0 * 1024 * 1024;
-  const std::string name = opt.name.empty() ? default_name(facts.card) : opt.name;
-  std::fprintf(f, "# Measured by ringsim-calibrate (--grid %s) on %s, %s.\n", opt.grid.c_str(), facts.card.c_str(),
-               today_utc().c_str());
-  std::fprintf(f, "# copy_bandwidth: cudaMemcpy device-to-device of 1 GiB, counting bytes read + written.\n");
-  std::fprintf(f, "# hbm_bandwidth: %s\n", facts.hbm_bytes_per_s > 0 ? "datasheet figure of the detected card"
-                                                                      : "no datasheet known: the measured copy rate");
-  std::fprintf(f, "# tflops: cuBLAS GEMM 8192^3 (fp32: no tensor cores); launch_overhead: empty-kernel launch rate;\n");
-  std::fprintf(f, "# reserved_memory: total - free after context creation. Samples: fused kernel, median of runs, L2 flushed.\n");
-  std::fprintf(f, "name: %s\ncard: %s\nsource: measured\n", name.c_str(), facts.card.c_str());
-  std::fprintf(f, "calibration: {date: %s, driver: \"%s\", cuda: \"%s\", tool: ringsim-calibrate}\n",
-               today_utc().c_str(), facts.driver.c_str(), facts.cuda.c_str());
-  std::fprintf(f, "memory: \"%.2f GiB\"\n", facts.memory_bytes / kGiB);
-  const double hbm = facts.hbm_bytes_per_s > 0 ? facts.hbm_bytes_per_s : rates.copy_bytes_per_s;
-  std::fprintf(f, "hbm_bandwidth: \"%.3g TB/s\"\n", hbm * 1e-12);
-  std::fprintf(f, "copy_bandwidth: \"%.3g TB/s\"\n", rates.copy_bytes_per_s * 1e-12);
-  std::fprintf(f, "tflops: {bf16: %.1f, fp16: %.1f, fp32: %.1f}\n", rates.bf16_flops * 1e-12,
-               rates.fp16_flops * 1e-12, rates.fp32_flops * 1e-12);
-  std::fprintf(f, "launch_overhead: \"%.3g us\"\n", rates.launch_s * 1e6);
-  std::fprintf(f, "reserved_memory: \"%.3g GiB\"\n", facts.reserved_bytes / kGiB);
-  std::fprintf(f, "attention:\n");
-  for (const Sample& s : attn)
-    std::fprintf(f,
-                 "  - {dtype: %s, head_dim: %d, q_heads: %d, kv_heads: %d, mask: %s, q_tokens: %lld, "
-                 "kv_tokens: %lld, seconds: %.6g, tflops: %.1f}\n",
-                 dtype_name(s.args.dtype), s.args.head_dim, s.args.q_heads, s.args.kv_heads,
-                 mask_name(s.args.mask), s.args.q_tokens, s.args.kv_tokens, s.seconds,
-                 chunk_attention_flops(s.args) / s.seconds * 1e-12);
-  std::fprintf(f, "merge:\n");
-  for (const MergeSampleRow& m : merges)
-    std::fprintf(f, "  - {q_tokens: %lld, q_heads: %d, head_dim: %d, seconds: %.6g}\n", m.tokens, m.heads,
-                 m.head_dim, m.seconds);
+// What a calibration measured, as the profile it writes.
+struct Measured {
+  calibrate::DeviceFacts facts;
+  calibrate::DeviceRates rates;
+  std::vector<Sample> attn;
+  std::vector<MergeSampleRow> merges;
+  std::vector<calibrate::BackwardSample> backward;
+  KernelTileInfo tile;
+  std::vector<StepOverheadSample> step_overhead;
+  std::vector<LinkUnderComputeSample> link_under_compute;
+  std::string step_note;
+};
+
+DeviceProfile profile_of(const Options& opt, const Measured& m) {
+  DeviceProfile p;
+  p.name = opt.name.empty() ? default_name(m.facts.card) : opt.name;
+  p.card = m.facts.card;
+  p.measured = true;
+  p.calibration = {{"date", today_utc()}, {"driver", m.facts.driver}, {"cuda", m.facts.cuda},
+                   {"tool", "ringsim-calibrate"}, {"runs", std::to_string(opt.runs)}};
+  p.kernel = m.tile.kernel;
+  p.sm_count = m.facts.sm_count;
+  p.tile = {m.tile.block_m, m.tile.block_n, m.tile.ctas_per_sm};
+  p.memory_bytes = m.facts.memory_bytes;
+  p.hbm_bytes_per_s = m.facts.hbm_bytes_per_s > 0 ? m.facts.hbm_bytes_per_s : m.rates.copy_bytes_per_s;
+  p.copy_bytes_per_s = m.rates.copy_bytes_per_s;
+  p.flops_per_s = {{DType::kBf16, m.rates.bf16_flops}, {DType::kFp16, m.rates.fp16_flops}, {DType::kFp32, m.rates.fp32_flops}};
+  p.launch_overhead_s = m.rates.launch_s;
+  p.reserved_memory_bytes = m.facts.reserved_bytes;
+  p.attention = profile_samples(m.attn);
+  for (const MergeSampleRow& r : m.merges) p.merge.push_back({r.tokens, r.heads, r.head_dim, r.seconds});
+  for (const calibrate::BackwardSample& b : m.backward) {
+    const kernels::ChunkAttentionBackwardArgs& a = b.args;
+    p.backward.push_back({a.dtype == Dtype::kBf16 ? DType::kBf16 : DType::kFp16, a.head_dim, a.q_heads, a.kv_heads,
+                          a.mask == Mask::kFull ? MaskKind::kFull
+                                                : (a.mask == Mask::kCausal ? MaskKind::kCausalDiagonal
+                                                                           : MaskKind::kZigzagDiagonal),
+                          a.q_tokens, a.kv_tokens, b.seconds});
+  }
+  flag_suspect_samples(p.backward);  // the same FLOPs check (a constant 2.5x flops factor changes no rate order)
+  p.step_overhead = m.step_overhead;
+  p.link_under_compute = m.link_under_compute;
+  return p;
+}
+
+std::vector<std::string> comments(const Options& opt, const Measured& m) {
+  std::vector<std::string> c = {
+      "Measured by ringsim-calibrate (--grid " + opt.grid + ", --runs " + std::to_string(opt.runs) + ") on " +
+          m.facts.card + ", " + today_utc() + ".",
+      "copy_bandwidth: cudaMemcpy device-to-device of 1 GiB, counting bytes read + written.",
+      std::string("hbm_bandwidth: ") + (m.facts.hbm_bytes_per_s > 0 ? "datasheet figure of the detected card"
+                                                                     : "no datasheet known: the measured copy rate"),
+      "tflops: cuBLAS GEMM 8192^3 (fp32: no tensor cores); launch_overhead: empty-kernel launch rate;",
+      "reserved_memory: total - free after context creation.",
+      "attention: the fused kernel, L2 flushed, median of --runs separate launches interleaved over the grid;",
+      "  spread: (max - min) / median; suspect: breaks FLOPs monotonicity (models/sample_check.hpp), left out.",
+      "kernel, tile: the kernel calibrated and its CTA tile (cudaOccupancyMaxActiveBlocksPerMultiprocessor:",
+      "  the fewest CTAs per SM over head_dim 64/128 and full/diagonal masks); sm_count: cudaDeviceProp.",
+      "backward: fused backward of one block as a ring step runs it (D given, accumulating); tflops counts",
+      "  2.5x the forward's flops, halved on diagonals (tools/calibrate/backward_samples.hpp)."};
+  if (!m.step_note.empty())
+    c.push_back("step_overhead, link_under_compute: kernels/ring/step_costs.hpp, " + m.step_note + ".");
+  return c;
+}
+
+bool measure_steps(const Options& opt, Measured& m, std::string& error) {
+  if (!opt.step_costs) return true;
+#if RINGSIM_HAVE_RING
+  calibrate::StepCostSamples steps;
+  if (!calibrate::measure_step_costs(opt.grid == "quick", steps, error)) return false;
+  m.step_overhead = steps.overhead;
+  m.link_under_compute = steps.link;
+  m.step_note = steps.note;
+#endif
+  return true;
+}
+
+// --check: flag a profile's samples and rewrite it, keeping its leading comments.
+int check_profile(const std::string& path) {
+  DeviceProfile p;
+  try {
+    p = load_profile(path, "");
+  } catch (const InputError& e) {
+    std::fprintf(stderr, "ringsim calibrate: %s\n", e.what());
+    return 2;
+  }
+  for (AttentionSample& a : p.attention) a.suspect = false, a.reason.clear();
+  const std::size_t flagged = flag_suspect_samples(p.attention);
+  std::vector<std::string> comments;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line) && line.rfind("#", 0) == 0;)
+    comments.push_back(line.size() > 2 && line[1] == ' ' ? line.substr(2) : line.substr(1));
+  std::ostringstream text;
+  write_profile_yaml(text, p, comments);
+  const std::string partial = path + ".partial";
+  std::ofstream out(partial);
+  out << text.str();
+  out.close();
+  if (!out || std::rename(partial.c_str(), path.c_str()) != 0) {
+    std::fprintf(stderr, "ringsim calibrate: cannot write %s\n", path.c_str());
+    return 2;
+  }
+  for (const AttentionSample& a : p.attention)
+    if (a.suspect) std::fprintf(stderr, "  suspect: %s d%d %d heads %s q%lld kv%lld: %s\n", dtype_name(a.dtype), a.head_dim,
+                                a.q_heads, mask_name(a.mask), a.q_tokens, a.kv_tokens, a.reason.c_str());
+  std::fprintf(stderr, "ringsim calibrate: %zu of %zu samples flagged suspect in %s\n", flagged, p.attention.size(),
+               path.c_str());
+  return 0;
 }
 
 }  // namespace
@@ -193,6 +373,7 @@ void write_profile(std::FILE* f, const Options& opt, const calibrate::DeviceFact
 int calibrate_main(int argc, char** argv) {
   Options opt;
   if (const int rc = parse(argc, argv, opt); rc != 0) return rc == 1 ? 0 : 2;
+  if (!opt.check.empty()) return check_profile(opt.check);
   const auto start = std::chrono::steady_clock::now();
   const calibrate::DeviceFacts facts = calibrate::read_device_facts();
   if (facts.card.empty()) {
@@ -201,31 +382,41 @@ int calibrate_main(int argc, char** argv) {
   }
   std::fprintf(stderr, "ringsim calibrate: times below are measured on %s (%d SMs), grid %s\n", facts.card.c_str(), facts.sm_count, opt.grid.c_str());
   std::string error;
-  calibrate::DeviceRates rates;
-  std::vector<Sample> attn;
-  std::vector<MergeSampleRow> merges;
+  Measured m;
+  m.facts = facts;
   {
     GpuTimer timer(nullptr);
     Buffers buffers;
     if (!buffers.alloc()) error = "cudaMalloc of the sample buffers failed";
-    if (error.empty()) calibrate::measure_rates(timer, rates, error);
-    if (error.empty()) measure_attention(opt, buffers, timer, attn, error);
-    if (error.empty()) measure_merge(buffers, timer, merges, error);
+    if (error.empty()) calibrate::measure_rates(timer, m.rates, error);
+    if (error.empty()) kernel_tile(buffers, m.tile, error);
+    if (error.empty()) measure_attention(opt, buffers, timer, m.attn, error);
+    if (error.empty()) measure_merge(buffers, timer, m.merges, error);
+    if (error.empty()) calibrate::measure_backward(opt.grid, timer, m.backward, error);
   }
+  if (error.empty()) measure_steps(opt, m, error);
   if (!error.empty()) {
     std::fprintf(stderr, "ringsim calibrate: %s\n", error.c_str());
     return 1;
   }
-  std::FILE* f = opt.out == "-" ? stdout : std::fopen(opt.out.c_str(), "w");
-  if (!f) {
-    std::fprintf(stderr, "ringsim calibrate: cannot write %s\n", opt.out.c_str());
-    return 2;
+  std::ostringstream text;
+  write_profile_yaml(text, profile_of(opt, m), comments(opt, m));
+  if (opt.out == "-") {
+    std::fputs(text.str().c_str(), stdout);
+  } else {
+    // Written beside the target and renamed, so a failed run never leaves half a profile.
+    const std::string partial = opt.out + ".partial";
+    std::ofstream f(partial);
+    f << text.str();
+    f.close();
+    if (!f || std::rename(partial.c_str(), opt.out.c_str()) != 0) {
+      std::fprintf(stderr, "ringsim calibrate: cannot write %s\n", opt.out.c_str());
+      return 2;
+    }
   }
-  write_profile(f, opt, facts, rates, attn, merges);
-  if (f != stdout) std::fclose(f);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(stderr, "ringsim calibrate: %zu attention + %zu merge samples in %.1f s -> %s\n", attn.size(),
-               merges.size(), wall, opt.out.c_str());
+  std::fprintf(stderr, "ringsim calibrate: %zu attention + %zu merge + %zu step samples in %.1f s -> %s\n",
+               m.attn.size(), m.merges.size(), m.step_overhead.size(), wall, opt.out.c_str());
   return 0;
 }
 

@@ -29,6 +29,16 @@ double parse_number(const std::string& text, const std::string& file, int line, 
 
 }  // namespace
 
+bool Claim::whole_chunks() const {
+  return chunk_tokens == 0 || static_cast<__int128>(ring_size) * chunk_tokens == tokens;
+}
+
+bool Claim::matches(long long point_tokens, long long point_ring_size) const {
+  if (point_ring_size != ring_size) return false;
+  if (point_tokens == tokens) return true;
+  return !whole_chunks() && static_cast<__int128>(ring_size) * chunk_tokens == point_tokens;
+}
+
 std::vector<Claim> load_claims(const std::string& path) {
   const std::vector<CsvRecord> records = parse_csv(read_input_file(path, "claims file"), path);
   if (records.empty()) throw InputError(path, 1, "", "empty claims file (expected a header line)");
@@ -61,6 +71,9 @@ std::vector<Claim> load_claims(const std::string& path) {
     c.seconds = required("claimed_seconds", false);
     if (auto gb = cell("claimed_memory_gb_per_device"))
       c.memory_bytes = parse_number(*gb, path, line, "claimed_memory_gb_per_device", false) * 1e9;
+    if (auto chunk = cell("chunk_tokens"))
+      c.chunk_tokens = static_cast<long long>(parse_number(*chunk, path, line, "chunk_tokens", true));
+    if (auto as = cell("claimed_as")) c.claimed_as = *as;
     if (!keys.insert({c.tokens, c.ring_size}).second)
       throw InputError(path, line, "", fmt::format("a second claim for tokens {}, ring_size {}", c.tokens, c.ring_size));
     claims.push_back(c);

@@ -31,7 +31,8 @@ using cli::Format;
 
 const std::map<std::string, Format> kFormats{{"table", Format::kTable}, {"csv", Format::kCsv}, {"json", Format::kJson}};
 const std::map<std::string, Mode> kModes{
-    {"auto", Mode::kAuto}, {"event", Mode::kEvent}, {"recurrence", Mode::kRecurrence}, {"folded", Mode::kFolded}};
+    {"auto", Mode::kAuto}, {"event", Mode::kEvent}, {"recurrence", Mode::kRecurrence}, {"folded", Mode::kFolded},
+    {"walk", Mode::kWalk}};
 const std::map<std::string, CsvHeader> kCsvHeaders{{"comments", CsvHeader::kComments}, {"plain", CsvHeader::kPlain}};
 
 // An option with named values ("--format csv"): listed in the help as
@@ -64,7 +65,7 @@ struct Commands {
 
 void add_run_command(Commands& c) {
   cli::RunOptions& o = c.run_options;
-  CLI::App* run = c.run = c.app.add_subcommand("run", "Simulate every point of a scenario (forward pass, pass-KV ring)");
+  CLI::App* run = c.run = c.app.add_subcommand("run", "Simulate every point of a scenario (each point's schedule: pass-kv, pass-q, ulysses, ...)");
   run->add_option("SCENARIO", o.scenario, "Scenario YAML (format: README, models/scenario.hpp)")
       ->required()
       ->type_name("FILE");
@@ -87,6 +88,7 @@ void add_run_command(Commands& c) {
       "  ringsim run scenarios/default.yaml\n"
       "  ringsim run scenarios/seed-billion-token.yaml --format csv --csv-header plain -o seed.csv\n"
       "  ringsim run scenarios/validate-1gpu-causal.yaml --trace t.json --trace-devices 0-3\n"
+      "  ringsim run scenarios/seed-trillion.yaml --mode walk\n"
       "  mpirun -n 4 ringsim run scenarios/seed-billion-token-causal-zigzag.yaml -o zigzag.csv -f csv\n"
       "Exit codes: 0 done; 2 bad input or options (FILE:LINE: KEY: message); 1 a failure while simulating.");
 }
@@ -126,7 +128,7 @@ std::unique_ptr<Commands> make_commands() {
     c->app.add_subcommand(tool, fmt::format("Runs ringsim-{} (built with CUDA; needs a GPU): {}", tool,
                                             tool == std::string("calibrate")
                                                 ? "time the kernels here and write a profile"
-                                                : "compare the simulator with real 1-2 GPU runs"));
+                                                : "compare the simulator with real runs on this machine's GPUs"));
   }
   c->app.footer(
       "Examples:\n"

@@ -1,9 +1,11 @@
 // Result writers for `ringsim run`; see output.hpp.
 #include "tools/ringsim/output.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 #include <fmt/ostream.h>
+#include <fmt/ranges.h>
 
 #include "models/input_file.hpp"
 #include "tools/ringsim/csv.hpp"
@@ -26,6 +28,7 @@ PointFigures figures_of(const PointResult& r) {
   f.exposed_comm_seconds = to_seconds(r.slowest_exposed_comm_ns);
   double busy = f.compute_seconds + f.exposed_comm_seconds;
   f.exposed_comm_fraction = busy > 0 ? f.exposed_comm_seconds / busy : 0;
+  f.balance = r.mean_compute_ns > 0 ? static_cast<double>(r.max_compute_ns) / r.mean_compute_ns : 1;
   f.label = label_of(r.compute_source);
   return f;
 }
@@ -39,13 +42,33 @@ std::string model_line(const Scenario& s) {
 std::string profile_line(const Scenario& s) {
   const DeviceProfile& p = s.profile;
   std::string source = p.measured ? fmt::format("measured on {}", p.card) : fmt::format("datasheet of {}", p.card);
-  return fmt::format("{} ({}; {})", p.name, source, p.origin);
+  const std::string kernel = p.kernel.empty() ? "kernel not named" : fmt::format("kernel {}", p.kernel);
+  const auto suspect = std::count_if(p.attention.begin(), p.attention.end(), [](const AttentionSample& a) { return a.suspect; });
+  const std::string flagged = suspect == 0 ? "" : fmt::format("; {} suspect samples left out", suspect);
+  return fmt::format("{} ({}; {}{}; {})", p.name, kernel, source, flagged, p.origin);
 }
 
 std::string network_line(const Scenario& s) {
   return fmt::format("{} GPUs/node, intra {} {}, inter {} {}", s.gpus_per_node,
                      format_rate(s.intra_node.bytes_per_s), format_seconds(to_seconds(s.intra_node.latency_ns)),
                      format_rate(s.inter_node.bytes_per_s), format_seconds(to_seconds(s.inter_node.latency_ns)));
+}
+
+std::string what_line(const Scenario& s) {
+  std::vector<std::string> names;
+  for (const Point& p : s.points) {
+    const std::string name = attention_of(s, p).schedule;
+    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  return fmt::format("simulated forward pass of context-parallel attention (schedule{}: {})",
+                     names.size() > 1 ? "s" : "", fmt::join(names, ", "));
+}
+
+std::string schedule_cell(const Scenario& s, const PointResult& r) {
+  std::string cell = r.schedule;
+  if (!r.schedule_detail.empty()) cell += fmt::format(" ({})", r.schedule_detail);
+  if (r.layout != s.layout) cell += fmt::format(", {}", layout_name(r.layout));
+  return cell;
 }
 
 std::string json_string(std::string_view text) {
@@ -88,27 +111,28 @@ class TableWriter : public ResultWriter {
  public:
   TableWriter(std::ostream& out, const Scenario& s) : out_(out), s_(s), model_(s.profile, s.shape) {}
   void begin() override {
-    fmt::print(out_, "ringsim {} — simulated forward pass of pass-KV ring attention\n", kVersion);
+    fmt::print(out_, "ringsim {} — {}\n", kVersion, what_line(s_));
     fmt::print(out_, "scenario: {}\nmodel:    {}\n", one_line(fmt::format("{} ({})", s_.name, s_.path)), model_line(s_));
     fmt::print(out_, "profile:  {}\n",
                one_line(fmt::format("{} — compute {}", profile_line(s_), model_.describe(probe_source(s_, model_)))));
     fmt::print(out_, "network:  {}\nlabels:   {}\n", network_line(s_), kLabelMeanings);
     fmt::print(out_, "columns:  time, tokens/s, compute and exposed comm (of the slowest device) carry the row's "
-                     "label; mem/device is estimated (memory model buffers); wall is measured (simulator run time)\n\n");
-    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<10} {:>12} {:>9}\n",
-               "tokens", "ring/gpus", "chunk", "label", "time", "tokens/s", "mem/device", "fits", "compute",
-               "exposed comm (%)", "mode", "events", "wall");
+                     "label; balance = largest / mean device compute; mem/GPU is estimated (memory model buffers of "
+                     "its ranks); wall is measured (simulator run time)\n\n");
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
+               "tokens", "ring/gpus", "chunk", "schedule", "label", "time", "tokens/s", "mem/GPU", "fits", "compute",
+               "exposed comm (%)", "balance", "mode", "events", "wall");
     out_.flush();
   }
   void point(const PointResult& r, std::size_t) override {
     PointFigures f = figures_of(r);
-    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<10} {:>12} {:>9}\n",
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
                r.point.tokens, fmt::format("{}/{}", r.point.ring_size, r.point.ring_size / ranks_per_gpu(s_, r.point)),
-               r.point.chunk_tokens(), f.label, format_seconds(f.seconds),
+               r.point.chunk_tokens(), schedule_cell(s_, r), f.label, format_seconds(f.seconds),
                format_count(f.tokens_per_second),
                format_bytes(r.memory.peak_bytes), r.memory.fits ? "yes" : "NO", format_seconds(f.compute_seconds),
                fmt::format("{} ({:.1f}%)", format_seconds(f.exposed_comm_seconds), 100 * f.exposed_comm_fraction),
-               mode_name(r.mode), r.events, format_seconds(r.wall_seconds));
+               fmt::format("{:.2f}", f.balance), mode_name(r.mode), r.events, format_seconds(r.wall_seconds));
     if (!r.memory.fits)
       fmt::print(out_, "{:>14}   does not fit in {} [estimated]: {}\n", "^", format_bytes(r.memory.capacity_bytes),
                  r.memory.reason);
@@ -129,7 +153,7 @@ class CsvWriter : public ResultWriter {
   void begin() override {
     if (header_ == CsvHeader::kComments) {
       const std::string lines[] = {
-          fmt::format("ringsim {} — simulated forward pass of pass-KV ring attention", kVersion),
+          fmt::format("ringsim {} — {}", kVersion, what_line(s_)),
           fmt::format("scenario: {} ({}); model: {}", s_.name, s_.path, model_line(s_)),
           fmt::format("profile: {}; network: {}", profile_line(s_), network_line(s_)),
           fmt::format("labels: {}; memory figures are estimated; wall_seconds is measured", kLabelMeanings)};
@@ -138,18 +162,22 @@ class CsvWriter : public ResultWriter {
     out_ << "tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,label,simulated_seconds,tokens_per_second,"
             "peak_memory_bytes_per_device,memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,"
             "exposed_comm_seconds,exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,"
-            "wall_seconds\n";
+            "wall_seconds,schedule,schedule_detail,layout,compute_balance,mean_compute_seconds,max_compute_seconds,"
+            "total_flops\n";
     out_.flush();
   }
   void point(const PointResult& r, std::size_t) override {
     PointFigures f = figures_of(r);
     long long rpg = ranks_per_gpu(s_, r.point);
-    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", r.point.tokens, r.point.ring_size,
+    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},", r.point.tokens, r.point.ring_size,
                rpg, r.point.ring_size / rpg, r.point.chunk_tokens(), f.label, f.seconds,
                json_number(f.tokens_per_second), r.memory.peak_bytes, r.memory.capacity_bytes,
                r.memory.fits ? "true" : "false", csv_field(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
                f.exposed_comm_fraction, r.slowest_device, csv_field(model_.describe(r.compute_source)),
                mode_name(r.mode), r.events, r.device_steps, r.wall_seconds);
+    fmt::print(out_, "{},{},{},{},{},{},{}\n", csv_field(r.schedule), csv_field(r.schedule_detail),
+               layout_name(r.layout), f.balance, r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns),
+               r.total_flops);
     out_.flush();
   }
   void end() override { out_.flush(); }
@@ -169,7 +197,7 @@ class JsonWriter : public ResultWriter {
   void begin() override {
     const DeviceProfile& p = s_.profile;
     fmt::print(out_, "{{\"header\": {{\"ringsim_version\": {}, \"what\": {}, \"scenario\": {}, \"scenario_file\": {},\n",
-               json_string(kVersion), json_string("simulated forward pass of pass-KV ring attention"),
+               json_string(kVersion), json_string(what_line(s_)),
                json_string(s_.name), json_string(s_.path));
     fmt::print(out_, "  \"model\": {}, \"profile\": {}, \"card\": {}, \"profile_source\": {}, \"profile_file\": {},\n",
                json_string(model_line(s_)), json_string(p.name), json_string(p.card),
@@ -198,9 +226,14 @@ class JsonWriter : public ResultWriter {
     fmt::print(out_, "\"compute_seconds\": {}, \"exposed_comm_seconds\": {}, \"exposed_comm_fraction\": {}, ",
                json_number(f.compute_seconds), json_number(f.exposed_comm_seconds), json_number(f.exposed_comm_fraction));
     fmt::print(out_, "\"slowest_device\": {}, \"compute_source\": {}, \"mode\": {}, \"events\": {}, "
-                     "\"device_steps\": {}, \"wall_seconds\": {}}}",
+                     "\"device_steps\": {}, \"wall_seconds\": {}, ",
                r.slowest_device, json_string(model_.describe(r.compute_source)), json_string(mode_name(r.mode)),
                r.events, r.device_steps, json_number(r.wall_seconds));
+    fmt::print(out_, "\"schedule\": {}, \"schedule_detail\": {}, \"layout\": {}, \"compute_balance\": {}, "
+                     "\"mean_compute_seconds\": {}, \"max_compute_seconds\": {}, \"total_flops\": {}}}",
+               json_string(r.schedule), json_string(r.schedule_detail), json_string(layout_name(r.layout)),
+               json_number(f.balance), json_number(r.mean_compute_ns / kNsPerSecond),
+               json_number(to_seconds(r.max_compute_ns)), json_number(r.total_flops));
     out_.flush();
   }
   void end() override {

@@ -16,14 +16,17 @@ namespace ringsim::cli {
 struct PointFigures {
   double seconds = 0, tokens_per_second = 0;
   double compute_seconds = 0, exposed_comm_seconds = 0, exposed_comm_fraction = 0;
+  double balance = 1;  // causal balance: slowest device's compute / mean device compute
   const char* label = "estimated";
 };
 PointFigures figures_of(const PointResult& r);
 
 // Header facts shared by run and report.
 std::string model_line(const Scenario& s);    // "32 q heads / 8 kv heads, head_dim 128, bf16, causal, zigzag"
-std::string profile_line(const Scenario& s);  // "h100-sxm (NVIDIA H100 ..., datasheet, FILE)"
+std::string profile_line(const Scenario& s);  // "h100-sxm (kernel ringsim-fused-fa2; measured on NVIDIA H100 ...; FILE)"
 std::string network_line(const Scenario& s);  // "8 GPUs/node, intra 450 GB/s 2 us, inter 50 GB/s 5 us"
+std::string what_line(const Scenario& s);     // "simulated forward pass of context-parallel attention (schedules: pass-kv)"
+std::string schedule_cell(const Scenario& s, const PointResult& r);  // "usp (ulysses 8 x ring 2)", layout if not the scenario's
 extern const char* const kLabelMeanings;      // one line: what each label means
 
 // JSON pieces (the output is flat; nlohmann-json reads it back in the tests).

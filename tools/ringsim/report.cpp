@@ -1,7 +1,9 @@
 // `ringsim report SCENARIO`: the scenario's sweep simulated on its own
 // profile and on each --device override, joined with a claims CSV by
-// (tokens, ring_size). Claimed figures are labelled `claimed`: stated by
-// someone else, not reproduced here.
+// (tokens, ring_size) (or whole chunks, see claims.hpp). Claimed figures are
+// labelled `claimed`: stated by someone else, not reproduced here; the
+// "claimed as" column says which of the claimant's tables a row is from
+// (the seed's benchmark or its extrapolation to a trillion tokens).
 #include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ostream.h>
@@ -57,9 +59,11 @@ void simulate_all(std::vector<Variant>& variants, Progress& progress) {
 
 const Claim* find_claim(const std::vector<Claim>& claims, const Point& p) {
   for (const Claim& c : claims)
-    if (c.tokens == p.tokens && c.ring_size == p.ring_size) return &c;
+    if (c.matches(p.tokens, p.ring_size)) return &c;
   return nullptr;
 }
+
+std::string claimed_as(const Claim* c) { return c && !c->claimed_as.empty() ? one_line(c->claimed_as) : "-"; }
 
 std::string gb(double bytes) { return bytes < 0 ? "-" : fmt::format("{:.3g} GB", bytes / 1e9); }
 
@@ -91,12 +95,12 @@ struct Report {
 
   void table() const {
     header("");
-    std::string cols = fmt::format("\n{:>11} {:>7} {:>6} {:>12}", "tokens", "ring", "chunk", "claimed s");
+    std::string cols = fmt::format("\n{:>13} {:>9} {:>6} {:>12} {:>13}", "tokens", "ring", "chunk", "claimed s", "claimed as");
     for (const Variant& v : variants)
       cols += fmt::format(" {:>22} {:>9}", one_line(fmt::format("{} [{}]", v.scenario.profile.name, v.label)), "ratio");
     cols += fmt::format(" {:>11}", "claimed mem");
     for (const Variant& v : variants) cols += fmt::format(" {:>18} {:>4}", one_line(v.scenario.profile.name + " mem"), "fits");
-    fmt::print(out, "{}\n{:>11} {:>7} {:>6} {:>12}", cols, "", "", "", "[claimed]");
+    fmt::print(out, "{}\n{:>13} {:>9} {:>6} {:>12} {:>13}", cols, "", "", "", "[claimed]", "");
     for (std::size_t i = 0; i < variants.size(); ++i) fmt::print(out, " {:>22} {:>9}", "", "sim/claim");
     fmt::print(out, " {:>11}", "[claimed]");
     for (std::size_t i = 0; i < variants.size(); ++i) fmt::print(out, " {:>18} {:>4}", "[estimated]", "");
@@ -105,8 +109,8 @@ struct Report {
     for (std::size_t i = 0; i < points.size(); ++i) {
       const Point& p = points[i];
       const Claim* c = find_claim(claims, p);
-      fmt::print(out, "{:>11} {:>7} {:>6} {:>12}", p.tokens, p.ring_size, p.chunk_tokens(),
-                 c ? format_seconds(c->seconds) : "-");
+      fmt::print(out, "{:>13} {:>9} {:>6} {:>12} {:>13}", p.tokens, p.ring_size, p.chunk_tokens(),
+                 c ? format_seconds(c->seconds) : "-", claimed_as(c));
       for (const Variant& v : variants) {
         PointFigures f = figures_of(v.results[i]);
         std::string cell = format_seconds(f.seconds) + (v.label == "mixed" ? fmt::format(" {:.3}", f.label) : "");
@@ -118,15 +122,36 @@ struct Report {
       out << '\n';
     }
     unmatched("\nclaims with no point in the scenario: ");
+    rounded("claims in part chunks, matched to whole ones: ");
   }
 
+  bool matched(const Claim& c) const {
+    for (const Point& p : base().points)
+      if (c.matches(p.tokens, p.ring_size)) return true;
+    return false;
+  }
+
+  // Claims no point matches, from the claimant's tables the scenario replays
+  // (all of them if it replays none): the billion-token sweep is not told
+  // about the extrapolation rows, nor the trillion-token one about the sweep.
   void unmatched(const char* prefix) const {
+    std::set<std::string> replayed;
+    for (const Claim& c : claims)
+      if (matched(c)) replayed.insert(c.claimed_as);
     std::vector<std::string> rows;
-    for (const Claim& c : claims) {
-      bool found = false;
-      for (const Point& p : base().points) found = found || (p.tokens == c.tokens && p.ring_size == c.ring_size);
-      if (!found) rows.push_back(fmt::format("line {} (tokens {}, ring {})", c.line, c.tokens, c.ring_size));
-    }
+    for (const Claim& c : claims)
+      if (!matched(c) && (replayed.empty() || replayed.count(c.claimed_as)))
+        rows.push_back(fmt::format("line {} (tokens {}, ring {})", c.line, c.tokens, c.ring_size));
+    if (!rows.empty()) fmt::print(out, "{}{}\n", prefix, fmt::join(rows, "; "));
+  }
+
+  void rounded(const char* prefix) const {
+    std::vector<std::string> rows;
+    for (const Claim& c : claims)
+      if (!c.whole_chunks() && matched(c))
+        rows.push_back(fmt::format("line {} claims {} tokens on {} devices of {}; simulated {} x {} = {}", c.line,
+                                   c.tokens, c.ring_size, c.chunk_tokens, c.ring_size, c.chunk_tokens,
+                                   c.ring_size * c.chunk_tokens));
     if (!rows.empty()) fmt::print(out, "{}{}\n", prefix, fmt::join(rows, "; "));
   }
 
@@ -134,8 +159,9 @@ struct Report {
     if (style == CsvHeader::kComments) {
       header("# ");
       unmatched("# claims with no point in the scenario: ");
+      rounded("# claims in part chunks, matched to whole ones: ");
     }
-    out << "tokens,ring_size,chunk_tokens,claimed_seconds,claimed_memory_bytes_per_device";
+    out << "tokens,ring_size,chunk_tokens,claimed_seconds,claimed_memory_bytes_per_device,claimed_as,claimed_tokens";
     for (const Variant& v : variants) {
       for (const char* column : {"seconds", "label", "ratio_to_claimed", "peak_memory_bytes_per_device", "fits_in_memory"})
         out << ',' << csv_field(fmt::format("{}_{}", v.scenario.profile.name, column));
@@ -144,8 +170,9 @@ struct Report {
     const auto& points = base().points;
     for (std::size_t i = 0; i < points.size(); ++i) {
       const Claim* c = find_claim(claims, points[i]);
-      fmt::print(out, "{},{},{},{},{}", points[i].tokens, points[i].ring_size, points[i].chunk_tokens(),
-                 c ? fmt::format("{}", c->seconds) : "", c && c->memory_bytes >= 0 ? fmt::format("{}", c->memory_bytes) : "");
+      fmt::print(out, "{},{},{},{},{},{},{}", points[i].tokens, points[i].ring_size, points[i].chunk_tokens(),
+                 c ? fmt::format("{}", c->seconds) : "", c && c->memory_bytes >= 0 ? fmt::format("{}", c->memory_bytes) : "",
+                 c ? csv_field(c->claimed_as) : "", c ? fmt::format("{}", c->tokens) : "");
       for (const Variant& v : variants) {
         PointFigures f = figures_of(v.results[i]);
         fmt::print(out, ",{},{},{},{},{}", f.seconds, f.label, c ? fmt::format("{}", f.seconds / c->seconds) : "",
@@ -175,8 +202,10 @@ struct Report {
       const Claim* c = find_claim(claims, points[i]);
       fmt::print(out, "{}  {{\"tokens\": {}, \"ring_size\": {}, \"chunk_tokens\": {}, \"claimed\": ", i ? ",\n" : "",
                  points[i].tokens, points[i].ring_size, points[i].chunk_tokens());
-      if (c) fmt::print(out, "{{\"label\": \"claimed\", \"seconds\": {}, \"memory_bytes_per_device\": {}}}",
-                        json_number(c->seconds), c->memory_bytes >= 0 ? json_number(c->memory_bytes) : "null");
+      if (c) fmt::print(out, "{{\"label\": \"claimed\", \"seconds\": {}, \"memory_bytes_per_device\": {}, "
+                             "\"claimed_as\": {}, \"tokens\": {}}}",
+                        json_number(c->seconds), c->memory_bytes >= 0 ? json_number(c->memory_bytes) : "null",
+                        c->claimed_as.empty() ? "null" : json_string(c->claimed_as), c->tokens);
       else out << "null";
       out << ", \"results\": [";
       for (std::size_t k = 0; k < variants.size(); ++k) {
@@ -200,6 +229,7 @@ struct Report {
 int report_command(const ReportOptions& o, Io io) {
   std::vector<Variant> variants;
   variants.push_back({load_scenario(o.scenario), {}, ""});
+  check_schedules(variants[0].scenario);
   const std::string claims_path =
       o.claims.value_or((std::filesystem::path(o.scenario).parent_path() / "seed-claims.csv").string());
   std::vector<Claim> claims = load_claims(claims_path);

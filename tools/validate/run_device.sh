@@ -1,48 +1,74 @@
 #!/bin/bash
-# tools/validate/run_device.sh: runs `ringsim validate` on every validation
-# scenario on a machine with 1-2 GPUs, with and without the interference
-# model (--no-interference), and writes the tables and traces under $OUT
-# (tools/validate/RESULTS.md records one such run).
+# tools/validate/run_device.sh: runs `ringsim validate` on the GPU machine
+# and writes its tables under $OUT (tools/validate/RESULTS.md records runs).
 #
-# The binary is built where nvcc is (no GPU needed) and carried:
-#   meson setup build-validate -Dtests=disabled && ninja -C build-validate tools/validate/ringsim-validate
-#   mkdir -p build-validate/devlibs && cp -L /lib/x86_64-linux-gnu/lib{fmt.so.9,yaml-cpp.so.0.7} build-validate/devlibs/
-# then (device tool): carry build-validate/tools/validate/ringsim-validate and
-# build-validate/devlibs, command: bash tools/validate/run_device.sh [1gpu|2gpu|all]
-# The GPU machine may lack fmt/yaml-cpp (no registry there): devlibs holds them;
-# CUDA, cuBLAS and NCCL come from the machine (NCCL from the pip wheel if not
-# in the system paths).
+#   bash tools/validate/run_device.sh all     every validation scenario (pass-kv,
+#                                             pass-q, all-gather, ulysses; 1, 2 and 4
+#                                             GPUs), self-calibrated and out of sample
+#                                             (--profile) in one table per GPU count,
+#                                             twice: out-of-sample links from the stored
+#                                             transport profile (with traces), then from
+#                                             the scenarios' cluster figures (a few
+#                                             minutes on 4 x H200: the 4-GPU table took
+#                                             34 s on 2026-11-27; hard limit 8.7 min)
+#   bash tools/validate/run_device.sh 1gpu|2gpu|4gpu   one of those tables
+#   bash tools/validate/run_device.sh smoke   tools/validate/smoke/*.yaml: a few
+#                                             small points of every schedule (~1 min)
+#
+# Run from a staged folder (tools/validate/stage.sh DEST BUILD_DIR makes one:
+# the binary built here for sm_90a, the fmt/yaml-cpp .so files the GPU image
+# lacks, profiles, scenarios and this script); device tool, kind
+# nvidia-h100-x4: carry [".stage-NAME"], command
+#   cd .stage-NAME && bash tools/validate/run_device.sh all
+# CUDA and cuBLAS come from the machine, NCCL from the system or PyTorch's
+# nvidia-nccl wheel. Environment: PROFILE (default: h200-sxm on H200, else
+# h100-sxm), TRANSPORT (default nccl-send-recv-h200: the stored transport
+# profile the out-of-sample column takes its links from; "none": the
+# scenario's cluster figures), EXTRA (more ringsim validate options).
 set -u
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 OUT=${OUT:-/tmp/validate-out}
 WHAT=${1:-all}
-mkdir -p "$OUT" "$OUT/traces"
-BIN=build-validate/tools/validate/ringsim-validate
-LIBS=$PWD/build-validate/devlibs:/usr/local/cuda/lib64
+BIN=${BIN:-$PWD/bin/ringsim-validate}
+export RINGSIM_PROFILE_DIR=${RINGSIM_PROFILE_DIR:-$PWD/models/profiles}
+mkdir -p "$OUT/traces"
+LIBS=$PWD/devlibs:/usr/local/cuda/lib64
 if ! ldconfig -p | grep -q libnccl.so.2; then
   NCCL_PIP=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib"))' 2>/dev/null)
   LIBS=$LIBS:$NCCL_PIP
 fi
 export LD_LIBRARY_PATH=$LIBS:${LD_LIBRARY_PATH:-}
+CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
+case "$CARD" in *H200*) PROFILE=${PROFILE:-h200-sxm} ;; *) PROFILE=${PROFILE:-h100-sxm} ;; esac
+TRANSPORT=${TRANSPORT:-nccl-send-recv-h200}
+OOS="--profile $PROFILE"
+[ "$TRANSPORT" != none ] && OOS="$OOS --transport $TRANSPORT"
 {
   date -u; nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv
-  nvidia-smi topo -m; ldd "$BIN" | grep -E "nccl|cublas|fmt|yaml|not found"
+  nvidia-smi topo -m; ldd "$BIN" | grep -E "nccl|cublas|fmt|yaml|not found"; echo "out of sample: $OOS"
 } > "$OUT/machine.txt" 2>&1
 cat "$OUT/machine.txt"
-run() {  # run NAME ARGS...: the table streams to $OUT/NAME.txt
-  local name=$1; shift
-  echo "== $name: $BIN $*"
-  timeout 200 "$BIN" "$@" 2>&1 | tee "$OUT/$name.txt"
-  echo "exit ${PIPESTATUS[0]}" | tee -a "$OUT/$name.txt"
+
+run() {  # run NAME SECONDS ARGS...: the table streams to $OUT/NAME.txt
+  local name=$1 limit=$2 t0=$SECONDS; shift 2
+  echo "== $name: ringsim-validate $*"
+  timeout -k 10 "$limit" "$BIN" "$@" 2>&1 | tee "$OUT/$name.txt"
+  echo "exit ${PIPESTATUS[0]} after $((SECONDS - t0)) s" | tee -a "$OUT/$name.txt"
 }
-ONE="scenarios/validate-1gpu-noncausal.yaml scenarios/validate-1gpu-causal.yaml scenarios/validate-1gpu-zigzag.yaml"
-TWO="scenarios/validate-2gpu-noncausal.yaml scenarios/validate-2gpu-causal.yaml scenarios/validate-2gpu-zigzag.yaml"
-if [ "$WHAT" = 1gpu ] || [ "$WHAT" = all ]; then
-  run validate-1gpu $ONE --trace-prefix "$OUT/traces/"
-  run validate-1gpu-no-interference $ONE --no-interference
-fi
-if [ "$WHAT" = 2gpu ] || [ "$WHAT" = all ]; then
-  run validate-2gpu $TWO --trace-prefix "$OUT/traces/"
-  run validate-2gpu-no-interference $TWO --no-interference
-fi
+group() {  # group G SECONDS [NAME_SUFFIX ARGS...]: every scenarios/validate-G-*.yaml in one run
+  local g=$1 limit=$2 suffix=${3:-}
+  shift $(( $# < 3 ? $# : 3 ))
+  run "validate-$g$suffix" "$limit" scenarios/validate-"$g"-*.yaml "$@" ${EXTRA:-}
+}
+
+case "$WHAT" in
+  smoke) run smoke 200 tools/validate/smoke/*.yaml --repeats 3 --block-repeats 5 --trace-prefix "$OUT/traces/" \
+           $OOS ${EXTRA:-} ;;
+  1gpu|2gpu|4gpu) group "$WHAT" 540 "" $OOS --trace-prefix "$OUT/traces/" ;;
+  all)
+    for g in 1gpu 2gpu 4gpu; do group $g 90 "" $OOS --trace-prefix "$OUT/traces/"; done
+    for g in 1gpu 2gpu 4gpu; do group $g 80 -scenario-links --profile "$PROFILE"; done ;;
+  *) echo "usage: run_device.sh all|1gpu|2gpu|4gpu|smoke" >&2; exit 2 ;;
+esac
+# $OUT comes back at most 8 files, 2 folders down: the traces as one archive.
 (cd "$OUT" && tar czf traces.tgz traces && rm -rf traces)

@@ -1,22 +1,26 @@
-// `ringsim validate SCENARIO... [--repeats N] [--trace-prefix PATH]
-//                  [--format table|csv|json]`
-// Checks the simulator against real runs of the same ring on this machine's
-// GPUs. Per run: measure the links (d2d copy; NCCL and peer copy with 2
-// cards). Per point: time the block shapes it needs (fused kernel + merge)
-// into a measured profile, run the real ring (warm-up, median of repeats),
-// check its output against an fp64 reference, simulate the point (event
-// mode) with that profile and the measured links, and print measured vs
-// simulated time with the error. Exit 0: every output passed; 1: a check
-// failed or a CUDA/NCCL call failed; 2: bad input or no GPU.
+// `ringsim validate SCENARIO... [--profile NAME [--transport NAME]] [options]`
+// Checks the simulator against real runs of the same schedule on this
+// machine's GPUs. Per run: measure the links (d2d copy; NCCL and peer copy
+// with 2+ cards). Per point: time the block shapes its program computes
+// (fused kernel + merge) into a measured profile, run the point's program on
+// the real executor (kernels/ring; warm-up, median of repeats), check its
+// output against an fp64 reference, simulate the point (event mode) with
+// that profile and the measured links (self-calibrated) and, with --profile,
+// with a stored profile that is never recalibrated (out of sample), and
+// print measured vs simulated times with their errors. Exit 0: every output
+// passed; 1: a check failed or a CUDA/NCCL call failed; 2: bad input or no GPU.
 #include <fmt/format.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "sim/schedule.hpp"
 #include "tools/common/cli_errors.hpp"
 #include "tools/validate/validate.hpp"
 #include "tools/validate/validate_point.hpp"
@@ -36,22 +40,33 @@ Args parse(CLI::App& app, int argc, char** argv) {
   Args a;
   ringsim::cli::house_style(app);
   app.add_option("SCENARIO", a.scenarios, "Scenario YAML files (scenarios/validate-*.yaml)")->required()->type_name("FILE");
-  app.add_option("--repeats", a.opt.repeats, "Timed ring runs per point, median reported")
+  CLI::Option* profile =
+      app.add_option("--profile", a.opt.profile,
+                     "Also simulate with this stored profile (shipped name or path), never recalibrated: "
+                     "out-of-sample errors beside the self-calibrated ones; links from the scenario's cluster")
+          ->type_name("NAME");
+  app.add_option("--transport", a.opt.transport,
+                 "With --profile: links from this stored transport profile (models/profiles/links, or a path)")
+      ->type_name("NAME")
+      ->needs(profile);
+  app.add_option("--repeats", a.opt.repeats, "Timed runs per point, median reported")
       ->check(CLI::Range(1, 1000000))->type_name("N")->capture_default_str();
   app.add_option("--block-repeats", a.opt.block_repeats, "Timed repeats per calibrated block shape")
       ->check(CLI::Range(1, 1000000))->type_name("N")->capture_default_str();
   app.add_option("--trace-prefix", a.opt.trace_prefix,
-                 "Write P<scenario>-P<ring>-chunk<tokens>.json per point: measured and simulated timelines")
+                 "Write P<scenario>-<schedule>-P<ring>-r<ranks/gpu>-chunk<tokens>.json per point: measured and "
+                 "simulated timelines")
       ->type_name("P");
   app.add_option("--format", a.opt.format, "Output format")
       ->check(CLI::IsMember({"table", "csv", "json"}).description(""))->type_name("table|csv|json")->capture_default_str();
   app.add_flag_callback("--no-interference", [&a] { a.opt.interference = false; },
                         "Do not measure or model transfers slowing compute (profile shares 0)");
-  app.footer("Runs each scenario point as a real ring on this machine's GPUs (1 or 2), checks its output against an\n"
-             "fp64 reference, simulates the same point with a profile calibrated here and the measured links, and\n"
-             "prints both times.\n"
+  app.footer("Runs each scenario point's schedule (pass-kv, pass-q, all-gather, ulysses, usp, double-ring) on this\n"
+             "machine's GPUs (1-4), checks its output against an fp64 reference, simulates the same point with a\n"
+             "profile calibrated here and the measured links, and prints both times.\n"
              "Examples:\n"
-             "  ringsim validate scenarios/validate-1gpu-causal.yaml\n"
+             "  ringsim validate scenarios/validate-4gpu-passq.yaml\n"
+             "  ringsim validate scenarios/validate-2gpu-*.yaml --profile h200-sxm --transport nccl-send-recv-h200\n"
              "  ringsim validate scenarios/validate-2gpu-*.yaml --repeats 10 --format csv\n"
              "  ringsim validate scenarios/validate-1gpu-zigzag.yaml --trace-prefix traces/");
   app.parse(argc, argv);
@@ -60,12 +75,19 @@ Args parse(CLI::App& app, int argc, char** argv) {
 
 int run(const Args& a) {
   std::vector<Scenario> scenarios;
+  std::vector<std::vector<std::unique_ptr<ring::ExecPlan>>> plans;  // per scenario and point
   int gpus_needed = 1;
   for (const std::string& path : a.scenarios) {
     scenarios.push_back(load_scenario(path));
-    for (const Point& pt : scenarios.back().points)
-      gpus_needed = std::max(gpus_needed, validate::ring_config(scenarios.back(), pt).gpus());
+    check_schedules(scenarios.back());
+    plans.emplace_back();
+    for (const Point& pt : scenarios.back().points) {
+      plans.back().push_back(validate::exec_plan(scenarios.back(), pt));  // bad input: exit 2 before any GPU work
+      gpus_needed = std::max(gpus_needed, plans.back().back()->gpus());
+    }
   }
+  std::optional<validate::StoredModel> stored;
+  if (!a.opt.profile.empty()) stored = validate::load_stored(a.opt);
   const int gpus_here = ring::cuda_device_count();
   if (gpus_here == 0) {
     std::fprintf(stderr, "ringsim validate: no CUDA GPU on this machine: nothing can be measured, "
@@ -79,25 +101,34 @@ int run(const Args& a) {
   }
   const std::string card = ring::cuda_device_name(0);
   ring::RingContext ctx(gpus_needed);
-  validate::Report report(a.opt.format, card, gpus_needed, ring::cuda_versions());
+  validate::Report report(a.opt.format, card, gpus_needed, ring::cuda_versions(), stored ? &*stored : nullptr);
   const validate::Links links = validate::measure_links(&ctx, a.opt);
   report.links(links);
   validate::Calibration calibration(0);
   validate::InterferenceCalibration interference;
   std::random_device rd;
   bool all_passed = true;
-  for (const Scenario& scn : scenarios) {
-    for (const Point& pt : scn.points) {
-      const ring::RingConfig cfg = validate::ring_config(scn, pt);
-      calibration.ensure(cfg, a.opt.block_repeats);
-      const validate::PointShares shares = interference.ensure(cfg, ctx, links, a.opt);
-      report.shares(cfg, shares);
-      const DeviceProfile profile = calibration.profile(scn.profile, card, links, shares);
-      const std::uint64_t seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-      const validate::Outcome o =
-          validate::validate_point(scn, pt, ctx, profile, links, card, a.opt, seed);
-      report.point(o, seed);
-      all_passed = all_passed && o.passed;
+  for (std::size_t si = 0; si < scenarios.size(); ++si) {
+    const Scenario& scn = scenarios[si];
+    for (std::size_t pi = 0; pi < scn.points.size(); ++pi) {
+      const Point& pt = scn.points[pi];
+      const ring::ExecPlan& plan = *plans[si][pi];
+      try {  // a failed point is reported and the others still run (a sticky CUDA error fails them too)
+        calibration.ensure(plan, a.opt.block_repeats);
+        const validate::PointShares shares = interference.ensure(plan, ctx, links, a.opt);
+        report.shares(pt, shares);
+        const DeviceProfile profile = calibration.profile(scn.profile, card, links, shares);
+        const std::uint64_t seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+        const validate::Outcome o = validate::validate_point(scn, pt, plan, ctx, profile, links,
+                                                             stored ? &*stored : nullptr, card, a.opt, seed);
+        report.point(o, seed);
+        all_passed = all_passed && o.passed;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "ringsim validate: %s point %zu (%s, ring %lld, %lld tokens) failed: %s\n",
+                     scn.name.c_str(), pi + 1, plan.schedule.c_str(), pt.ring_size, pt.tokens, e.what());
+        report.failed();
+        all_passed = false;
+      }
     }
   }
   report.finish();

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <optional>
 
 #include "sim/simulate.hpp"
@@ -32,8 +33,58 @@ std::string today() {
 }
 
 double median(std::vector<double> v) {
-  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
   return v[v.size() / 2];
+}
+
+ring::BlockTimingShape shape_of(const Block& b, int head_dim) {
+  return {ring::kernel_mask(b), b.q.count, b.kv.count, b.heads, b.kv_heads, head_dim};
+}
+
+// The distinct attention block shapes of the program (all computes, or those
+// posted in a round that also posts transfers), in order of first occurrence.
+std::vector<ring::BlockTimingShape> block_shapes(const ring::ExecPlan& plan, bool overlapped_only) {
+  std::vector<ring::BlockTimingShape> out;
+  for (const ring::ExecCompute& c : plan.computes) {
+    const ring::ExecRound& r = plan.programs[static_cast<std::size_t>(c.device)].rounds[static_cast<std::size_t>(c.round)];
+    if (overlapped_only && r.sends.empty() && r.recvs.empty()) continue;
+    for (const ring::ExecBlock& eb : c.blocks) {
+      if (eb.block.kind != BlockKind::kAttention) continue;
+      const ring::BlockTimingShape s = shape_of(eb.block, static_cast<int>(plan.shape.head_dim));
+      const bool seen = std::any_of(out.begin(), out.end(), [&](const ring::BlockTimingShape& x) {
+        return x.mask == s.mask && x.q_tokens == s.q_tokens && x.kv_tokens == s.kv_tokens && x.q_heads == s.q_heads &&
+               x.kv_heads == s.kv_heads;
+      });
+      if (!seen) out.push_back(s);
+    }
+  }
+  return out;
+}
+
+// The most common size of the transfers posted beside computes, and whether
+// any of them stays on a card (copy) or crosses cards (link).
+struct Overlap {
+  double bytes = 0;
+  bool copy = false, link = false;
+};
+Overlap overlap_of(const ring::ExecPlan& plan) {
+  std::map<std::int64_t, int> sizes;
+  Overlap o;
+  for (const ring::DeviceProgram& dp : plan.programs)
+    for (const ring::ExecRound& r : dp.rounds) {
+      if (r.computes.empty()) continue;
+      for (int t : r.sends) {
+        const ring::ExecTransfer& x = plan.transfers[static_cast<std::size_t>(t)];
+        ++sizes[x.bytes];
+        const bool same = x.src / plan.ranks_per_gpu == x.dst / plan.ranks_per_gpu;
+        o.copy = o.copy || same;
+        o.link = o.link || !same;
+      }
+    }
+  int best = 0;
+  for (const auto& [bytes, n] : sizes)
+    if (n > best) best = n, o.bytes = static_cast<double>(bytes);
+  return o;
 }
 
 }  // namespace
@@ -56,91 +107,64 @@ Links measure_links(const ring::RingContext* ctx, const Options& opt) {
   return l;
 }
 
-namespace {
-
-// The distinct computed block shapes of a ring, in order of first occurrence
-// over (step, rank).
-std::vector<ring::BlockTimingShape> computed_shapes(const ring::RingConfig& cfg) {
-  std::vector<ring::BlockTimingShape> out;
-  for (int s = 0; s < cfg.ring_size; ++s) {
-    for (int d = 0; d < cfg.ring_size; ++d) {
-      const ring::RingBlock b = ring::ring_block(cfg.layout, cfg.ring_size, cfg.chunk_tokens, d, s);
-      if (!b.computed) continue;
-      const bool seen = std::any_of(out.begin(), out.end(), [&](const ring::BlockTimingShape& x) {
-        return x.mask == b.mask && x.q_tokens == b.q_tokens && x.kv_tokens == b.kv_tokens;
-      });
-      if (!seen) out.push_back({b.mask, b.q_tokens, b.kv_tokens, cfg.q_heads, cfg.kv_heads, cfg.head_dim});
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-PointShares InterferenceCalibration::ensure(const ring::RingConfig& cfg, const ring::RingContext& ctx,
+PointShares InterferenceCalibration::ensure(const ring::ExecPlan& plan, const ring::RingContext& ctx,
                                             const Links& links, const Options& opt) {
   PointShares out;
-  if (!opt.interference) return out;
-  const double bytes = cfg.kv_block_bytes();
+  const Overlap o = overlap_of(plan);
+  if (!opt.interference || o.bytes <= 0) return out;
   const auto get = [&](const ring::BlockTimingShape& sh, bool copy) {
-    const Key key{static_cast<int>(sh.mask), sh.q_tokens, sh.kv_tokens, sh.q_heads, sh.kv_heads,
-                  sh.head_dim, bytes, copy};
+    const Key key{static_cast<int>(sh.mask), sh.q_tokens, sh.kv_tokens, sh.q_heads, sh.kv_heads, sh.head_dim, o.bytes, copy};
     auto it = measured_.find(key);
     if (it == measured_.end()) {
-      const ring::ShareMeasurement m = copy ? ring::measure_copy_share(0, sh, bytes, links.d2d.bytes_per_s)
-                                            : ring::measure_link_share(ctx, sh, bytes, links.nccl_both->bytes_per_s);
+      const ring::ShareMeasurement m = copy ? ring::measure_copy_share(0, sh, o.bytes, links.d2d.bytes_per_s)
+                                            : ring::measure_link_share(ctx, sh, o.bytes, links.nccl_both->bytes_per_s);
       it = measured_.emplace(key, m).first;
     }
-    out.shares.push_back({sh, bytes, copy ? TransferKind::kCopy : TransferKind::kLink, it->second});
+    out.shares.push_back({sh, o.bytes, copy ? TransferKind::kCopy : TransferKind::kLink, it->second});
   };
-  const bool copy = cfg.ranks_per_gpu > 1;
-  const bool link = cfg.gpus() > 1 && links.nccl_both && ctx.gpus() >= 2;
-  for (const ring::BlockTimingShape& sh : computed_shapes(cfg)) {
-    if (copy) get(sh, true);
+  const bool link = o.link && links.nccl_both && ctx.gpus() >= 2;
+  for (const ring::BlockTimingShape& sh : block_shapes(plan, true)) {
+    if (o.copy) get(sh, true);
     if (link) get(sh, false);
   }
   return out;
 }
 
-int point_ranks_per_gpu(const Scenario& scn, const Point& pt) {
-  return static_cast<int>(ranks_per_gpu(scn, pt));
-}
-
-ring::RingConfig ring_config(const Scenario& scn, const Point& pt) {
-  if (scn.shape.dtype != DType::kBf16)
-    throw InputError(scn.path, 0, "model.dtype", "ringsim validate runs bf16 rings only");
-  if (scn.shape.head_dim != 64 && scn.shape.head_dim != 128)
-    throw InputError(scn.path, 0, "model.head_dim", "the chunk kernels take head_dim 64 or 128");
-  ring::RingConfig c;
-  c.layout = !scn.causal ? ring::RingLayout::kNonCausal
-             : scn.layout == Layout::kZigzag ? ring::RingLayout::kZigzag
-                                             : ring::RingLayout::kContiguous;
-  c.ring_size = static_cast<int>(pt.ring_size);
-  c.ranks_per_gpu = point_ranks_per_gpu(scn, pt);
-  c.chunk_tokens = pt.chunk_tokens();
-  c.q_heads = scn.shape.q_heads;
-  c.kv_heads = scn.shape.kv_heads;
-  c.head_dim = scn.shape.head_dim;
-  return c;
-}
-
-void Calibration::ensure(const ring::RingConfig& cfg, int repeats) {
-  for (int d = 0; d < cfg.ring_size; ++d) {
-    for (int s = 0; s < cfg.ring_size; ++s) {
-      const ring::RingBlock b = ring::ring_block(cfg.layout, cfg.ring_size, cfg.chunk_tokens, d, s);
-      if (!b.computed) continue;
-      const Key key{static_cast<int>(b.mask), b.q_tokens, b.kv_tokens, cfg.q_heads, cfg.kv_heads,
-                    cfg.head_dim};
-      if (blocks_.count(key)) continue;
-      const ring::BlockTimingShape shape{b.mask, b.q_tokens, b.kv_tokens, cfg.q_heads,
-                                         cfg.kv_heads, cfg.head_dim};
-      blocks_[key] = ring::time_block(device_, shape, repeats, 0xB10C + blocks_.size());
-    }
+std::unique_ptr<ring::ExecPlan> exec_plan(const Scenario& scn, const Point& pt) {
+  const PointAttention att = attention_of(scn, pt);
+  try {
+    auto plan = std::make_unique<ring::ExecPlan>(scn, pt);
+    for (const ring::ExecCompute& c : plan->computes)  // the kernels' masks, before any GPU work
+      for (const ring::ExecBlock& b : c.blocks)
+        if (b.block.kind == BlockKind::kAttention) ring::kernel_mask(b.block);
+    if (scn.shape.dtype != DType::kBf16) throw ring::Unsupported("model.dtype", "ringsim validate runs bf16 only");
+    if (scn.shape.head_dim != 64 && scn.shape.head_dim != 128)
+      throw ring::Unsupported("model.head_dim", "the chunk kernels take head_dim 64 or 128");
+    return plan;
+  } catch (const ring::Unsupported& e) {
+    const std::string& k = e.key();
+    const KeyPlace at = k == "attention.layout" ? att.layout_at
+                        : k == "sequence.cached_tokens" ? att.cached_at
+                        : k == "sequence.documents" ? att.documents_at
+                        : k == "attention" ? att.schedule_at
+                                           : KeyPlace{k, 0};
+    throw InputError(scn.path, at.line, at.key.empty() ? k : at.key, e.what());
   }
 }
 
-DeviceProfile Calibration::profile(const DeviceProfile& base, const std::string& card,
-                                   const Links& links, const PointShares& shares) const {
+std::string layout_label(const ring::ExecPlan& plan) {
+  return plan.causal ? fmt::format("causal {}", layout_name(plan.sequence.layout())) : "non-causal";
+}
+
+void Calibration::ensure(const ring::ExecPlan& plan, int repeats) {
+  for (const ring::BlockTimingShape& s : block_shapes(plan, false)) {
+    const Key key{static_cast<int>(s.mask), s.q_tokens, s.kv_tokens, s.q_heads, s.kv_heads, s.head_dim};
+    if (!blocks_.count(key)) blocks_[key] = ring::time_block(device_, s, repeats, 0xB10C + blocks_.size());
+  }
+}
+
+DeviceProfile Calibration::profile(const DeviceProfile& base, const std::string& card, const Links& links,
+                                   const PointShares& shares) const {
   DeviceProfile p = base;
   p.name = "validate-calibrated";
   p.card = card;
@@ -154,43 +178,71 @@ DeviceProfile Calibration::profile(const DeviceProfile& base, const std::string&
   p.copy_compute_share = links.copy_share ? links.copy_share->share : 0;
   p.link_compute_share = links.link_share ? links.link_share->share : 0;
   p.interference.clear();
-  for (const ShapeShare& s : shares.shares) {
+  for (const ShapeShare& s : shares.shares)
     p.interference.push_back(InterferenceSample{s.kind, DType::kBf16, s.shape.head_dim, s.shape.q_heads,
                                                 s.shape.kv_heads, mask_kind(s.shape.mask), s.shape.q_tokens,
                                                 s.shape.kv_tokens, s.bytes, s.m.share});
-  }
   p.attention.clear();
   p.merge.clear();
   std::map<std::tuple<long long, int, int>, std::pair<double, int>> merges;  // averaged per q
   for (const auto& [key, t] : blocks_) {
     const auto [mask, q, kv, qh, kvh, dim] = key;
-    p.attention.push_back(AttentionSample{DType::kBf16, dim, qh, kvh,
-                                          mask_kind(static_cast<kernels::Mask>(mask)), q, kv,
-                                          t.attention_s});
+    p.attention.push_back(AttentionSample{DType::kBf16, dim, qh, kvh, mask_kind(static_cast<kernels::Mask>(mask)), q,
+                                          kv, t.attention_s});
     auto& m = merges[{q, qh, dim}];
     m.first += t.merge_s;
     m.second += 1;
   }
   for (const auto& [key, m] : merges)
-    p.merge.push_back(MergeSample{std::get<0>(key), std::get<1>(key), std::get<2>(key),
-                                  m.first / m.second});
+    p.merge.push_back(MergeSample{std::get<0>(key), std::get<1>(key), std::get<2>(key), m.first / m.second});
   p.origin = "measured by ringsim validate on " + card;
   return p;
 }
 
-Outcome validate_point(const Scenario& scn, const Point& pt, const ring::RingContext& ctx,
-                       const DeviceProfile& profile, const Links& links, const std::string& card,
-                       const Options& opt, std::uint64_t seed) {
-  const ring::RingConfig cfg = ring_config(scn, pt);
+StoredModel load_stored(const Options& opt) {
+  StoredModel s;
+  const std::string here = std::filesystem::current_path().string();
+  s.profile = load_profile(opt.profile, here);
+  if (!opt.transport.empty()) {
+    s.transport = std::make_shared<const TransportProfile>(load_transport(opt.transport, here));
+    s.links = "transport " + s.transport->name;
+  } else {
+    s.links = "scenario cluster figures";
+  }
+  return s;
+}
+
+namespace {
+
+Simulated simulate(Scenario sim, const Point& pt, int gpus, double measured_s, PointTrace* trace) {
+  sim.gpus_per_node = std::max(sim.gpus_per_node, gpus);
+  SimOptions so;
+  so.mode = Mode::kEvent;
+  so.trace = trace;
+  const PointResult r = simulate_point(sim, pt, so);
+  Simulated s;
+  s.seconds = to_seconds(r.makespan_ns);
+  s.error_pct = 100.0 * (s.seconds - measured_s) / measured_s;
+  s.label = r.compute_source == CostSource::kCalibrated ? "simulated" : "estimated";
+  return s;
+}
+
+}  // namespace
+
+Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPlan& plan, const ring::RingContext& ctx,
+                       const DeviceProfile& profile, const Links& links, const StoredModel* stored,
+                       const std::string& card, const Options& opt, std::uint64_t seed) {
   Outcome out;
   out.scenario = scn.name;
-  out.layout = ring::ring_layout_name(cfg.layout);
+  out.schedule = plan.schedule;
+  out.detail = plan.detail;
+  out.layout = layout_label(plan);
   out.point = pt;
-  out.ranks_per_gpu = cfg.ranks_per_gpu;
-  out.gpus = cfg.gpus();
-  out.chunk_tokens = cfg.chunk_tokens;
+  out.ranks_per_gpu = plan.ranks_per_gpu;
+  out.gpus = plan.gpus();
+  out.chunk_tokens = pt.chunk_tokens();
 
-  ring::RingExecutor ex(ctx, cfg);
+  ring::RingExecutor ex(ctx, plan);
   ex.fill_inputs(seed);
   ex.run();  // warm-up
   std::vector<ring::RingTimeline> runs;
@@ -205,27 +257,31 @@ Outcome validate_point(const Scenario& scn, const Point& pt, const ring::RingCon
   out.check = ex.check(seed, opt.check_tokens, opt.check_heads);
   out.passed = out.check.nonfinite == 0 && out.check.rel_error < kCheckTolerance;
 
-  Scenario sim = scn;
-  sim.profile = profile;
+  Scenario self = scn;
+  self.profile = profile;
   if (links.nccl_both) {
-    sim.intra_node.bytes_per_s = links.nccl_both->bytes_per_s;
-    sim.intra_node.latency_ns = static_cast<TimeNs>(std::llround(links.nccl_both->latency_s * 1e9));
+    self.intra_node.bytes_per_s = links.nccl_both->bytes_per_s;
+    self.intra_node.latency_ns = static_cast<TimeNs>(std::llround(links.nccl_both->latency_s * 1e9));
+    self.intra_node.transport = nullptr;
   }
-  sim.gpus_per_node = std::max(sim.gpus_per_node, cfg.gpus());
-  SimOptions so;
-  so.mode = Mode::kEvent;
   std::optional<ValidationTrace> trace;
   if (!opt.trace_prefix.empty()) {
     // The run whose time is the median, so the trace shows the reported figure.
     const auto it = std::find(times.begin(), times.end(), out.measured_s);
-    out.trace_path = fmt::format("{}{}-P{}-chunk{}.json", opt.trace_prefix, scn.name, pt.ring_size,
-                                 cfg.chunk_tokens);
-    trace.emplace(out.trace_path, runs[it - times.begin()], cfg, card);
-    so.trace = trace->simulated();
+    out.trace_path = fmt::format("{}{}-{}-P{}-r{}-chunk{}.json", opt.trace_prefix, scn.name, plan.schedule,
+                                 pt.ring_size, plan.ranks_per_gpu, out.chunk_tokens);
+    trace.emplace(out.trace_path, runs[static_cast<std::size_t>(it - times.begin())], card);
   }
-  const PointResult r = simulate_point(sim, pt, so);
-  out.simulated_s = to_seconds(r.makespan_ns);
-  out.error_pct = 100.0 * (out.simulated_s - out.measured_s) / out.measured_s;
+  out.self = simulate(self, pt, plan.gpus(), out.measured_s, trace ? trace->simulated() : nullptr);
+  if (stored) {
+    Scenario oos = scn;
+    oos.profile = stored->profile;
+    if (stored->transport) {
+      oos.intra_node.transport = stored->transport;
+      oos.intra_node.latency_ns = static_cast<TimeNs>(std::llround(stored->transport->latency_s * 1e9));
+    }
+    out.stored = simulate(oos, pt, plan.gpus(), out.measured_s, nullptr);
+  }
   if (trace) trace->close();
   return out;
 }

@@ -1,18 +1,23 @@
-// One validation point: calibrate its block shapes, run the real ring, check
-// its output, simulate it with the calibrated profile and measured links.
-// Plain C++: the CUDA work happens in kernels/ring.
+// One validation point: calibrate its block shapes, run the real executor on
+// the point's schedule program, check its output, simulate it with the
+// calibrated profile and measured links (self-calibrated) and, when asked,
+// with a stored profile (out of sample). Plain C++: the CUDA work happens in
+// kernels/ring.
 #pragma once
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "kernels/ring/block_timing.hpp"
+#include "kernels/ring/exec_plan.hpp"
 #include "kernels/ring/interference.hpp"
 #include "kernels/ring/link_bench.hpp"
 #include "kernels/ring/ring_executor.hpp"
 #include "models/scenario.hpp"
+#include "models/transport.hpp"
 
 namespace ringsim::validate {
 
@@ -25,9 +30,13 @@ struct Options {
   std::string trace_prefix;    // empty: no traces
   std::string format = "table";
   bool interference = true;    // measure and model transfers slowing compute
+  // Out-of-sample mode: simulate each point also with this stored profile (a
+  // shipped name or a path), never recalibrated; links from the scenario's
+  // cluster figures, or from this stored transport profile when given.
+  std::string profile, transport;
 };
 
-// The measured links: d2d always, the cross-card figures with 2 cards.
+// The measured links: d2d always, the cross-card figures with 2+ cards.
 struct Links {
   ring::LinkFit d2d;
   std::optional<ring::LinkFit> nccl_both, nccl_one, peer_both, peer_one;
@@ -37,12 +46,13 @@ struct Links {
 };
 Links measure_links(const ring::RingContext*, const Options&);
 
-// Interference at each of a point's computed block shapes (diagonal, full,
-// zigzag halves) and its K/V message size: the profile's interference samples
+// Interference at each block shape a point computes while its transfers are
+// in flight (a compute posted in a round that also posts transfers), at the
+// point's most common message size there: the profile's interference samples
 // for that point (the loss per byte depends on the kernel's length,
-// kernels/ring/interference.hpp). A share is measured only where the point
-// has such transfers (copy: ranks sharing a card; link: two cards); kept
-// across points by (shape, bytes, kind).
+// kernels/ring/interference.hpp). Copy shares where such transfers stay on a
+// card, link shares where they cross cards; kept across points by (shape,
+// bytes, kind).
 struct ShapeShare {
   ring::BlockTimingShape shape;
   double bytes = 0;
@@ -50,11 +60,11 @@ struct ShapeShare {
   ring::ShareMeasurement m;
 };
 struct PointShares {
-  std::vector<ShapeShare> shares;  // in the order of first occurrence over (step, rank)
+  std::vector<ShapeShare> shares;  // in the order of first occurrence over the program
 };
 class InterferenceCalibration {
  public:
-  PointShares ensure(const ring::RingConfig&, const ring::RingContext&, const Links&, const Options&);
+  PointShares ensure(const ring::ExecPlan&, const ring::RingContext&, const Links&, const Options&);
 
  private:
   using Key = std::tuple<int, long long, long long, int, int, int, double, bool>;  // shape, bytes, copy?
@@ -63,41 +73,56 @@ class InterferenceCalibration {
 
 MaskKind mask_kind(kernels::Mask);
 
-// Ranks per card of a point (cluster.ranks_per_gpu, or the point's override).
-int point_ranks_per_gpu(const Scenario&, const Point&);
-ring::RingConfig ring_config(const Scenario&, const Point&);
+// The point's program as the executor runs it; ring::Unsupported becomes an
+// InputError naming the scenario key.
+std::unique_ptr<ring::ExecPlan> exec_plan(const Scenario&, const Point&);
+// "non-causal" or "causal zigzag" (the layout only matters with a mask).
+std::string layout_label(const ring::ExecPlan&);
 
 // Block timings at exact shapes, kept across points; becomes the profile.
 class Calibration {
  public:
   explicit Calibration(int device) : device_(device) {}
-  void ensure(const ring::RingConfig&, int repeats);  // times the shapes not yet timed
+  void ensure(const ring::ExecPlan&, int repeats);  // times the shapes not yet timed
   DeviceProfile profile(const DeviceProfile& base, const std::string& card, const Links&,
                         const PointShares&) const;
 
  private:
-  using Key = std::tuple<int, long long, long long, int, int, int>;  // mask, q, kv, heads, dim
+  using Key = std::tuple<int, long long, long long, int, int, int>;  // mask, q, kv, heads, kv heads, dim
   int device_;
   std::map<Key, ring::BlockTiming> blocks_;
 };
 
+// The out-of-sample mode's inputs, loaded once per run.
+struct StoredModel {
+  DeviceProfile profile;
+  std::shared_ptr<const TransportProfile> transport;  // null: the scenario's cluster figures
+  std::string links;  // what the links came from, for the report
+};
+StoredModel load_stored(const Options&);
+
+struct Simulated {
+  double seconds = 0, error_pct = 0;  // error: (simulated - measured) / measured
+  std::string label;                  // simulated | estimated (a block off the profile's grid)
+};
+
 struct Outcome {
-  std::string scenario, layout;
+  std::string scenario, schedule, detail, layout;
   Point point;
   int ranks_per_gpu = 1, gpus = 1;
   long long chunk_tokens = 0;
   double measured_s = 0, measured_min_s = 0, measured_max_s = 0;  // median, spread
-  double simulated_s = 0;
-  double error_pct = 0;        // (simulated - measured) / measured
+  Simulated self;                   // profile calibrated here, measured links
+  std::optional<Simulated> stored;  // --profile
   ring::RingCheck check;
-  bool passed = false;         // output within tolerance
-  std::string trace_path;      // written trace, if any
+  bool passed = false;              // output within tolerance
+  std::string trace_path;           // written trace, if any
 };
 
-inline constexpr double kCheckTolerance = 1e-2;  // bf16 inputs, fp32 accumulation
+inline constexpr double kCheckTolerance = 1e-2;  // bf16 inputs, fp32 accumulation (bf16 outputs)
 
-Outcome validate_point(const Scenario&, const Point&, const ring::RingContext&,
-                       const DeviceProfile& profile, const Links&, const std::string& card,
+Outcome validate_point(const Scenario&, const Point&, const ring::ExecPlan&, const ring::RingContext&,
+                       const DeviceProfile& profile, const Links&, const StoredModel*, const std::string& card,
                        const Options&, std::uint64_t seed);
 
 }  // namespace ringsim::validate

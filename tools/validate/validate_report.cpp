@@ -30,10 +30,27 @@ std::string json_escape(const std::string& s) {
 
 }  // namespace
 
-Report::Report(std::string format, std::string card, int gpus, std::string versions)
-    : format_(std::move(format)), card_(std::move(card)), versions_(std::move(versions)), gpus_(gpus) {
-  if (format_ == "table")
-    fmt::print("ringsim validate: measured on {} x{} ({})\n\n", card_, gpus_, versions_);
+Report::Report(std::string format, std::string card, int gpus, std::string versions, const StoredModel* stored)
+    : format_(std::move(format)), card_(std::move(card)), versions_(std::move(versions)), gpus_(gpus), stored_(stored) {
+  if (format_ != "table") return;
+  fmt::print("ringsim validate: measured on {} x{} ({})\n", card_, gpus_, versions_);
+  fmt::print("  self-calibrated: every block shape of the point timed here, links measured here\n");
+  if (stored_)
+    fmt::print("  out of sample:   {} (not recalibrated), links from the {}\n", stored_name(), stored_->links);
+  fmt::print("\n");
+}
+
+std::string Report::stored_name() const {
+  if (!stored_) return "";
+  const DeviceProfile& p = stored_->profile;
+  return fmt::format("profile {} ({}, {})", p.name, p.card, p.measured ? "measured" : "datasheet");
+}
+
+void Report::Tally::add(double error_pct) {
+  const double a = std::fabs(error_pct);
+  worst_abs_pct = std::isnan(a) ? a : std::max(worst_abs_pct, a);
+  within_5 += a <= 5.0;
+  within_2 += a <= 2.0;
 }
 
 void Report::links(const Links& l) {
@@ -74,12 +91,12 @@ void Report::links(const Links& l) {
                "the '#' lines; the 8K shares above are the scalar fallback)\n\n");
 }
 
-void Report::shares(const ring::RingConfig& cfg, const PointShares& sh) {
+void Report::shares(const Point& pt, const PointShares& sh) {
   if (format_ == "json") return;
   for (const ShapeShare& s : sh.shares) {
     const ring::ShareMeasurement& m = s.m;
     fmt::print("# P{} chunk {}: {}_compute_share {:.3f} beside a {} {}x{} block, {} K/V ({} blocks: {} alone, "
-               "{} with transfers, {} moved)\n", cfg.ring_size, cfg.chunk_tokens, transfer_kind_name(s.kind),
+               "{} with transfers, {} moved)\n", pt.ring_size, pt.chunk_tokens(), transfer_kind_name(s.kind),
                m.share, mask_name(mask_kind(s.shape.mask)), s.shape.q_tokens, s.shape.kv_tokens,
                format_bytes(s.bytes), m.train, format_seconds(m.alone_s), format_seconds(m.loaded_s),
                format_bytes(m.bytes_moved));
@@ -88,64 +105,86 @@ void Report::shares(const ring::RingConfig& cfg, const PointShares& sh) {
 
 void Report::point(const Outcome& o, std::uint64_t seed) {
   ++points_;
-  const double abs_err = std::fabs(o.error_pct);
-  worst_abs_error_pct_ = std::max(worst_abs_error_pct_, abs_err);
-  within_5_ += abs_err <= 5.0;
-  within_2_ += abs_err <= 2.0;
+  self_.add(o.self.error_pct);
+  if (o.stored) oos_.add(o.stored->error_pct);
   failed_ += !o.passed;
   const double spread_pct = 100.0 * (o.measured_max_s - o.measured_min_s) / o.measured_s;
-  const std::string meas_col = fmt::format("measured on {} (ms)", card_);
-  const std::string sim_col = fmt::format("simulated, profile calibrated on {} (ms)", card_);
-  if (format_ == "table") {
-    if (!header_done_) {
-      fmt::print("{:<28} {:<18} {:>8} {:>4} {:>9} {:>4} {:>6} | {:>{}} {:>8} | {:>{}} | {:>8} | {:>12} {:>5}\n",
-                 "scenario", "layout", "tokens", "P", "ranks/gpu", "gpus", "chunk", meas_col,
-                 meas_col.size(), "spread%", sim_col, sim_col.size(), "error %", "out rel err", "check");
-      header_done_ = true;
-    }
-    fmt::print("{:<28} {:<18} {:>8} {:>4} {:>9} {:>4} {:>6} | {:>{}.3f} {:>8.2f} | {:>{}.3f} | {:>+8.2f} | {:>12.2e} {:>5}\n",
-               o.scenario, o.layout, o.point.tokens, o.point.ring_size, o.ranks_per_gpu, o.gpus,
-               o.chunk_tokens, o.measured_s * 1e3, meas_col.size(), spread_pct, o.simulated_s * 1e3,
-               sim_col.size(), o.error_pct, o.check.rel_error, o.passed ? "ok" : "FAIL");
-    if (!o.trace_path.empty()) fmt::print("    trace: {}\n", o.trace_path);
-    std::fflush(stdout);
-  } else if (format_ == "csv") {
-    if (!header_done_) {
-      fmt::print("scenario,layout,tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,\"{}\",measured_spread_pct,"
-                 "\"{}\",error_pct,output_rel_error,output_max_lse_error,rows_checked,check,seed,trace\n",
-                 meas_col, sim_col);
-      header_done_ = true;
-    }
-    fmt::print("{},{},{},{},{},{},{},{:.6f},{:.3f},{:.6f},{:.3f},{:.3e},{:.3e},{},{},{},{}\n", o.scenario,
-               o.layout, o.point.tokens, o.point.ring_size, o.ranks_per_gpu, o.gpus, o.chunk_tokens,
-               o.measured_s * 1e3, spread_pct, o.simulated_s * 1e3, o.error_pct, o.check.rel_error,
-               o.check.max_lse_error, o.check.rows, o.passed ? "ok" : "FAIL", seed, o.trace_path);
-    std::fflush(stdout);
-  } else {
-    json_points_.push_back(fmt::format(
-        R"({{"scenario":"{}","layout":"{}","tokens":{},"ring_size":{},"ranks_per_gpu":{},"gpus":{},"chunk_tokens":{},)"
-        R"("measured_s":{:.9g},"measured_min_s":{:.9g},"measured_max_s":{:.9g},"measured_on":"{}",)"
-        R"("simulated_s":{:.9g},"simulated_with":"profile calibrated on {}","error_pct":{:.4f},)"
-        R"("output_rel_error":{:.4e},"output_max_lse_error":{:.4e},"rows_checked":{},"nonfinite":{},"check":"{}","seed":{},"trace":"{}"}})",
-        json_escape(o.scenario), o.layout, o.point.tokens, o.point.ring_size, o.ranks_per_gpu, o.gpus,
-        o.chunk_tokens, o.measured_s, o.measured_min_s, o.measured_max_s, json_escape(card_), o.simulated_s,
-        json_escape(card_), o.error_pct, o.check.rel_error, o.check.max_lse_error, o.check.rows,
-        o.check.nonfinite, o.passed ? "ok" : "FAIL", seed, json_escape(o.trace_path)));
+  if (format_ == "table") table_row(o, spread_pct);
+  else if (format_ == "csv") csv_row(o, spread_pct, seed);
+  else json_points_.push_back(json_row(o, seed));
+}
+
+void Report::table_row(const Outcome& o, double spread_pct) {
+  if (!header_done_) {
+    fmt::print("{:<26} {:<10} {:<17} {:>6} {:>3} {:>3} {:>4} {:>6} | {:>10} {:>7} | {:>10} {:>7} | {:>10} {:<9} {:>7} | "
+               "{:>9} {:>5}\n", "scenario", "schedule", "layout", "tokens", "P", "r/g", "gpus", "chunk", "measured", "spread%",
+               "self ms", "err %", stored_ ? "stored ms" : "", stored_ ? "label" : "", stored_ ? "err %" : "",
+               "out err", "check");
+    header_done_ = true;
   }
+  std::string oos = fmt::format("{:>10} {:<9} {:>7}", "", "", "");
+  if (o.stored) oos = fmt::format("{:>10.3f} {:<9} {:>+7.2f}", o.stored->seconds * 1e3, o.stored->label, o.stored->error_pct);
+  fmt::print("{:<26} {:<10} {:<17} {:>6} {:>3} {:>3} {:>4} {:>6} | {:>10.3f} {:>7.2f} | {:>10.3f} {:>+7.2f} | {} | "
+             "{:>9.2e} {:>5}\n", o.scenario, o.schedule, o.layout, o.point.tokens, o.point.ring_size, o.ranks_per_gpu,
+             o.gpus, o.chunk_tokens, o.measured_s * 1e3, spread_pct, o.self.seconds * 1e3, o.self.error_pct, oos,
+             o.check.rel_error, o.passed ? "ok" : "FAIL");
+  if (!o.trace_path.empty()) fmt::print("    trace: {}\n", o.trace_path);
+  std::fflush(stdout);
+}
+
+void Report::csv_row(const Outcome& o, double spread_pct, std::uint64_t seed) {
+  if (!header_done_) {
+    fmt::print("scenario,schedule,schedule_detail,layout,tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,card,"
+               "measured_ms,measured_spread_pct,self_simulated_ms,self_label,self_error_pct,stored_profile,stored_links,"
+               "stored_simulated_ms,stored_label,stored_error_pct,output_rel_error,output_max_lse_error,rows_checked,"
+               "check,seed,trace\n");
+    header_done_ = true;
+  }
+  const std::string stored = o.stored ? fmt::format("{},{},{:.6f},{},{:.3f}", stored_->profile.name, stored_->links,
+                                                     o.stored->seconds * 1e3, o.stored->label, o.stored->error_pct)
+                                      : ",,,,";
+  fmt::print("{},{},\"{}\",{},{},{},{},{},{},\"{}\",{:.6f},{:.3f},{:.6f},{},{:.3f},{},{:.3e},{:.3e},{},{},{},{}\n",
+             o.scenario, o.schedule, o.detail, o.layout, o.point.tokens, o.point.ring_size, o.ranks_per_gpu, o.gpus,
+             o.chunk_tokens, card_, o.measured_s * 1e3, spread_pct, o.self.seconds * 1e3, o.self.label,
+             o.self.error_pct, stored, o.check.rel_error, o.check.max_lse_error, o.check.rows,
+             o.passed ? "ok" : "FAIL", seed, o.trace_path);
+  std::fflush(stdout);
+}
+
+std::string Report::json_row(const Outcome& o, std::uint64_t seed) const {
+  const std::string stored =
+      o.stored ? fmt::format(R"(,"stored":{{"profile":"{}","links":"{}","simulated_s":{:.9g},"label":"{}","error_pct":{:.4f}}})",
+                             json_escape(stored_->profile.name), json_escape(stored_->links), o.stored->seconds,
+                             o.stored->label, o.stored->error_pct)
+               : "";
+  return fmt::format(
+      R"({{"scenario":"{}","schedule":"{}","schedule_detail":"{}","layout":"{}","tokens":{},"ring_size":{},)"
+      R"("ranks_per_gpu":{},"gpus":{},"chunk_tokens":{},"measured_s":{:.9g},"measured_min_s":{:.9g},)"
+      R"("measured_max_s":{:.9g},"measured_on":"{}","self":{{"simulated_s":{:.9g},"label":"{}","error_pct":{:.4f},)"
+      R"("profile":"calibrated on {}"}}{},"output_rel_error":{:.4e},"output_max_lse_error":{:.4e},"rows_checked":{},)"
+      R"("nonfinite":{},"check":"{}","seed":{},"trace":"{}"}})",
+      json_escape(o.scenario), o.schedule, json_escape(o.detail), o.layout, o.point.tokens, o.point.ring_size,
+      o.ranks_per_gpu, o.gpus, o.chunk_tokens, o.measured_s, o.measured_min_s, o.measured_max_s, json_escape(card_),
+      o.self.seconds, o.self.label, o.self.error_pct, json_escape(card_), stored, o.check.rel_error,
+      o.check.max_lse_error, o.check.rows, o.check.nonfinite, o.passed ? "ok" : "FAIL", seed, json_escape(o.trace_path));
 }
 
 void Report::finish() {
   if (format_ == "table") {
-    fmt::print("\n{} points: worst |simulated - measured| = {:.2f}% of measured; {} within 5%, {} within 2%; "
-               "{} output check(s) failed (fp64 reference, tolerance {:.0e})\n",
-               points_, worst_abs_error_pct_, within_5_, within_2_, failed_, kCheckTolerance);
+    fmt::print("\n{} points; self-calibrated: worst |simulated - measured| = {:.2f}% of measured, {} within 5%, {} "
+               "within 2%\n", points_, self_.worst_abs_pct, self_.within_5, self_.within_2);
+    if (stored_)
+      fmt::print("out of sample ({}; links: {}): worst {:.2f}%, {} within 5%, {} within 2%\n", stored_name(),
+                 stored_->links, oos_.worst_abs_pct, oos_.within_5, oos_.within_2);
+    fmt::print("{} point(s) failed to run or failed the output check (fp64 reference, tolerance {:.0e})\n", failed_,
+               kCheckTolerance);
   } else if (format_ == "json") {
     std::string links, points;
     for (const auto& l : json_links_) links += (links.empty() ? "" : ",\n    ") + l;
     for (const auto& p : json_points_) points += (points.empty() ? "" : ",\n    ") + p;
-    fmt::print("{{\"card\":\"{}\",\"gpus\":{},\"versions\":\"{}\",\"worst_abs_error_pct\":{:.4f},\n"
-               "  \"links\":[\n    {}],\n  \"points\":[\n    {}]}}\n",
-               json_escape(card_), gpus_, json_escape(versions_), worst_abs_error_pct_, links, points);
+    fmt::print("{{\"card\":\"{}\",\"gpus\":{},\"versions\":\"{}\",\"worst_abs_error_pct\":{:.4f},"
+               "\"stored_worst_abs_error_pct\":{:.4f},\n  \"links\":[\n    {}],\n  \"points\":[\n    {}]}}\n",
+               json_escape(card_), gpus_, json_escape(versions_), self_.worst_abs_pct, oos_.worst_abs_pct, links, points);
   }
 }
 

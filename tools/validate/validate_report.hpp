@@ -1,7 +1,9 @@
 // Output of `ringsim validate`: the measured links, then one row per point:
-// measured on CARD, simulated with the profile calibrated on CARD, their
-// relative error, the spread of the measured repeats and the output check.
-// table and csv print each row as it comes; json prints one document at the end.
+// its schedule, measured on CARD (median, spread of the repeats), simulated
+// with the profile calibrated on CARD (self-calibrated) and, with --profile,
+// with the stored profile (out of sample), each with its label and error,
+// and the output check against fp64. table and csv print each row as it
+// comes; json prints one document at the end.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -13,19 +15,32 @@ namespace ringsim::validate {
 
 class Report {
  public:
-  Report(std::string format, std::string card, int gpus, std::string versions);
+  // stored: the out-of-sample model (--profile), or null.
+  Report(std::string format, std::string card, int gpus, std::string versions, const StoredModel* stored);
   void links(const Links&);
   // A point's own interference shares (before its row; table and csv only).
-  void shares(const ring::RingConfig&, const PointShares&);
+  void shares(const Point&, const PointShares&);
   void point(const Outcome&, std::uint64_t seed);
+  void failed() { ++failed_; }  // a point that could not run (counted with the failed checks)
   void finish();  // summary (table), the document (json)
 
  private:
+  struct Tally {
+    double worst_abs_pct = 0;
+    int within_5 = 0, within_2 = 0;
+    void add(double error_pct);
+  };
+  void table_row(const Outcome&, double spread_pct);
+  void csv_row(const Outcome&, double spread_pct, std::uint64_t seed);
+  std::string json_row(const Outcome&, std::uint64_t seed) const;
+  std::string stored_name() const;
+
   std::string format_, card_, versions_;
   int gpus_;
+  const StoredModel* stored_;
   std::vector<std::string> json_links_, json_points_;
-  double worst_abs_error_pct_ = 0;
-  int points_ = 0, within_5_ = 0, within_2_ = 0, failed_ = 0;
+  Tally self_, oos_;
+  int points_ = 0, failed_ = 0;
   bool header_done_ = false;
 };
 

@@ -1,9 +1,9 @@
 // Chrome/Perfetto trace of one validation point, written with the one trace
 // writer (sim/trace.hpp): the real run (CUDA event times per rank) and the
 // simulated run (the engine's PointTrace) as two processes, one above the
-// other, drawn alike (per rank a compute thread and a send thread; measured
-// transfers with arrows to the receiver's next compute, as simulated ones):
-//   pid 1  measured on CARD
+// other, drawn alike (per rank a compute thread, casts of outputs included,
+// and a send thread; transfers with arrows to the receiver's next compute):
+//   pid 1  measured on CARD (rank = device)
 //   pid 2  simulated, profile calibrated on CARD
 // Open in https://ui.perfetto.dev or chrome://tracing.
 #pragma once
@@ -19,8 +19,7 @@ namespace ringsim::validate {
 class ValidationTrace {
  public:
   // Creates `path` and writes the measured run; throws std::runtime_error.
-  ValidationTrace(const std::string& path, const ring::RingTimeline& measured, const ring::RingConfig& cfg,
-                  const std::string& card);
+  ValidationTrace(const std::string& path, const ring::RingTimeline& measured, const std::string& card);
   PointTrace* simulated() { return &*simulated_; }  // for SimOptions::trace
   void close();  // throws std::runtime_error when the file could not be written
 

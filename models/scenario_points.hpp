@@ -1,0 +1,16 @@
+// Internal to models/: reading a scenario's sequence and sweep (the points),
+// shared by scenario_yaml.cpp. See models/scenario.hpp for the format.
+#pragma once
+#include <string_view>
+
+#include "models/scenario.hpp"
+#include "models/yaml_map.hpp"
+
+namespace ringsim {
+
+// A layout name at `key` of `m`; throws InputError listing the layouts.
+Layout read_layout(const yaml::Map& m, std::string_view key);
+// sequence (and its cached_tokens, documents), then the sweep; every point checked.
+void read_points(const yaml::Map& root, Scenario& s);
+
+}  // namespace ringsim

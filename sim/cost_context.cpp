@@ -1,0 +1,76 @@
+// Costs of blocks, cached per shape; see sim/cost_context.hpp.
+#include "sim/cost_context.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+namespace ringsim {
+
+void ComputeWork::add(const Block& b) {
+  if (count == kMaxBlocks) throw std::logic_error("ComputeWork: more than kMaxBlocks blocks in one operation");
+  blocks[static_cast<std::size_t>(count++)] = b;
+}
+
+double ComputeWork::flops() const {
+  double sum = 0;
+  for (int i = 0; i < count; ++i) sum += blocks[static_cast<std::size_t>(i)].flops;
+  return sum;
+}
+
+CostContext::CostContext(const DeviceProfile& profile, const AttentionShape& shape)
+    : profile_(profile), shape_(shape) {
+  model(shape.q_heads, shape.kv_heads);  // throws for a dtype the profile lacks
+}
+
+const ComputeModel& CostContext::model(int q_heads, int kv_heads) const {
+  auto it = models_.find({q_heads, kv_heads});
+  if (it == models_.end()) {
+    AttentionShape s = shape_;
+    s.q_heads = q_heads;
+    s.kv_heads = kv_heads;
+    it = models_.emplace(std::make_pair(q_heads, kv_heads), ComputeModel(profile_, s)).first;
+  }
+  return it->second;
+}
+
+const ShapeCost& CostContext::cost(const BlockShape& block, int q_heads, int kv_heads, double message_bytes) const {
+  const Key key{q_heads, kv_heads, block.q_tokens, block.kv_tokens, static_cast<int>(block.mask), block.merge,
+                message_bytes};
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return it->second;
+  const ComputeModel& m = model(q_heads, kv_heads);
+  const BlockCost bc = m.block_cost(block);
+  ShapeCost c;
+  c.time_ns = bc.time_ns;
+  c.source = bc.source;
+  AttentionShape s = shape_;
+  s.q_heads = q_heads;
+  s.kv_heads = kv_heads;
+  c.flops = block_flops(s, block);
+  c.shares.copy = m.transfer_share(block, TransferKind::kCopy, message_bytes);
+  c.shares.link = m.transfer_share(block, TransferKind::kLink, message_bytes);
+  if (c.source == CostSource::kEstimated) source_ = CostSource::kEstimated;
+  return cache_.emplace(key, c).first->second;
+}
+
+TimeNs CostContext::merge_ns(long long q_tokens, int q_heads) const {
+  // The compute model prices a merge only inside a block: the difference of
+  // the same block with and without it (any kv; the merge depends on q only).
+  const BlockShape with{q_tokens, q_tokens, MaskKind::kFull, true};
+  const BlockShape without{q_tokens, q_tokens, MaskKind::kFull, false};
+  const int kv_heads = std::max(1, q_heads / std::max(1, shape_.q_heads / shape_.kv_heads));
+  return std::max<TimeNs>(0, cost(with, q_heads, kv_heads, 0).time_ns - cost(without, q_heads, kv_heads, 0).time_ns);
+}
+
+TimeNs CostContext::block_ns(long long /*device*/, long long /*step*/, const ShapeCost& c, double fraction) const {
+  if (fraction == 1.0) return c.time_ns;
+  return static_cast<TimeNs>(std::ceil(static_cast<double>(c.time_ns) * fraction));
+}
+
+TimeNs CostContext::merge_ns(long long /*device*/, long long /*step*/, long long q_tokens, int q_heads,
+                             long long merges) const {
+  return merge_ns(q_tokens, q_heads) * merges;
+}
+
+}  // namespace ringsim
