@@ -28,6 +28,10 @@ double block_flops(const AttentionShape& shape, const BlockShape& block) {
   return block.mask == MaskKind::kFull ? full : 0.5 * full;
 }
 
+double backward_block_flops(const AttentionShape& shape, const BlockShape& block) {
+  return kBackwardFlopsFactor * block_flops(shape, block);
+}
+
 namespace {
 
 double ctas_of(const KernelTile& tile, long long q_tokens, int q_heads) {
@@ -35,9 +39,10 @@ double ctas_of(const KernelTile& tile, long long q_tokens, int q_heads) {
   return (tile.block_m > 0 ? std::ceil(q / tile.block_m) : q) * q_heads;
 }
 
-std::vector<GridSample> grid_samples(const DeviceProfile& p, const AttentionShape& s, MaskKind mask) {
+std::vector<GridSample> grid_samples(const DeviceProfile& p, const std::vector<AttentionSample>& samples,
+                                     const AttentionShape& s, MaskKind mask) {
   std::vector<const AttentionSample*> fam;
-  for (const AttentionSample& a : p.attention)
+  for (const AttentionSample& a : samples)
     if (a.dtype == s.dtype && a.head_dim == s.head_dim && a.mask == mask) fam.push_back(&a);
   if (fam.empty()) return {};
   fam = grid::prefer(fam, [](const AttentionSample& a) { return !a.suspect; });
@@ -71,8 +76,10 @@ ComputeModel::ComputeModel(const DeviceProfile& profile, const AttentionShape& s
   const WaveShape waves{tile_known ? double(profile.sm_count) * profile.tile.ctas_per_sm : 0.0,
                         double(profile.tile.block_n)};
   for (MaskKind mask : {MaskKind::kFull, MaskKind::kCausalDiagonal, MaskKind::kZigzagDiagonal}) {
-    const std::vector<GridSample> samples = grid_samples(profile, shape, mask);
+    const std::vector<GridSample> samples = grid_samples(profile, profile.attention, shape, mask);
     if (!samples.empty()) grids_.emplace(mask, BlockGrid(samples, waves, profile.launch_overhead_s));
+    const std::vector<GridSample> backward = grid_samples(profile, profile.backward, shape, mask);
+    if (!backward.empty()) backward_grids_.emplace(mask, BlockGrid(backward, waves, profile.launch_overhead_s));
   }
 }
 
@@ -103,6 +110,12 @@ ComputeModel::Part ComputeModel::merge_cost(const BlockShape& block) const {
     return {bytes / profile_.hbm_bytes_per_s + profile_.launch_overhead_s, false,
             fmt::format("no merge samples in profile {}: roofline merge", profile_.name)};
   }
+  return merge_elements(elements, "");
+}
+
+// The merge samples read at `elements` (q_tokens * q_heads * head_dim);
+// profile_.merge non-empty. `what` prefixes the reason when off the samples.
+ComputeModel::Part ComputeModel::merge_elements(double elements, const std::string& what) const {
   std::map<double, std::pair<double, int>> cells;  // duplicates averaged
   for (const MergeSample& m : profile_.merge) {
     auto& c = cells[static_cast<double>(m.q_tokens) * m.q_heads * m.head_dim];
@@ -112,24 +125,60 @@ ComputeModel::Part ComputeModel::merge_cost(const BlockShape& block) const {
   std::vector<std::pair<double, double>> pts;
   for (const auto& [e, c] : cells) pts.emplace_back(e, c.first / c.second);
   const GridValue v = merge_time(pts, elements, profile_.launch_overhead_s);
-  return {v.seconds, v.inside, v.reason};
+  return {v.seconds, v.inside, v.inside || what.empty() ? v.reason : fmt::format("{}: {}", what, v.reason)};
+}
+
+ComputeModel::Part ComputeModel::forward_attention(const BlockShape& block) const {
+  const auto grid = grids_.find(block.mask);
+  if (grid == grids_.end()) return roofline_attention(block);
+  const GridValue v = grid->second.at(ctas(block.q_tokens), static_cast<double>(block.kv_tokens));
+  return {v.seconds, v.inside, v.inside ? "" : fmt::format("{}: {}", block_name(shape_, block), v.reason)};
 }
 
 BlockCost ComputeModel::block_cost(const BlockShape& block) const {
-  Part attention;
-  const auto grid = grids_.find(block.mask);
-  if (grid == grids_.end()) {
-    attention = roofline_attention(block);
-  } else {
-    const GridValue v = grid->second.at(ctas(block.q_tokens), static_cast<double>(block.kv_tokens));
-    attention = {v.seconds, v.inside, v.inside ? "" : fmt::format("{}: {}", block_name(shape_, block), v.reason)};
-  }
+  const Part attention = forward_attention(block);
   const Part merge = block.merge ? merge_cost(block) : Part{0, true, ""};
   BlockCost cost;
   cost.time_ns = ceil_ns(attention.seconds + merge.seconds);  // one rounding per block
   cost.source = attention.calibrated && merge.calibrated ? CostSource::kCalibrated : CostSource::kEstimated;
   cost.reason = attention.reason;
   if (!merge.reason.empty()) cost.reason += (cost.reason.empty() ? "" : "; ") + merge.reason;
+  return cost;
+}
+
+BlockCost ComputeModel::backward_block_cost(const BlockShape& block) const {
+  BlockCost cost;
+  const auto grid = backward_grids_.find(block.mask);
+  if (grid != backward_grids_.end()) {
+    const GridValue v = grid->second.at(ctas(block.q_tokens), static_cast<double>(block.kv_tokens));
+    cost.time_ns = ceil_ns(v.seconds);
+    cost.source = v.inside ? CostSource::kCalibrated : CostSource::kEstimated;
+    if (!v.inside) cost.reason = fmt::format("backward {}: {}", block_name(shape_, block), v.reason);
+    return cost;
+  }
+  const Part forward = forward_attention(block);
+  cost.time_ns = ceil_ns(kBackwardFlopsFactor * forward.seconds);
+  cost.source = CostSource::kEstimated;
+  cost.reason = fmt::format("no backward samples of {} d{} {} in profile {}: the forward's time x {} (its rate at "
+                            "the backward's flops){}", dtype_name(shape_.dtype), shape_.head_dim,
+                            mask_name(block.mask), profile_.name, kBackwardFlopsFactor,
+                            forward.calibrated ? "" : fmt::format("; forward: {}", forward.reason));
+  return cost;
+}
+
+BlockCost ComputeModel::stream_cost(double bytes) const {
+  constexpr double kMergeBytesPerElement = 12.0;  // fp32 accumulator read and written, block output read
+  Part part;
+  if (profile_.merge.empty()) {
+    part = {bytes / profile_.hbm_bytes_per_s + profile_.launch_overhead_s, false,
+            fmt::format("no merge samples in profile {}: elementwise pass at hbm_bandwidth", profile_.name)};
+  } else {
+    part = merge_elements(bytes / kMergeBytesPerElement, "elementwise pass priced as a merge of equal traffic");
+  }
+  BlockCost cost;
+  cost.time_ns = ceil_ns(part.seconds);
+  cost.source = part.calibrated ? CostSource::kCalibrated : CostSource::kEstimated;
+  cost.reason = part.reason;
   return cost;
 }
 

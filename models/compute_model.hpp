@@ -43,6 +43,11 @@ struct BlockShape {
 // Matmul flops of a block: 4 * q * kv * head_dim * q_heads, halved by the
 // diagonal masks.
 double block_flops(const AttentionShape&, const BlockShape&);
+// The FLOP convention of a block's backward (README): 2.5x the forward's,
+// five matrix products (S = QK^T recomputed, dV, dP, dQ, dK) against two,
+// so halved on causal diagonals as well.
+inline constexpr double kBackwardFlopsFactor = 2.5;
+double backward_block_flops(const AttentionShape&, const BlockShape&);
 
 enum class CostSource { kCalibrated, kEstimated };
 
@@ -62,6 +67,23 @@ class ComputeModel {
  public:
   ComputeModel(const DeviceProfile& profile, const AttentionShape& shape);
   BlockCost block_cost(const BlockShape& block) const;  // pure, deterministic
+  // The backward of a block: dQ, dK and dV of q x kv rows with D = rowsum(dO * O)
+  // given, accumulating in fp32 (what `ringsim calibrate` times for the
+  // profile's `backward:` samples). From those samples exactly as block_cost
+  // reads the forward's (same plane, same off-grid scaling and reasons);
+  // without backward samples of the block's dtype, head_dim and mask: the
+  // forward attention's time at the same shape times kBackwardFlopsFactor
+  // (the forward's rate at the backward's flops), always `estimated`.
+  // block.merge is ignored: a backward has no merge.
+  BlockCost backward_block_cost(const BlockShape& block) const;
+  // A memory-bound elementwise pass moving `bytes` (read plus written): the
+  // backward's D = rowsum(dO * O) per rank, gradient additions, packing
+  // copies. Priced as the profile's measured merge at the same traffic (a
+  // merge moves 12 bytes per element: fp32 accumulator read and written,
+  // fp32 block output read; both kernels stream memory): `calibrated`
+  // inside the merge samples, `estimated` outside them; without merge
+  // samples bytes / hbm_bandwidth + launch, `estimated`.
+  BlockCost stream_cost(double bytes) const;
   // The fraction of the compute rate one in-flight transfer of `kind` and
   // `bytes` (the message) takes while `block` runs: the profile's
   // interference samples for the block's dtype, head_dim and mask, nearest
@@ -88,6 +110,7 @@ class ComputeModel {
   const DeviceProfile& profile_;
   AttentionShape shape_;
   std::map<MaskKind, BlockGrid> grids_;  // per mask with samples of the dtype and head_dim
+  std::map<MaskKind, BlockGrid> backward_grids_;  // the same from the profile's backward samples
   struct Part {  // attention or merge of a block
     double seconds = 0;
     bool calibrated = false;
@@ -96,6 +119,8 @@ class ComputeModel {
   double ctas(long long q_tokens) const;
   Part roofline_attention(const BlockShape&) const;
   Part merge_cost(const BlockShape&) const;
+  Part merge_elements(double elements, const std::string& what) const;
+  Part forward_attention(const BlockShape&) const;
 };
 
 }  // namespace ringsim

@@ -19,6 +19,12 @@ const char* buffer_format_name(BufferFormat f) {
     case BufferFormat::kAccumulator: return "accumulator";
     case BufferFormat::kPartials: return "partials";
     case BufferFormat::kOutput: return "output";
+    case BufferFormat::kRowStats: return "row-stats";
+    case BufferFormat::kGradQueries: return "grad-queries";
+    case BufferFormat::kGradKeysValues: return "grad-keys-values";
+    case BufferFormat::kGradQueriesFp32: return "grad-queries-fp32";
+    case BufferFormat::kGradKeysValuesFp32: return "grad-keys-values-fp32";
+    case BufferFormat::kBundle: return "bundle";
   }
   return "?";
 }

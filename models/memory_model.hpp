@@ -32,6 +32,15 @@ enum class BufferFormat : std::uint8_t {
                  //   no block wrote carries log-sum-exp -inf
   kOutput,       // per row: heads x head_dim model dtype; when no receive fills it, the
                  //   device's accumulator cast to the model dtype (the model charges no cast)
+  // The backward's (sim/work.hpp: row sizes by role). Its saved O and dO
+  // are kQueries rows (the same layout; no cast ever fills them).
+  kRowStats,           // per row: heads fp32 (the forward's LSE, or D = rowsum(dO * O))
+  kGradQueries,        // per row: heads x head_dim in attention.grad_dtype (dQ)
+  kGradKeysValues,     // per row: dK (kv_heads x head_dim) then dV, attention.grad_dtype
+  kGradQueriesFp32,    // dQ rows in fp32 (the backward kernel's own output, summed in place)
+  kGradKeysValuesFp32, // dK/dV rows in fp32
+  kBundle,             // tensors one after another (a message that carries them together):
+                       //   each slice's rows start at its base_bytes, sized by its role
 };
 const char* buffer_format_name(BufferFormat);
 

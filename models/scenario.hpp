@@ -12,6 +12,8 @@
 //     ulysses_degree: 8         # optional; usp (default gpus_per_node) and ulysses (= ring_size)
 //     ulysses_placement: inside-node   # optional; usp: inside-node (default) | across-nodes
 //     inner_ring: 8             # optional; double-ring (default gpus_per_node)
+//     pass: training            # optional: forward (default) | backward | training
+//     grad_dtype: fp32          # optional: gradients that travel or are reduced, fp32 (default) | bf16
 //   sequence:
 //     tokens: 1048576
 //     ring_size: 128            # devices in the context-parallel group; or chunk_tokens
@@ -26,7 +28,7 @@
 //     inter_node: {bandwidth: "50 GB/s", latency: "5 us"}
 //   sweep:                 # optional; each point overrides sequence
 //     - {tokens: 8192, ring_size: 1}       # may also set ranks_per_gpu, schedule, layout,
-//                                          # ulysses_degree, inner_ring, cached_tokens
+//                                          # ulysses_degree, inner_ring, cached_tokens, pass
 //
 // The loader checks what it can alone (types, ranges, divisibility by the
 // layout's parts); what depends on the schedule (heads divisible by the
@@ -64,6 +66,14 @@ std::optional<Layout> parse_layout(std::string_view);
 // Sequence chunks the layout cuts the tokens into for P parts (2P for zigzag).
 long long layout_parts(Layout, long long parts);
 
+// Which pass of one attention layer a point simulates. kTraining is the
+// forward, then the backward with what the forward saved (sim/simulate.hpp:
+// the rest of the model runs in between, so the backward starts on every
+// device together).
+enum class Pass { kForward, kBackward, kTraining };
+const char* pass_name(Pass);
+std::optional<Pass> parse_pass(std::string_view);
+
 // Where Ulysses groups sit (usp): consecutive ranks (one node), or strided.
 enum class UlyssesPlacement { kInsideNode, kAcrossNodes };
 const char* placement_name(UlyssesPlacement);
@@ -93,6 +103,7 @@ struct Point {
   std::optional<Layout> layout;
   long long ulysses_degree = 0, inner_ring = 0;
   std::optional<long long> cached_tokens;
+  std::optional<Pass> pass;
   std::string where;             // "sequence" or "sweep[2]": key prefix of its fields
   int line = 0;                  // line of the point
   long long chunk_tokens() const { return tokens / ring_size; }  // per device
@@ -108,6 +119,8 @@ struct Scenario {
   long long ulysses_degree = 0;  // 0: the schedule's default
   long long inner_ring = 0;      // 0: the schedule's default
   UlyssesPlacement ulysses_placement = UlyssesPlacement::kInsideNode;
+  Pass pass = Pass::kForward;
+  DType grad_dtype = DType::kFp32;  // gradients that travel or are reduced (attention.grad_dtype)
   long long cached_tokens = 0;
   DocumentSpec documents;        // empty: one document
   DeviceProfile profile;
@@ -138,6 +151,9 @@ struct PointAttention {
   const DocumentSpec* documents = nullptr;  // null: one document
   KeyPlace documents_at;
   KeyPlace ring_at;               // the point's ring_size (or chunk_tokens)
+  Pass pass = Pass::kForward;
+  KeyPlace pass_at;
+  DType grad_dtype = DType::kFp32;
 };
 PointAttention attention_of(const Scenario&, const Point&);
 

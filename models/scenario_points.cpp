@@ -32,6 +32,7 @@ void read_overrides(const Map& m, Point& p) {
   if (m.find("ulysses_degree")) p.ulysses_degree = read_int(m, "ulysses_degree", kMaxRingSize);
   if (m.find("inner_ring")) p.inner_ring = read_int(m, "inner_ring", kMaxRingSize);
   if (m.find("cached_tokens")) p.cached_tokens = read_int(m, "cached_tokens", kMaxTokens, 0);
+  if (m.find("pass")) p.pass = read_pass_name(m, "pass");
 }
 
 PointSpec read_point_spec(const Map& m, const PointSpec* base) {
@@ -135,6 +136,15 @@ Layout read_layout(const Map& m, std::string_view key) {
   return *layout;
 }
 
+Pass read_pass_name(const Map& m, std::string_view key) {
+  const std::string& text = scalar_text(m, key, "forward, backward or training");
+  const auto pass = parse_pass(text);
+  if (!pass)
+    throw InputError(m.file(), m.line(key), m.sub(key),
+                     fmt::format("unknown pass '{}' (forward, backward or training)", text));
+  return *pass;
+}
+
 void read_points(const Map& root, Scenario& s) {
   Map seq(root.need("sequence"), "sequence", root.file(), root.line("sequence"),
           {"tokens", "ring_size", "chunk_tokens", "cached_tokens", "documents"});
@@ -152,7 +162,7 @@ void read_points(const Map& root, Scenario& s) {
   for (std::size_t i = 0; i < sweep->size(); ++i) {
     Map point((*sweep)[i], fmt::format("sweep[{}]", i), s.path, root.line("sweep"),
               {"tokens", "ring_size", "chunk_tokens", "ranks_per_gpu", "schedule", "layout", "ulysses_degree",
-               "inner_ring", "cached_tokens"});
+               "inner_ring", "cached_tokens", "pass"});
     s.points.push_back(resolve_point(s, point, read_point_spec(point, &base)));
   }
 }
@@ -206,8 +216,10 @@ void check_point(const Scenario& s, const Point& p, const std::string& where, in
   // rate, halved for causal masks) must fit in int64 nanoseconds.
   auto rate = s.profile.flops_per_s.find(s.shape.dtype);
   if (rate != s.profile.flops_per_s.end() && rate->second > 0) {
+    // The backward counts 2.5x the forward's flops (README: FLOP convention).
+    const double passes = att.pass == Pass::kForward ? 1.0 : att.pass == Pass::kBackward ? 2.5 : 3.5;
     double flops = 4.0 * static_cast<double>(p.chunk_tokens()) * static_cast<double>(kv_tokens) *
-                   s.shape.head_dim * s.shape.q_heads * (s.causal ? 0.5 : 1.0);
+                   s.shape.head_dim * s.shape.q_heads * (s.causal ? 0.5 : 1.0) * passes;
     if (flops / rate->second * kNsPerSecond > kMaxSimulatedNs)
       throw fail("tokens", fmt::format("one device would compute for at least {:.3g} years, past the 292 "
                                        "years int64 nanoseconds hold", flops / rate->second / 3.156e7));
@@ -243,6 +255,9 @@ PointAttention attention_of(const Scenario& s, const Point& p) {
   a.documents = s.documents.empty() ? nullptr : &s.documents;
   a.documents_at = place("documents", false, "sequence.documents", "sequence");
   a.ring_at = KeyPlace{p.where.empty() ? "ring_size" : fmt::format("{}.ring_size", p.where), p.line};
+  a.pass = p.pass.value_or(s.pass);
+  a.pass_at = place("pass", p.pass.has_value(), "attention.pass", "attention");
+  a.grad_dtype = s.grad_dtype;
   return a;
 }
 

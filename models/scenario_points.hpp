@@ -10,6 +10,8 @@ namespace ringsim {
 
 // A layout name at `key` of `m`; throws InputError listing the layouts.
 Layout read_layout(const yaml::Map& m, std::string_view key);
+// A pass name (forward, backward, training) at `key` of `m`.
+Pass read_pass_name(const yaml::Map& m, std::string_view key);
 // sequence (and its cached_tokens, documents), then the sweep; every point checked.
 void read_points(const yaml::Map& root, Scenario& s);
 

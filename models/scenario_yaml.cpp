@@ -75,15 +75,30 @@ void read_sharding(const Map& att, Scenario& s) {
       throw InputError(att.file(), att.line("ulysses_placement"), "attention.ulysses_placement",
                        fmt::format("unknown placement '{}' (inside-node or across-nodes)", p));
   }
-  for (const char* key : {"causal", "layout", "schedule", "ulysses_degree", "inner_ring", "ulysses_placement"})
+  for (const char* key : {"causal", "layout", "schedule", "ulysses_degree", "inner_ring", "ulysses_placement", "pass"})
     remember(key);
+}
+
+// attention.{pass, grad_dtype}: which pass, and the dtype of the gradients
+// that travel (fp32, or bf16 as some systems send them; fp16 gradients need
+// loss scaling, which ringsim does not model).
+void read_pass(const Map& att, Scenario& s) {
+  if (att.find("pass")) s.pass = read_pass_name(att, "pass");
+  if (!att.find("grad_dtype")) return;
+  const std::string& text = scalar_text(att, "grad_dtype", "fp32 or bf16");
+  const auto dtype = parse_dtype(text);
+  if (!dtype || *dtype == DType::kFp16)
+    throw InputError(att.file(), att.line("grad_dtype"), "attention.grad_dtype",
+                     fmt::format("unknown gradient dtype '{}' (fp32 or bf16)", text));
+  s.grad_dtype = *dtype;
 }
 
 void read_attention(const Map& root, Scenario& s) {
   Map att(root.need("attention"), "attention", root.file(), root.line("attention"),
-          {"causal", "layout", "schedule", "ulysses_degree", "inner_ring", "ulysses_placement"});
+          {"causal", "layout", "schedule", "ulysses_degree", "inner_ring", "ulysses_placement", "pass", "grad_dtype"});
   s.causal = read_bool(att, "causal");
   read_sharding(att, s);
+  read_pass(att, s);
   if (!att.find("layout")) {
     if (s.causal)
       throw InputError(att.file(), att.line(), "attention.layout",
@@ -163,6 +178,22 @@ std::optional<Layout> parse_layout(std::string_view s) {
 }
 
 long long layout_parts(Layout layout, long long parts) { return layout == Layout::kZigzag ? 2 * parts : parts; }
+
+const char* pass_name(Pass p) {
+  switch (p) {
+    case Pass::kForward: return "forward";
+    case Pass::kBackward: return "backward";
+    case Pass::kTraining: return "training";
+  }
+  return "?";
+}
+
+std::optional<Pass> parse_pass(std::string_view s) {
+  for (Pass p : {Pass::kForward, Pass::kBackward, Pass::kTraining}) {
+    if (s == pass_name(p)) return p;
+  }
+  return std::nullopt;
+}
 
 const char* placement_name(UlyssesPlacement p) {
   return p == UlyssesPlacement::kInsideNode ? "inside-node" : "across-nodes";

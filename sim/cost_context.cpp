@@ -35,19 +35,31 @@ const ComputeModel& CostContext::model(int q_heads, int kv_heads) const {
 }
 
 const ShapeCost& CostContext::cost(const BlockShape& block, int q_heads, int kv_heads, double message_bytes) const {
+  return shape_cost(block, q_heads, kv_heads, message_bytes, false);
+}
+
+const ShapeCost& CostContext::backward_cost(const BlockShape& block, int q_heads, int kv_heads,
+                                            double message_bytes) const {
+  BlockShape b = block;
+  b.merge = false;  // a backward has no merge: one cache entry per shape
+  return shape_cost(b, q_heads, kv_heads, message_bytes, true);
+}
+
+const ShapeCost& CostContext::shape_cost(const BlockShape& block, int q_heads, int kv_heads, double message_bytes,
+                                         bool backward) const {
   const Key key{q_heads, kv_heads, block.q_tokens, block.kv_tokens, static_cast<int>(block.mask), block.merge,
-                message_bytes};
+                message_bytes, backward};
   auto it = cache_.find(key);
   if (it != cache_.end()) return it->second;
   const ComputeModel& m = model(q_heads, kv_heads);
-  const BlockCost bc = m.block_cost(block);
+  const BlockCost bc = backward ? m.backward_block_cost(block) : m.block_cost(block);
   ShapeCost c;
   c.time_ns = bc.time_ns;
   c.source = bc.source;
   AttentionShape s = shape_;
   s.q_heads = q_heads;
   s.kv_heads = kv_heads;
-  c.flops = block_flops(s, block);
+  c.flops = backward ? backward_block_flops(s, block) : block_flops(s, block);
   c.shares.copy = m.transfer_share(block, TransferKind::kCopy, message_bytes);
   c.shares.link = m.transfer_share(block, TransferKind::kLink, message_bytes);
   if (c.source == CostSource::kEstimated) source_ = CostSource::kEstimated;
@@ -66,6 +78,16 @@ TimeNs CostContext::merge_ns(long long q_tokens, int q_heads) const {
 TimeNs CostContext::block_ns(long long /*device*/, long long /*step*/, const ShapeCost& c, double fraction) const {
   if (fraction == 1.0) return c.time_ns;
   return static_cast<TimeNs>(std::ceil(static_cast<double>(c.time_ns) * fraction));
+}
+
+TimeNs CostContext::stream_ns(long long /*device*/, long long /*step*/, double bytes) const {
+  auto it = streams_.find(bytes);
+  if (it == streams_.end()) {
+    const BlockCost bc = model(shape_.q_heads, shape_.kv_heads).stream_cost(bytes);
+    if (bc.source == CostSource::kEstimated) source_ = CostSource::kEstimated;
+    it = streams_.emplace(bytes, bc.time_ns).first;
+  }
+  return it->second;
 }
 
 TimeNs CostContext::merge_ns(long long /*device*/, long long /*step*/, long long q_tokens, int q_heads,

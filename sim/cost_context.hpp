@@ -1,10 +1,13 @@
 // The one place a schedule's compute is costed.
 //
 // Block costs come from models/compute_model (ComputeModel::block_cost, the
-// merge inside it) evaluated once per distinct (heads, block shape, message
-// size) and cached; a schedule asks for the shapes it runs while it plans or
-// builds an operation. block_ns(device, step, cost, fraction) is where every
-// per-device compute time is formed: a later feature that slows one device
+// merge inside it; backward_block_cost; stream_cost for the backward's
+// elementwise passes) evaluated once per distinct (heads, block shape,
+// message size, pass) and cached; a schedule asks for the shapes it runs
+// while it plans or builds an operation. block_ns(device, step, cost,
+// fraction) -- forward and backward blocks alike -- with merge_ns and
+// stream_ns (device, step, ...) are where every per-device compute time is
+// formed: a later feature that slows one device
 // or one step (stragglers, issue 15) scales it here, and must then make
 // uniform() false, which turns the exact fast paths off (they assume every
 // device of a cost class costs the same).
@@ -52,6 +55,13 @@ class CostContext {
   const ShapeCost& cost(const BlockShape& block, double message_bytes) const {
     return cost(block, shape_.q_heads, shape_.kv_heads, message_bytes);
   }
+  // The same for a block's backward (ComputeModel::backward_block_cost;
+  // flops at 2.5x). Interference shares: the forward block's of the same
+  // shape (the profile measures them for the forward kernel only).
+  const ShapeCost& backward_cost(const BlockShape& block, int q_heads, int kv_heads, double message_bytes) const;
+  // An elementwise pass moving `bytes` on `device` at `step` (the D pass,
+  // gradient additions, packing copies: ComputeModel::stream_cost).
+  TimeNs stream_ns(long long device, long long step, double bytes) const;
   // One merge of q_tokens rows of q_heads heads into an accumulator: the
   // compute model's merge (block_cost with merge minus without).
   TimeNs merge_ns(long long q_tokens, int q_heads) const;
@@ -65,11 +75,14 @@ class CostContext {
  private:
   const DeviceProfile& profile_;
   AttentionShape shape_;
-  using Key = std::tuple<int, int, long long, long long, int, bool, double>;
+  using Key = std::tuple<int, int, long long, long long, int, bool, double, bool>;  // ..., backward
   mutable std::map<Key, ShapeCost> cache_;
+  mutable std::map<double, TimeNs> streams_;  // by bytes
   mutable std::map<std::pair<int, int>, ComputeModel> models_;  // by (q_heads, kv_heads)
   mutable CostSource source_ = CostSource::kCalibrated;
   const ComputeModel& model(int q_heads, int kv_heads) const;
+  const ShapeCost& shape_cost(const BlockShape& block, int q_heads, int kv_heads, double message_bytes,
+                              bool backward) const;
 };
 
 }  // namespace ringsim

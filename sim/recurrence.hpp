@@ -16,6 +16,14 @@
 // equals its own shift). The ring of p devices, run for the same P steps with
 // indices mod p, therefore yields exactly the same numbers in O(p * P).
 //
+// Backward rings (RingLowering::grad, sim/schedules/grad_ring.hpp) run the
+// same map over P + 1 rounds: round r < P sends a message of its class
+// (first, mid, last), computes c(d, r), waits, then adds a(d, r):
+//   S'[d] = max(S[d] + c(d,r), x[d], x[d-1]) + a(d,r),  S = pre at round 0,
+// and round P (the return hop) only transfers; F[d] = S after round P.
+// Folding holds as above when every class's link times are p-periodic and
+// the costs and adds do not depend on d.
+//
 // Cost: O(n * P) time, 3 arrays of n int64 memory; the inner loop is
 // branch-free (causal steps are split into the two d-ranges of equal cost)
 // and vectorised (an AVX2 clone is picked at run time on x86-64).
@@ -55,5 +63,16 @@ void check_recurrence_fits(const RingCosts&, const std::vector<TimeNs>& tx_ns, l
 RecurrenceResult run_recurrence(const RingCosts&, const std::vector<TimeNs>& tx_ns, long long devices,
                                 long long ring_size, int threads,
                                 const std::function<void(std::uint64_t, std::uint64_t)>& progress);
+
+// A backward ring's link times, one array per message class (as tx_ns above).
+struct GradTx {
+  std::vector<TimeNs> first, mid, last;
+};
+long long fold_period(const RingLowering&, const GradTx&);
+// Throws TimeOverflow unless pre + (P + 1) x max(largest step cost + add,
+// largest link time) -- a bound on every time the rounds form -- fits in int64.
+void check_recurrence_fits(const RingLowering&, const GradTx&);
+RecurrenceResult run_grad_recurrence(const RingLowering&, const GradTx&, long long devices, int threads,
+                                     const std::function<void(std::uint64_t, std::uint64_t)>& progress);
 
 }  // namespace ringsim

@@ -30,6 +30,15 @@ double RingLowering::total_flops() const {
   return p * flops_diagonal + p * (p - 1) / 2 * (flops_lower + flops_upper);
 }
 
+TimeNs RingLowering::device_compute_ns(long long d) const {
+  TimeNs t = costs.device_compute_ns(d, ring_size);
+  if (!grad) return t;
+  const __int128 extra = static_cast<__int128>(grad->pre_ns) + static_cast<__int128>(grad->add_lower_ns) * d +
+                         static_cast<__int128>(grad->add_upper_ns) * (ring_size - 1 - d);
+  if (extra + t > kTimeNever) throw TimeOverflow("device compute time exceeds 2^63 ns (292 years)");
+  return t + static_cast<TimeNs>(extra);
+}
+
 TimeNs RingCosts::max_ns() const { return std::max({diagonal_ns, lower_ns, upper_ns}); }
 
 RingLinks ring_links(const Topology& topo, long long ring_size, double bytes, long long ranks_per_gpu) {

@@ -4,7 +4,11 @@
 // message of `bytes` to d + 1 and receives one from d - 1, rendezvous then
 // transfer, before its next step. pass-kv lowers to it; pass-q lowers its
 // ring phase to it and leaves a tail (its return all-to-all) to the engine.
+// The backward rings of pass-kv and pass-q (sim/schedules/grad_ring.hpp)
+// lower to its gradient form (RingLowering::grad): P + 1 rounds with
+// messages at every one of them and an add after some waits.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +57,20 @@ struct RingLinks {
 };
 RingLinks ring_links(const Topology&, long long ring_size, double bytes, long long ranks_per_gpu = 1);
 
+// A backward ring's rounds (sim/schedules/grad_ring.hpp): every device
+// first computes pre_ns (the D pass); ring steps s = 0..P-1 then send
+// first_bytes (s = 0: the inputs alone), `bytes` (inputs and accumulator) or
+// last_bytes (s = P-1: the accumulator alone) and compute c(d, s) before
+// their wait; after the wait of a step s >= 1, each device adds for add_ns(d,
+// s) and waits again; a last round (P > 1) sends last_bytes (the return hop)
+// and computes nothing. P = 1: pre_ns and the diagonal, no transfer.
+struct GradRounds {
+  TimeNs pre_ns = 0;
+  TimeNs add_lower_ns = 0, add_upper_ns = 0;  // by the class of step s's block (0: no block to add)
+  double first_bytes = 0, last_bytes = 0;
+  TimeNs add_ns(long long d, long long s) const { return s == 0 ? 0 : (s <= d ? add_lower_ns : add_upper_ns); }
+};
+
 struct RingLowering {
   long long ring_size = 1;
   RingCosts costs;
@@ -63,8 +81,12 @@ struct RingLowering {
   bool has_tail = false;
   ProgramCursor tail_start;
 
+  std::optional<GradRounds> grad;    // a backward ring's rounds (then no tail)
+
   // Flops of the ring's P^2 steps: P diagonals, P(P-1)/2 of each other class.
   double total_flops() const;
+  // Device d's compute: its steps' blocks, and with grad its D pass and adds.
+  TimeNs device_compute_ns(long long d) const;
 };
 
 }  // namespace ringsim

@@ -17,6 +17,9 @@
 //       lower           optionally, the exact fast path its dependency graph
 //                       allows (sim/ring_lowering.hpp), which tests prove equal
 //                       to the event engine to the nanosecond.
+//     A plan is of one pass (PlanInput::pass): the forward, or the backward,
+//     whose buffer table starts from what the forward saved (saved_*: Q,
+//     K/V, O, LSE of the layer) and the incoming gradient dO (grad_out).
 // Every compute's cost goes through the CostContext (sim/cost_context.hpp).
 //
 // The registry is filled by static objects in each schedule's file
@@ -82,6 +85,7 @@ struct PlanInput {
   const CostContext& costs;
   const DocumentMask* documents;  // null: one document
   long long ranks_per_gpu = 1;    // > 1: empty computes keep their slot in the GPU's stream
+  Pass pass = Pass::kForward;     // kForward or kBackward (kTraining runs one plan of each)
 };
 
 class Schedule {

@@ -14,6 +14,7 @@
 #include "sim/engine.hpp"
 #include "sim/recurrence.hpp"
 #include "sim/ring_periodic.hpp"
+#include "sim/training.hpp"
 
 namespace ringsim {
 
@@ -177,6 +178,32 @@ void fill_fast(Setup& su, const RingLowering& low, const RingLinks& links, Mode 
   r.memory = replayed_memory(su);
 }
 
+// A backward ring's rounds (RingLowering::grad) in the recurrence.
+void fill_grad_fast(Setup& su, const RingLowering& low, const GradTx& tx, Mode mode, PointResult& r) {
+  const long long ring = low.ring_size;
+  const long long n = mode == Mode::kFolded ? fold_period(low, tx) : ring;
+  RecurrenceResult rr = run_grad_recurrence(low, tx, n, su.opt.threads, su.opt.progress);
+  r.mode = n < ring ? Mode::kFolded : Mode::kRecurrence;
+  r.threads = rr.threads;
+  r.events = rr.nodes;
+  std::vector<TimeNs> compute(static_cast<std::size_t>(ring)), finish(static_cast<std::size_t>(ring));
+  for (long long d = 0; d < ring; ++d) {
+    compute[d] = low.device_compute_ns(d);
+    finish[d] = rr.finish_ns[d % n];
+  }
+  r.total_flops = low.total_flops();
+  set_finish(r, finish, compute, su.opt.keep_finish_times);
+  r.memory = replayed_memory(su);
+}
+
+GradTx grad_tx(const Setup& su, const RingLowering& low, const RingLinks& mid) {
+  GradTx tx;
+  tx.mid = mid.tx_ns;
+  tx.first = ring_links(*su.topo, low.ring_size, low.grad->first_bytes).tx_ns;
+  tx.last = ring_links(*su.topo, low.ring_size, low.grad->last_bytes).tx_ns;
+  return tx;
+}
+
 // Why the fast paths cannot give this point exactly; empty if they can.
 std::string fast_refusal(const Setup& su, const std::optional<RingLowering>& low, RingLinks* links) {
   if (su.rpg > 1) return fmt::format("ranks share a GPU (ranks_per_gpu {})", su.rpg);
@@ -213,16 +240,19 @@ void dispatch(Setup& su, PointResult& r) {
                                               mode_name(asked), refusal));
     return fill_event(su, r);
   }
+  const GradTx tx = low->grad ? grad_tx(su, *low, links) : GradTx{};
   Mode mode = asked;
   if (mode == Mode::kAuto) {
     try {
-      check_recurrence_fits(low->costs, links.tx_ns, low->ring_size);
+      if (low->grad) check_recurrence_fits(*low, tx);
+      else check_recurrence_fits(low->costs, links.tx_ns, low->ring_size);
     } catch (const TimeOverflow&) {
       return fill_event(su, r);  // the bound is an over-estimate: the engine checks each sum
     }
-    mode = fold_period(low->costs, links.tx_ns, low->ring_size) < low->ring_size ? Mode::kFolded
-                                                                                 : Mode::kRecurrence;
+    const long long period = low->grad ? fold_period(*low, tx) : fold_period(low->costs, links.tx_ns, low->ring_size);
+    mode = period < low->ring_size ? Mode::kFolded : Mode::kRecurrence;
   }
+  if (low->grad) return fill_grad_fast(su, *low, tx, mode, r);
   fill_fast(su, *low, links, mode, r);
 }
 
@@ -233,36 +263,62 @@ void check_mode(const Scenario& scn, Mode mode) {
   for (const Point& pt : scn.points) checked_schedule(scn, pt).check_periodic(scn, pt, attention_of(scn, pt), "mode walk");
 }
 
-// Builds a point's Setup (its schedule's plan; the topology unless the point
-// takes the periodic paths) and hands it to `use` while the plan's inputs live.
+namespace {
+
+// Builds a point's Setup for one pass (its schedule's plan; the topology
+// unless the point takes the periodic paths) and hands it to `use` while
+// the plan's inputs live.
 template <class Use>
-void with_setup(const Scenario& scn, const Point& pt, const SimOptions& opt, Use&& use) {
-  const Schedule& schedule = checked_schedule(scn, pt);  // InputError if the point cannot run it
+void with_setup(const Scenario& scn, const Point& pt, const SimOptions& opt, const Schedule& schedule, Pass pass,
+                Use&& use) {
   const bool periodic = needs_periodic_path(pt, opt);
   Setup su{scn, pt, opt, attention_of(scn, pt), std::nullopt, CostContext(scn.profile, scn.shape),
            std::nullopt, ranks_per_gpu(scn, pt), nullptr};
   if (opt.mode == Mode::kWalk) schedule.check_periodic(scn, pt, su.att, "mode walk");  // rings above kMaxFullRing: checked
   if (!periodic) su.topo.emplace(cluster_for(scn, pt));
   if (su.att.documents) su.docs.emplace(document_lengths(*su.att.documents, pt.tokens));
-  const PlanInput in{scn, pt, su.att, su.costs, su.docs ? &*su.docs : nullptr, su.rpg};
+  const PlanInput in{scn, pt, su.att, su.costs, su.docs ? &*su.docs : nullptr, su.rpg, pass};
   su.plan = schedule.plan(in);
   use(su, periodic);
 }
 
-PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOptions& opt) {
-  const auto t0 = std::chrono::steady_clock::now();
+// One pass of the point (forward or backward) with its own plan.
+PointResult simulate_pass(const Scenario& scn, const Point& pt, const SimOptions& opt, const Schedule& schedule,
+                          Pass pass) {
   PointResult r;
-  with_setup(scn, pt, opt, [&r](Setup& su, bool periodic) {
+  with_setup(scn, pt, opt, schedule, pass, [&r, pass](Setup& su, bool periodic) {
     r.point = su.pt;
     r.schedule = su.att.schedule;
     r.schedule_detail = su.plan->detail();
     r.layout = su.att.layout;
+    r.pass = pass;
     r.device_steps = su.plan->waits();
     if (periodic) fill_periodic(su, r);
     else dispatch(su, r);
     r.compute_source = su.costs.source();  // after the run: every block asked for
   });
   r.slowest_exposed_comm_ns = r.makespan_ns - r.slowest_compute_ns;
+  return r;
+}
+
+}  // namespace
+
+PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Schedule& schedule = checked_schedule(scn, pt);  // InputError if the point cannot run it
+  const Pass pass = attention_of(scn, pt).pass;
+  PointResult r;
+  if (pass != Pass::kTraining) {
+    r = simulate_pass(scn, pt, opt, schedule, pass);
+    (pass == Pass::kForward ? r.forward_ns : r.backward_ns) = r.makespan_ns;
+  } else {
+    // The rest of the model runs between the two passes: the backward
+    // starts on every device together, after the forward's last device.
+    TrainingRun run(opt);
+    const PointResult fwd = simulate_pass(scn, pt, run.forward_options(), schedule, Pass::kForward);
+    const PointResult bwd = simulate_pass(scn, pt, run.backward_options(fwd), schedule, Pass::kBackward);
+    r = run.combine(fwd, bwd);
+  }
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }
@@ -274,13 +330,18 @@ void check_mode(const Scenario& scn, const Point& pt, Mode mode) {
   SimOptions opt;
   opt.mode = mode;
   if (needs_periodic_path(pt, opt)) return check_modelled(scn, pt, opt);
-  with_setup(scn, pt, opt, [mode](Setup& su, bool) {
-    RingLinks links;
-    const std::string refusal = fast_refusal(su, su.plan->lower(), &links);
-    if (!refusal.empty())
-      throw std::invalid_argument(fmt::format("mode {} cannot run this point exactly: {}; use mode event",
-                                              mode_name(mode), refusal));
-  });
+  const Schedule& schedule = checked_schedule(scn, pt);
+  const Pass pass = attention_of(scn, pt).pass;
+  for (Pass p : {Pass::kForward, Pass::kBackward}) {  // a training point runs both
+    if (pass != Pass::kTraining && pass != p) continue;
+    with_setup(scn, pt, opt, schedule, p, [mode](Setup& su, bool) {
+      RingLinks links;
+      const std::string refusal = fast_refusal(su, su.plan->lower(), &links);
+      if (!refusal.empty())
+        throw std::invalid_argument(fmt::format("mode {} cannot run this point exactly: {}; use mode event",
+                                                mode_name(mode), refusal));
+    });
+  }
 }
 
 }  // namespace ringsim

@@ -1,6 +1,9 @@
-// Simulating one point of a scenario: the forward pass of context-parallel
-// attention (the point's schedule, sim/schedule.hpp) on ring_size virtual
-// devices, every device and every step.
+// Simulating one point of a scenario: a pass of context-parallel attention
+// (the point's schedule, sim/schedule.hpp; attention.pass) on ring_size
+// virtual devices, every device and every step. forward and backward are
+// one plan each; training runs the forward, then the backward from what the
+// forward saved, on every device together (the rest of the model runs in
+// between: sim/training.hpp says how the two results combine).
 //
 // Modes (all give the same times to the nanosecond; tests/sim checks it):
 //   kEvent       the plain discrete-event engine: devices run the schedule's
@@ -14,9 +17,11 @@
 //                leaves (pass-q's all-to-all) then runs in the event engine.
 //   kFolded      kRecurrence on one period of devices whose timelines are
 //                provably identical (same costs and link times, shifted).
+//                The backward rings of pass-kv and pass-q lower to their
+//                gradient rounds (sim/recurrence.hpp) the same way.
 //   kWalk        the makespan as the heaviest walk of a ring's event graph
 //                over a few thousand closed-form candidates (sim/ring_walk.hpp),
-//                for schedules that lower whole to a ring (pass-kv) whose link
+//                for schedules that lower whole to a forward ring (pass-kv) whose link
 //                times repeat with the node size; any ring size (244,140,625
 //                devices in milliseconds). Gives *a* device finishing last,
 //                not every device's finish time.
@@ -48,18 +53,23 @@ struct PointResult {
   std::string schedule;                     // registered name of the point's schedule
   std::string schedule_detail;              // its degrees, e.g. "ulysses 8 x ring 4"; may be empty
   Layout layout = Layout::kContiguous;      // the point's layout
-  Mode mode = Mode::kEvent;                 // mode that produced it (folded only if it folded)
-  TimeNs makespan_ns = 0;                   // last device's finish
-  TimeNs slowest_compute_ns = 0;            // compute of the slowest device
+  Pass pass = Pass::kForward;               // the point's attention.pass
+  Mode mode = Mode::kEvent;                 // mode that produced it (folded only if it folded); training: the forward's
+  Mode backward_mode = Mode::kEvent;        // training: the backward's mode
+  TimeNs makespan_ns = 0;                   // last device's finish (training: forward + backward)
+  TimeNs forward_ns = 0, backward_ns = 0;   // each pass's makespan (0 when the point does not run it)
+  TimeNs slowest_compute_ns = 0;            // compute of the slowest device (training: summed over the passes'
+                                            // slowest devices)
   TimeNs slowest_exposed_comm_ns = 0;       // its finish minus its compute
   long long slowest_device = 0;             // finishes at the makespan
   bool slowest_is_lowest_index = true;      // false (kWalk): a lower index may tie
   bool bound_tight = false;                 // kWalk: makespan meets the trivial upper bound
-  TimeNs max_compute_ns = 0;                // largest compute of any device
+  TimeNs max_compute_ns = 0;                // largest compute of any device (training: the passes' largest, summed)
   double mean_compute_ns = 0;               // mean over devices (causal balance: max / mean)
   double total_flops = 0;                   // matmul flops of every device's blocks
   CostSource compute_source = CostSource::kEstimated;
-  MemoryVerdict memory;                     // peak per GPU (max over GPUs; ranks sharing one add up)
+  MemoryVerdict memory;                     // peak per GPU (max over GPUs; ranks sharing one add up);
+                                            // training: the pass with the higher peak
   std::uint64_t events = 0;                 // events processed (or graph nodes evaluated)
   std::uint64_t device_steps = 0;           // WAIT_ALLs of all programs (ring_size^2 for pass-kv)
   double wall_seconds = 0;

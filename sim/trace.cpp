@@ -123,10 +123,12 @@ void PointTrace::name_device(long long device) {
 void PointTrace::compute(long long device, TimeNs start_ns, TimeNs end_ns, long long step, std::string_view name) {
   if (!sample_.contains(device)) return;
   name_device(device);
-  writer_.slice(pid_, compute_tid(device), name, start_ns, end_ns, step);
+  writer_.slice(pid_, compute_tid(device), name, start_ns + offset_ns_, end_ns + offset_ns_, step);
 }
 
 void PointTrace::transfer(long long src, long long dst, TimeNs start_ns, TimeNs end_ns, long long step) {
+  start_ns += offset_ns_;
+  end_ns += offset_ns_;
   if (!sample_.contains(src)) return;
   name_device(src);
   writer_.slice(pid_, send_tid(src), "transfer", start_ns, end_ns, step, dst);

@@ -66,6 +66,9 @@ class PointTrace {
   // device's stream did, e.g. a measured run's "cast").
   void compute(long long device, TimeNs start_ns, TimeNs end_ns, long long step, std::string_view name = "compute");
   void transfer(long long src, long long dst, TimeNs start_ns, TimeNs end_ns, long long step);
+  // Later slices drawn offset_ns later (a training point's backward, after
+  // its forward: sim/training.hpp).
+  void set_offset_ns(TimeNs offset_ns) { offset_ns_ = offset_ns; }
   static long long compute_tid(long long device) { return 2 * device; }
   static long long send_tid(long long device) { return 2 * device + 1; }
 
@@ -75,6 +78,7 @@ class PointTrace {
   int pid_;
   DeviceSample sample_;
   std::vector<bool> named_;  // by device
+  TimeNs offset_ns_ = 0;
 };
 
 }  // namespace ringsim

@@ -91,6 +91,13 @@ Status launch_fused_attention(const ChunkAttentionArgs& a, FusedTile tile, cudaS
 Status chunk_attention_tile(const ChunkAttentionArgs& in, KernelTileInfo* out) {
   ChunkAttentionArgs a;
   RINGSIM_TRY(resolve_args(in, &a));
+  // What kFused runs (chunk_attention_forward): on sm_90 the persistent
+  // Hopper kernel, one CTA per SM walking 128-row query tiles (auto tile
+  // m128n128 at d64 and d128, auto_sm90_tile), so its waves are tiles / SMs.
+  if (a.kv_tokens > 0 && sm90_kernel_available()) {
+    *out = {kSm90KernelName, 128, sm90_block_n(auto_sm90_tile(a.head_dim, a.mask), a.head_dim), 1};
+    return {};
+  }
   return a.dtype == Dtype::kBf16 ? fused_tile_info_bf16(a, FusedTile::kAuto, out)
                                  : fused_tile_info_fp16(a, FusedTile::kAuto, out);
 }

@@ -72,7 +72,7 @@ Status chunk_attention_forward(const ChunkAttentionArgs&, AttentionVariant, void
 // the CTAs one SM of the current device holds (cudaOccupancy...). A block of
 // q x kv with H query heads launches ceil(q / block_m) * H CTAs.
 struct KernelTileInfo {
-  const char* kernel = "";  // "ringsim-fused-fa2"
+  const char* kernel = "";  // "ringsim-sm90" (Hopper kernel) or "ringsim-fused-fa2" (portable)
   int block_m = 0, block_n = 0, ctas_per_sm = 0;
 };
 Status chunk_attention_tile(const ChunkAttentionArgs&, KernelTileInfo*);

@@ -36,6 +36,8 @@ inline constexpr const char* kFusedKernelName = "ringsim-fused-fa2";  // as prof
 // barriers per flop for more registers and shared memory.
 enum class Sm90Tile { kAuto = 0, kN128 = 1, kNWide = 2 };
 const char* sm90_tile_name(Sm90Tile, int head_dim);
+int sm90_block_n(Sm90Tile, int head_dim);  // keys per K/V stage (kAuto: what it resolves to)
+inline constexpr const char* kSm90KernelName = "ringsim-sm90";  // as profiles name it
 Sm90Tile auto_sm90_tile(int head_dim, Mask mask);
 // Whether the Hopper kernel was built (sm_90a) and the current device is sm_90.
 bool sm90_kernel_available();

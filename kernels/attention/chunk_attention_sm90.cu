@@ -52,6 +52,11 @@ const char* sm90_tile_name(Sm90Tile t, int head_dim) {
 // run by up to 12% (the card is at its 700 W limit, clocks 1485-1980 MHz).
 Sm90Tile auto_sm90_tile(int /*head_dim*/, Mask /*mask*/) { return Sm90Tile::kN128; }
 
+int sm90_block_n(Sm90Tile t, int head_dim) {
+  if (t == Sm90Tile::kAuto) t = auto_sm90_tile(head_dim, Mask::kFull);
+  return t == Sm90Tile::kN128 ? 128 : head_dim == 128 ? 176 : 192;
+}
+
 Status launch_sm90_attention(const ChunkAttentionArgs& a, Sm90Tile tile, cudaStream_t s) {
   if (!sm90_kernel_available()) return invalid("the sm90 kernel needs an sm_90 GPU and an sm_90a build");
   if (a.kv_tokens <= 0) return invalid("the sm90 kernel needs kv_tokens > 0");

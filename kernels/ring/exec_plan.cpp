@@ -24,15 +24,23 @@ std::int64_t whole_bytes(double bytes, const char* what) {
   return static_cast<std::int64_t>(r);
 }
 
-std::int64_t row_bytes_of(BufferFormat f, int heads, const AttentionShape& m) {
+// grad_bytes: an element of attention.grad_dtype. A bundle's rows have no
+// one size (its slices are sized by role): 0.
+std::int64_t row_bytes_of(BufferFormat f, int heads, const AttentionShape& m, std::int64_t grad_bytes) {
   const std::int64_t d = m.head_dim, e = element_bytes(m);
   switch (f) {
     case BufferFormat::kQueries:
     case BufferFormat::kOutput: return heads * d * e;
     case BufferFormat::kKeysValues: return 2 * heads * d * e;
-    case BufferFormat::kAccumulator: return heads * d * 4;
+    case BufferFormat::kAccumulator:
+    case BufferFormat::kGradQueriesFp32: return heads * d * 4;
     case BufferFormat::kPartials: return heads * (d * e + 4);
-    case BufferFormat::kOpaque: return 0;
+    case BufferFormat::kRowStats: return heads * 4;
+    case BufferFormat::kGradQueries: return heads * d * grad_bytes;
+    case BufferFormat::kGradKeysValues: return 2 * heads * d * grad_bytes;
+    case BufferFormat::kGradKeysValuesFp32: return 2 * heads * d * 4;
+    case BufferFormat::kOpaque:
+    case BufferFormat::kBundle: return 0;
   }
   return 0;
 }
@@ -64,6 +72,7 @@ ExecPlan::ExecPlan(const Scenario& scn, const Point& pt)
   const std::unique_ptr<Plan> plan = sched.plan(in);
   const ScheduleProgram& program = plan->program();
   schedule = att.schedule;
+  grad_dtype = att.grad_dtype;
   detail = plan->detail();
   causal = att.causal;
   sequence = program.sequence();
@@ -171,7 +180,7 @@ void ExecPlan::set_heads(BufferId id, int heads, const char* what) {
   if (b.heads != 0 && b.heads != heads)
     throw std::logic_error(fmt::format("exec plan: {} rows hold {} heads here, {} elsewhere", b.name, heads, b.heads));
   b.heads = heads;
-  b.row_bytes = row_bytes_of(b.format, heads, shape);
+  b.row_bytes = row_bytes_of(b.format, heads, shape, grad_dtype == DType::kFp32 ? 4 : 2);
 }
 
 // Heads per row of every buffer a block or a placement reads as rows.
@@ -201,7 +210,7 @@ int ExecPlan::rounds() const {
 }
 
 long long ExecPlan::position(const Placement& p, long long row) const {
-  return p.tensor == Placement::kKeysValues ? sequence.kv_position(p.part, p.row + row)
+  return Placement::kv_rows(p.tensor) ? sequence.kv_position(p.part, p.row + row)
                                             : sequence.position(p.part, p.row + row);
 }
 

@@ -94,6 +94,7 @@ class ExecPlan {
 
   std::string schedule, detail;
   AttentionShape shape;
+  DType grad_dtype = DType::kFp32;  // attention.grad_dtype: the gradients that travel
   bool causal = false;
   SequenceLayout sequence;
   long long devices = 0;

@@ -17,6 +17,7 @@
 // and a causal diagonal), the first block writing the accumulator.
 // Program: ALLOCs, then per gather step SEND RECV WAIT_ALL, then COMPUTE
 // WAIT_ALL, FREE everything. No exact fast path: it runs in the event engine.
+#include "sim/schedules/all_gather_backward.hpp"
 #include "sim/schedules/common.hpp"
 
 namespace ringsim::schedules {
@@ -115,7 +116,10 @@ class AllGather final : public Schedule {
   void check(const Scenario& s, const Point& p, const PointAttention& a) const override {
     check_plain(s, p, a, "all-gather");
   }
-  std::unique_ptr<Plan> plan(const PlanInput& in) const override { return std::make_unique<AllGatherPlan>(in); }
+  std::unique_ptr<Plan> plan(const PlanInput& in) const override {
+    if (in.pass == Pass::kBackward) return make_all_gather_backward(in);
+    return std::make_unique<AllGatherPlan>(in);
+  }
 };
 
 }  // namespace

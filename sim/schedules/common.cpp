@@ -73,8 +73,8 @@ Placement part_rows(const PlanInput& in, const SequenceLayout& g, Placement::Ten
   p.buffer = buffer;
   p.offset_bytes = offset_bytes;
   p.part = part;
-  p.rows = t == Placement::kKeysValues ? g.kv_rows() : g.part_tokens();
-  p.heads = static_cast<std::int32_t>(t == Placement::kKeysValues ? in.scenario.shape.kv_heads : in.scenario.shape.q_heads);
+  p.rows = Placement::kv_rows(t) ? g.kv_rows() : g.part_tokens();
+  p.heads = static_cast<std::int32_t>(Placement::kv_rows(t) ? in.scenario.shape.kv_heads : in.scenario.shape.q_heads);
   return p;
 }
 
@@ -193,32 +193,50 @@ Block merge_block(BufferId from, long long slots, long long merges, BufferId int
 
 bool keeps_empty_slots(const PlanInput& in) { return in.ranks_per_gpu > 1; }
 
+namespace {
+
+// The time of one block of a compute on (device, step), and its interference shares.
+TimeNs block_time(const PlanInput& in, const Block& b, long long device, long long step, double message_bytes,
+                  BlockShares& shares) {
+  switch (b.kind) {
+    case BlockKind::kMerge: return in.costs.merge_ns(device, step, b.out.count, b.heads, b.merges);
+    case BlockKind::kDelta:
+    case BlockKind::kGradAdd:
+    case BlockKind::kCopy:
+    case BlockKind::kZero: return in.costs.stream_ns(device, step, b.stream_bytes);
+    case BlockKind::kAttentionBackward: {
+      const ShapeCost& cost = in.costs.backward_cost(b.shape, b.heads, b.kv_heads, message_bytes);
+      shares = cost.shares;
+      return in.costs.block_ns(device, step, cost, b.pairs_fraction);
+    }
+    case BlockKind::kAttention: break;
+  }
+  const ShapeCost& cost = in.costs.cost(b.shape, b.heads, b.kv_heads, message_bytes);
+  shares = cost.shares;
+  return in.costs.block_ns(device, step, cost, b.pairs_fraction);
+}
+
+}  // namespace
+
 Op compute_op(const PlanInput& in, const ComputeWork& w, long long device, long long step, double message_bytes) {
   Op op;
   op.kind = Op::kCompute;
   op.label = step;
   op.flops = w.flops();
   double copy = 0, link = 0;
+  BlockShares last;
   for (int i = 0; i < w.count; ++i) {
-    const Block& b = w.blocks[static_cast<std::size_t>(i)];
-    TimeNs t = 0;
-    BlockShares shares;
-    if (b.kind == BlockKind::kMerge) {
-      t = in.costs.merge_ns(device, step, b.out.count, b.heads, b.merges);
-    } else {
-      const ShapeCost& cost = in.costs.cost(b.shape, b.heads, b.kv_heads, message_bytes);
-      t = in.costs.block_ns(device, step, cost, b.pairs_fraction);
-      shares = cost.shares;
-    }
+    last = BlockShares{};
+    const TimeNs t = block_time(in, w.blocks[static_cast<std::size_t>(i)], device, step, message_bytes, last);
     op.duration_ns = checked_add_ns(op.duration_ns, t);
-    copy += shares.copy * static_cast<double>(t);
-    link += shares.link * static_cast<double>(t);
+    copy += last.copy * static_cast<double>(t);
+    link += last.link * static_cast<double>(t);
   }
-  if (w.count == 1 && w.blocks[0].kind == BlockKind::kAttention) {
+  const BlockKind first = w.blocks[0].kind;
+  if (w.count == 1 && (first == BlockKind::kAttention || first == BlockKind::kAttentionBackward)) {
     // One block: its own shares exactly (no rounding through the weighting).
-    const ShapeCost& cost = in.costs.cost(w.blocks[0].shape, w.blocks[0].heads, w.blocks[0].kv_heads, message_bytes);
-    op.copy_share = cost.shares.copy;
-    op.link_share = cost.shares.link;
+    op.copy_share = last.copy;
+    op.link_share = last.link;
   } else if (op.duration_ns > 0) {
     op.copy_share = copy / static_cast<double>(op.duration_ns);
     op.link_share = link / static_cast<double>(op.duration_ns);

@@ -35,8 +35,9 @@ double workspace_bytes(long long rows, int q_heads, int head_dim);     // fp32 b
 double partial_bytes(const AttentionShape&, long long rows, int q_heads);  // output in dtype + fp32 lse
 
 // --- placements (sim/work.hpp) ----------------------------------------------
-// All of `part`'s query rows (the model's heads), its key/value rows (the
-// model's kv heads, cached rows first) or its output rows, from `offset_bytes`.
+// All of `part`'s rows of a tensor, from `offset_bytes`: its query-side rows
+// (Q, O, LSE, dO, dQ: the model's heads) or its key/value rows (K/V, dK/dV:
+// the model's kv heads, cached rows first).
 Placement part_rows(const PlanInput&, const SequenceLayout&, Placement::Tensor, BufferId, long long part,
                     double offset_bytes = 0);
 

@@ -24,6 +24,7 @@
 #include <algorithm>
 
 #include "sim/schedules/common.hpp"
+#include "sim/schedules/double_ring_backward.hpp"
 
 namespace ringsim::schedules {
 namespace {
@@ -163,7 +164,9 @@ class DoubleRing final : public Schedule {
     check_cache(s, p, a, p.ring_size, "");
   }
   std::unique_ptr<Plan> plan(const PlanInput& in) const override {
-    return std::make_unique<DoubleRingPlan>(in, inner_of(in.scenario, in.point, in.attention));
+    const long long inner = inner_of(in.scenario, in.point, in.attention);
+    if (in.pass == Pass::kBackward) return make_double_ring_backward(in, inner);
+    return std::make_unique<DoubleRingPlan>(in, inner);
   }
 };
 

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "sim/schedules/common.hpp"
+#include "sim/schedules/ring_backward.hpp"
 
 namespace ringsim::schedules {
 namespace {
@@ -141,11 +142,18 @@ class PassKv final : public Schedule {
   // Lowers whole to the ring (no tail) and states its peak buffers, unless
   // documents give every block its own cost.
   void check_periodic(const Scenario& s, const Point&, const PointAttention& a, const std::string& asked) const override {
+    if (a.pass != Pass::kForward)
+      fail(s, a.pass_at, fmt::format("{}: those modes run the forward ring only; pass {} runs in modes auto, event, "
+                                     "recurrence and folded, up to {} devices", asked, pass_name(a.pass),
+                                     kMaxFullRing));
     if (a.documents)
       fail(s, a.documents_at, fmt::format("{}: those modes need every ring step of a class to cost the same, and "
                                           "packed documents give each block its own cost", asked));
   }
-  std::unique_ptr<Plan> plan(const PlanInput& in) const override { return std::make_unique<PassKvPlan>(in); }
+  std::unique_ptr<Plan> plan(const PlanInput& in) const override {
+    if (in.pass == Pass::kBackward) return make_ring_backward(in, TravellingSide::kKv);
+    return std::make_unique<PassKvPlan>(in);
+  }
 };
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include <functional>
 
 #include "sim/schedules/common.hpp"
+#include "sim/schedules/ring_backward.hpp"
 
 namespace ringsim::schedules {
 namespace {
@@ -209,7 +210,10 @@ class PassQPlan final : public Plan, public ScheduleProgram {
 class PassQ final : public Schedule {
  public:
   void check(const Scenario& s, const Point& p, const PointAttention& a) const override { check_plain(s, p, a, "pass-q"); }
-  std::unique_ptr<Plan> plan(const PlanInput& in) const override { return std::make_unique<PassQPlan>(in); }
+  std::unique_ptr<Plan> plan(const PlanInput& in) const override {
+    if (in.pass == Pass::kBackward) return make_ring_backward(in, TravellingSide::kQ);
+    return std::make_unique<PassQPlan>(in);
+  }
 };
 
 }  // namespace

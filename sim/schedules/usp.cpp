@@ -40,7 +40,7 @@ enum class Phase { kAlloc, kInSend, kInRecv, kInWait, kSend, kRecv, kCompute, kW
 class UspPlan final : public Plan, public ScheduleProgram {
  public:
   UspPlan(const PlanInput& in, long long ulysses_degree)
-      : in_(in), p_(in.point.ring_size), u_(ulysses_degree), r_(p_ / u_),
+      : in_(in), p_(in.point.ring_size), u_(ulysses_degree), r_(p_ / u_), at_(usp_placement(in, ulysses_degree)),
         geo_(in.attention.layout, in.point.tokens, r_, 0) {
     const AttentionShape& m = in.scenario.shape;
     heads_ = static_cast<int>(m.q_heads / u_);
@@ -213,15 +213,10 @@ class UspPlan final : public Plan, public ScheduleProgram {
 
  private:
   static constexpr BufferId kQChunk = 0, kKvChunk = 1;  // what the first all-to-all sends
-  bool inside() const { return in_.attention.ulysses_placement == UlyssesPlacement::kInsideNode; }
-  long long group(long long d) const { return inside() ? d / u_ : d % r_; }
-  long long member(long long d) const { return inside() ? d % u_ : d / r_; }
-  long long device(long long g, long long u) const { return inside() ? g * u_ + u : u * r_ + g; }
-  // The first kv head member v uses (replicated when the degree exceeds kv_heads).
-  long long kv_head_of(long long v) const {
-    const long long kvh = in_.scenario.shape.kv_heads;
-    return kvh >= u_ ? v * kv_heads_ : v / (u_ / kvh);
-  }
+  long long group(long long d) const { return at_.group(d); }
+  long long member(long long d) const { return at_.member(d); }
+  long long device(long long g, long long u) const { return at_.device(g, u); }
+  long long kv_head_of(long long v) const { return at_.kv_head_of(v); }
   BufferId held(long long k) const { return k == 0 ? kv_heads_buf_ : recv_[(k - 1) % 2]; }
 
   // Ring step k of device d: its part's queries (its heads) against part g - k.
@@ -239,6 +234,7 @@ class UspPlan final : public Plan, public ScheduleProgram {
 
   PlanInput in_;
   long long p_, u_, r_;
+  UspPlacement at_;
   SequenceLayout geo_;
   int heads_ = 0, kv_heads_ = 0;
   double ring_bytes_ = 0, q_in_ = 0, kv_in_ = 0, out_bytes_ = 0;
@@ -264,7 +260,19 @@ class Usp final : public Schedule {
 
 }  // namespace
 
+UspPlacement usp_placement(const PlanInput& in, long long ulysses_degree) {
+  UspPlacement at;
+  at.p = in.point.ring_size;
+  at.u = ulysses_degree;
+  at.r = at.p / at.u;
+  at.inside = in.attention.ulysses_placement == UlyssesPlacement::kInsideNode;
+  at.kv_heads = in.scenario.shape.kv_heads;
+  at.kv_heads_per_device = kv_heads_per_device(in.scenario.shape, ulysses_degree);
+  return at;
+}
+
 std::unique_ptr<Plan> make_usp_plan(const PlanInput& in, long long ulysses_degree) {
+  if (in.pass == Pass::kBackward) return make_usp_backward(in, ulysses_degree);
   return std::make_unique<UspPlan>(in, ulysses_degree);
 }
 

@@ -91,22 +91,27 @@ TEST_CASE("models::ComputeModel on h100-sxm: 8 vs 32 heads at 512 x 512 and one 
   CHECK(ComputeModel(full, one).block_cost(b).source == CostSource::kCalibrated);
 }
 
-TEST_CASE("models::ComputeModel on h100-sxm: the flagged q16384 x kv8192 sample does not set the default 8-GPU row") {
-  const DeviceProfile h100 = load_profile("h100-sxm", "");
+TEST_CASE("models::ComputeModel on h100-sxm: a sample the check flags does not set the default 8-GPU row") {
+  // The 2026-11-26 calibration read bf16 d128 32 heads q16384 x kv8192 at 315.5
+  // TFLOP/s between neighbours at 352 and 343 (one noisy sample moved the
+  // default scenario's 8-GPU row by 9%). Replay that: slow the sample 12%.
+  DeviceProfile h100 = load_profile("h100-sxm", "");
   const DeviceProfile h200 = load_profile("h200-sxm", "");  // same SMs and clocks, another card and run
   const AttentionShape s{32, 8, 128, DType::kBf16};         // scenarios/default.yaml
   const BlockShape lower{16384, 8192, MaskKind::kFull, false};  // its 8-GPU zigzag lower block
+  const double clean_s = seconds(h100, s, lower);
+  for (AttentionSample& a : h100.attention)
+    if (a.dtype == DType::kBf16 && a.head_dim == 128 && a.q_heads == 32 && a.mask == MaskKind::kFull &&
+        a.q_tokens == 16384 && a.kv_tokens == 8192)
+      a.seconds *= 1.12;
+  CHECK(flag_suspect_samples(h100.attention) >= 1);
+  CHECK(sample(h100, DType::kBf16, 128, 32, MaskKind::kFull, 16384, 8192).suspect);
   const double flops = block_flops(s, lower);
   CHECK(ComputeModel(h100, s).block_cost(lower).source == CostSource::kCalibrated);  // bracketed by the others
   const double rate = flops / seconds(h100, s, lower);
   const AttentionSample& other = sample(h200, DType::kBf16, 128, 32, MaskKind::kFull, 16384, 8192);
-  CHECK(rate == doctest::Approx(flops / other.seconds).epsilon(0.03));
-  // Between its neighbours along q = 16384 (352.5 and 342.7 TFLOP/s), not at 315.5.
-  const auto rate_of = [&](long long kv) {
-    const AttentionSample& a = sample(h100, DType::kBf16, 128, 32, MaskKind::kFull, 16384, kv);
-    return block_flops(s, {16384, kv, MaskKind::kFull, false}) / a.seconds;
-  };
-  CHECK(rate >= std::min(rate_of(4096), rate_of(16384)) * 0.99);
+  CHECK(rate == doctest::Approx(flops / other.seconds).epsilon(0.05));
+  CHECK(seconds(h100, s, lower) < 1.05 * clean_s);  // the neighbours set it, not the slowed sample
   DeviceProfile unflagged = h100;
   for (AttentionSample& a : unflagged.attention) a.suspect = false;
   CHECK(seconds(unflagged, s, lower) > 1.08 * seconds(h100, s, lower));  // what the flag keeps out
@@ -125,6 +130,4 @@ TEST_CASE("models::sample_check: the shipped profiles carry exactly the flags th
       CHECK(fresh[i].reason == p.attention[i].reason);
     }
   }
-  const DeviceProfile h100 = load_profile("h100-sxm", "");
-  CHECK(std::count_if(h100.attention.begin(), h100.attention.end(), [](auto& a) { return a.suspect; }) == 2);
 }

@@ -117,6 +117,19 @@ inline void set_block_seconds(Scenario& s, long long q, long long kv, MaskKind m
                                                 kv_heads ? kv_heads : s.shape.kv_heads, mask, q, kv, seconds});
   s.profile.measured = true;
 }
+// The same for a block's backward (the profile's backward samples).
+inline void set_backward_seconds(Scenario& s, long long q, long long kv, MaskKind mask, double seconds, int q_heads = 0,
+                                 int kv_heads = 0) {
+  s.profile.launch_overhead_s = std::min(s.profile.launch_overhead_s, seconds);
+  s.profile.backward.push_back(AttentionSample{s.shape.dtype, s.shape.head_dim, q_heads ? q_heads : s.shape.q_heads,
+                                               kv_heads ? kv_heads : s.shape.kv_heads, mask, q, kv, seconds});
+  s.profile.measured = true;
+}
+// What an elementwise pass of `bytes` costs on a profile without merge
+// samples: bytes / hbm_bandwidth + launch, rounded up once.
+inline TimeNs stream_oracle_ns(const Scenario& s, double bytes) {
+  return static_cast<TimeNs>(std::ceil((bytes / s.profile.hbm_bytes_per_s + s.profile.launch_overhead_s) * 1e9));
+}
 // Fixes the time of merging q rows into the accumulator (launch overhead
 // lowered as above).
 inline void set_merge_seconds(Scenario& s, long long q, double seconds, int q_heads = 0) {
@@ -131,6 +144,23 @@ inline TimeNs oracle_ns(double attention_s, double merge_s = 0) {
 inline TimeNs oracle_transfer_ns(TimeNs latency_ns, double bytes, double bytes_per_s) {
   return latency_ns + static_cast<TimeNs>(std::ceil(bytes / bytes_per_s * 1e9));
 }
+// One all-to-all of `messages` concurrent messages per peer (sizes given) in
+// one node of P devices, by max-min filling: the (P-1) x messages flows of a
+// port share it equally until the smallest messages end, then the rest share it.
+inline TimeNs all_to_all_ns(long long ring, std::vector<double> sizes, double bw, TimeNs latency) {
+  std::sort(sizes.begin(), sizes.end());
+  TimeNs t = 0;
+  double sent = 0;  // bytes of each remaining message sent so far
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const double rate = bw / static_cast<double>((ring - 1) * static_cast<long long>(sizes.size() - i));
+    const double left = sizes[i] - sent;
+    const TimeNs dt = static_cast<TimeNs>(std::ceil(left / rate * 1e9));
+    sent += rate * (static_cast<double>(dt) / 1e9);  // what the others sent meanwhile (whole ns, as the engine)
+    t += dt;
+  }
+  return latency + t;
+}
+
 // The K/V block of `rows` tokens (keys and values), by hand.
 inline double kv_block_bytes(const Scenario& s, long long rows) {
   return 2.0 * static_cast<double>(rows) * s.shape.kv_heads * s.shape.head_dim * (s.shape.dtype == DType::kFp32 ? 4 : 2);
@@ -143,12 +173,12 @@ struct Planned {
   std::optional<DocumentMask> documents;
   std::unique_ptr<Plan> plan;
 };
-inline std::unique_ptr<Planned> plan_point(const Scenario& s, const Point& p) {
+inline std::unique_ptr<Planned> plan_point(const Scenario& s, const Point& p, Pass pass = Pass::kForward) {
   const Schedule& schedule = checked_schedule(s, p);
   auto out = std::unique_ptr<Planned>(new Planned{attention_of(s, p), CostContext(s.profile, s.shape), std::nullopt, nullptr});
   if (out->attention.documents) out->documents.emplace(document_lengths(*out->attention.documents, p.tokens));
   out->plan = schedule.plan(PlanInput{s, p, out->attention, out->costs, out->documents ? &*out->documents : nullptr,
-                                      ranks_per_gpu(s, p)});
+                                      ranks_per_gpu(s, p), pass});
   return out;
 }
 // Per-device compute of a point in the event engine.

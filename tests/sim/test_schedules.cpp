@@ -134,23 +134,6 @@ TEST_CASE("sim::schedules: all-gather is the gather's P-1 ring steps, then the l
   }
 }
 
-// One all-to-all of `messages` concurrent messages per peer (sizes given) in
-// one node of P devices, by max-min filling: the (P-1) x messages flows of a
-// port share it equally until the smallest messages end, then the rest share it.
-TimeNs all_to_all_ns(long long ring, std::vector<double> sizes, double bw, TimeNs latency) {
-  std::sort(sizes.begin(), sizes.end());
-  TimeNs t = 0;
-  double sent = 0;  // bytes of each remaining message sent so far
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    const double rate = bw / static_cast<double>((ring - 1) * static_cast<long long>(sizes.size() - i));
-    const double left = sizes[i] - sent;
-    const TimeNs dt = static_cast<TimeNs>(std::ceil(left / rate * 1e9));
-    sent += rate * (static_cast<double>(dt) / 1e9);  // what the others sent meanwhile (whole ns, as the engine)
-    t += dt;
-  }
-  return latency + t;
-}
-
 TEST_CASE("sim::schedules: ulysses is two all-to-alls and one attention over the whole sequence") {
   // One node; every device posts its sends to the P-1 others at once (q and
   // K/V as two messages each), so each port carries them at equal shares.
@@ -165,7 +148,7 @@ TEST_CASE("sim::schedules: ulysses is two all-to-alls and one attention over the
     const double rows = static_cast<double>(c);
     const double out_bytes = rows * heads * 64 * 2;
     const double q_in = rows * heads * 64 * 2, kv_in = 2 * rows * kv_heads * 64 * 2;
-    const TimeNs x_in = all_to_all_ns(ring, {q_in, kv_in}, 450e9, 2000), x_out = all_to_all_ns(ring, {out_bytes}, 450e9, 2000);
+    const TimeNs x_in = test::all_to_all_ns(ring, {q_in, kv_in}, 450e9, 2000), x_out = test::all_to_all_ns(ring, {out_bytes}, 450e9, 2000);
     const PointResult r = run(s);
     CHECK(r.makespan_ns == x_in + test::oracle_ns(0x1p-9) + x_out);
     CHECK(r.schedule_detail == fmt::format("degree {}", ring));
@@ -183,7 +166,7 @@ TEST_CASE("sim::schedules: usp inside one node is an all-to-all, a pass-kv ring 
   test::set_merge_seconds(s, part, 0x1p-15, heads);
   const TimeNs c0 = test::oracle_ns(0x1p-11), c1 = test::oracle_ns(0x1p-11, 0x1p-15);
   const double rows = static_cast<double>(c);
-  const TimeNs x_in = all_to_all_ns(2, {rows * heads * 128, 2 * rows * heads * 128}, 450e9, 2000);  // one peer
+  const TimeNs x_in = test::all_to_all_ns(2, {rows * heads * 128, 2 * rows * heads * 128}, 450e9, 2000);  // one peer
   const TimeNs x_out = test::oracle_transfer_ns(2000, rows * heads * 128, 450e9);
   const TimeNs x = test::oracle_transfer_ns(2000, 2.0 * part * heads * 128, 450e9);
   const TimeNs ring_ns = std::max(c0, x) + (r_deg - 2) * std::max(c1, x) + c1;

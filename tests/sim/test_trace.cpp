@@ -9,6 +9,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "sim/simulate.hpp"
 #include "sim/trace.hpp"
@@ -127,4 +128,29 @@ TEST_CASE("sim::PointTrace: a device sample keeps only its devices, and arrows o
     ++flows_checked;
   }
   CHECK(flows_checked > 0);
+}
+
+TEST_CASE("sim::trace: a training point draws its forward, then its backward the forward's makespan later") {
+  // Oracle: the two passes traced as points of their own.
+  Scenario s = test::ring_scenario(4096, 4, true, Layout::kZigzag, 2);
+  auto slices = [](const test::ParsedTrace& t, TimeNs offset_ns) {
+    std::vector<std::tuple<long long, std::string, TimeNs, TimeNs, long long>> out;
+    for (const test::TraceSlice& sl : t.slices)
+      out.emplace_back(sl.tid, sl.name, sl.start_ns + offset_ns, sl.end_ns + offset_ns, sl.step);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  s.pass = Pass::kForward;
+  const Traced forward = traced_run(s, "");
+  s.pass = Pass::kBackward;
+  const Traced backward = traced_run(s, "");
+  s.pass = Pass::kTraining;
+  const Traced training = traced_run(s, "");
+  REQUIRE(training.result.forward_ns == forward.result.makespan_ns);
+  auto expected = slices(forward.trace, 0);
+  for (auto& sl : slices(backward.trace, forward.result.makespan_ns)) expected.push_back(sl);
+  std::sort(expected.begin(), expected.end());
+  CHECK(slices(training.trace, 0) == expected);
+  CHECK(training.trace.processes.size() == 1);
+  CHECK(training.trace.flows.size() == forward.trace.flows.size() + backward.trace.flows.size());
 }

@@ -8,6 +8,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/common/child_process.hpp"
@@ -26,6 +27,24 @@ std::vector<std::string> lines_of(const std::string& text) {
   for (std::string l; std::getline(in, l);) lines.push_back(l);
   return lines;
 }
+
+// Byte ranges of a CSV row's cells (RFC 4180: commas inside quotes belong
+// to the cell); a second splitter, independent of tools/ringsim/csv.cpp.
+std::vector<std::pair<std::size_t, std::size_t>> cell_ranges(const std::string& row) {
+  std::vector<std::pair<std::size_t, std::size_t>> cells;
+  bool quoted = false;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= row.size(); ++i) {
+    if (i < row.size() && row[i] == '"') quoted = !quoted;
+    if (i == row.size() || (row[i] == ',' && !quoted)) {
+      cells.push_back({start, i});
+      start = i + 1;
+    }
+  }
+  return cells;
+}
+
+// The CSV without its wall_seconds column (the one figure that differs run to run).
 
 // A sweep whose first points finish at once and whose last ones take
 // seconds (ring 65,536 and 262,144, every device every step).
@@ -68,10 +87,15 @@ TEST_CASE("ringsim process: SIGINT and SIGTERM keep the finished points in FILE.
     REQUIRE_FALSE(kept.empty());
     CHECK(kept.back() == '\n');  // whole rows only
     int rows = 0;
+    std::size_t columns = 0;
     for (const std::string& row : lines_of(kept)) {
-      if (row[0] == '#' || row.rfind("tokens,", 0) == 0) continue;
+      if (row[0] == '#') continue;
+      if (row.rfind("tokens,", 0) == 0) {
+        columns = cell_ranges(row).size();
+        continue;
+      }
       CHECK(std::isdigit(static_cast<unsigned char>(row.front())));  // tokens
-      CHECK(std::isdigit(static_cast<unsigned char>(row.back())));   // wall_seconds: the row is whole
+      CHECK(cell_ranges(row).size() == columns);                    // the row is whole
       ++rows;
     }
     CHECK(rows >= 10);
@@ -135,7 +159,11 @@ TEST_CASE("ringsim process: meson install puts binaries, profiles and scenarios 
   o.unset_env = {"RINGSIM_PROFILE_DIR"};
   const ChildResult listing = run_child({ringsim, "profiles"}, o);
   REQUIRE(listing.exit_code == 0);
-  CHECK(contains(listing.out, "3. next to the executable  " + profiles + " (4 profiles)"));
+  int shipped = 0;  // the source tree's profiles, all installed
+  for (const auto& e : fs::directory_iterator(fs::path(RINGSIM_SCENARIO_DIR) / ".." / "models" / "profiles"))
+    shipped += e.path().extension() == ".yaml";
+  CHECK(contains(listing.out, fmt::format("3. next to the executable  {} ({} profiles)", profiles, shipped)));
+  CHECK(fs::exists(profiles + "/links/nccl-send-recv-h200.yaml"));  // transports too
   CHECK(contains(listing.out, profiles + "/h100-sxm.yaml"));
   const std::string scenarios = (prefix / RINGSIM_DATADIR / "ringsim" / "scenarios").string();
   const ChildResult run = run_child({ringsim, "run", scenarios + "/default.yaml", "--format", "json", "--quiet"}, o);
@@ -165,23 +193,6 @@ TEST_CASE("ringsim process: a run started by mpirun with no ringsim-mpi to hand 
 namespace {
 
 // Rows without their last field, wall_seconds: the one figure that differs.
-// Byte ranges of a CSV row's cells (RFC 4180: commas inside quotes belong
-// to the cell); a second splitter, independent of tools/ringsim/csv.cpp.
-std::vector<std::pair<std::size_t, std::size_t>> cell_ranges(const std::string& row) {
-  std::vector<std::pair<std::size_t, std::size_t>> cells;
-  bool quoted = false;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= row.size(); ++i) {
-    if (i < row.size() && row[i] == '"') quoted = !quoted;
-    if (i == row.size() || (row[i] == ',' && !quoted)) {
-      cells.push_back({start, i});
-      start = i + 1;
-    }
-  }
-  return cells;
-}
-
-// The CSV without its wall_seconds column (the one figure that differs run to run).
 std::string without_wall(const std::string& csv) {
   std::string out;
   std::size_t wall = std::string::npos;

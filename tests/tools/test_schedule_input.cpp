@@ -90,6 +90,22 @@ const Case kCases[] = {
     {"a ring above 262,144 devices with packed documents", 4,
      "sequence: {tokens: 2147483648, ring_size: 524288, documents: [1073741824, 1073741824]}", 11,
      "  - {ring_size: 524288}", ":4: sequence.documents:", "packed documents give each block its own cost"},
+    // attention.pass and attention.grad_dtype
+    {"unknown pass", 3, "attention: {causal: true, layout: zigzag, pass: both}", 0, "",
+     ":3: attention.pass:", "unknown pass 'both' (forward, backward or training)"},
+    {"pass not a scalar", 3, "attention: {causal: true, layout: zigzag, pass: [forward]}", 0, "",
+     ":3: attention.pass:", ""},
+    {"unknown pass on a sweep point", 11, "  - {ring_size: 4, pass: reverse}", 0, "",
+     ":11: sweep[0].pass:", "unknown pass 'reverse'"},
+    {"fp16 gradients", 3, "attention: {causal: true, layout: zigzag, grad_dtype: fp16}", 0, "",
+     ":3: attention.grad_dtype:", "unknown gradient dtype 'fp16' (fp32 or bf16)"},
+    {"unknown gradient dtype", 3, "attention: {causal: true, layout: zigzag, grad_dtype: fp8}", 0, "",
+     ":3: attention.grad_dtype:", "unknown gradient dtype 'fp8'"},
+    {"grad_dtype on a sweep point", 11, "  - {ring_size: 4, grad_dtype: bf16}", 0, "",
+     ":11: sweep[0].grad_dtype:", "unknown key"},
+    {"a training ring above 262,144 devices", 3, "attention: {causal: true, layout: zigzag, pass: training}", 11,
+     "  - {tokens: 2147483648, ring_size: 524288}", ":3: attention.pass:",
+     "those modes run the forward ring only; pass training runs in modes auto, event, recurrence and folded"},
 };
 
 }  // namespace
@@ -161,4 +177,56 @@ TEST_CASE("scenario: schedule keys come from the point, else attention and seque
   CHECK(lengths.size() == 3);
   CHECK(std::accumulate(lengths.begin(), lengths.end(), 0LL) == 8192);
   CHECK(lengths == document_lengths(s.documents, 8192));  // deterministic
+}
+
+// attention.pass: the walk refuses the backward; every pass runs and says which.
+const char* const kTraining = "attention: {causal: true, layout: zigzag, pass: training}";
+
+TEST_CASE("ringsim run --mode walk: a training point exits 2 at its pass key, before any output") {
+  TempDir dir;
+  const std::string scenario = dir.write(
+      "walk.yaml", ringsim::test::replace_line(kBase, 11, "  - {ring_size: 4}\n  - {ring_size: 4, pass: backward}"));
+  const auto r = ringsim::test::cli({"run", scenario, "--mode", "walk", "--format", "csv", "--quiet"});
+  CAPTURE(r.err);
+  CHECK(r.rc == 2);
+  CHECK(contains(r.err, "error: " + scenario + ":12: sweep[1].pass: mode walk: those modes run the forward ring only"));
+  CHECK(r.out.empty());
+}
+
+TEST_CASE("ringsim run: every pass runs, and table, CSV and JSON say which, with each pass's seconds") {
+  TempDir dir;
+  const std::string scenario = dir.write(
+      "ok.yaml", ringsim::test::replace_line(ringsim::test::replace_line(kBase, 3, kTraining), 11,
+                                             "  - {ring_size: 4}\n  - {ring_size: 4, pass: forward}\n"
+                                             "  - {ring_size: 4, pass: backward, schedule: usp}"));
+  const auto table = ringsim::test::cli({"run", scenario, "--quiet"});
+  CAPTURE(table.err);
+  REQUIRE(table.rc == 0);
+  CHECK(contains(table.out, "simulated training (forward + backward), forward, backward passes"));
+  CHECK(contains(table.out, " training "));
+  CHECK(contains(table.out, "^   forward "));
+  const auto json = ringsim::test::cli({"run", scenario, "--format", "json", "--quiet"});
+  REQUIRE(json.rc == 0);
+  // One point per line: the value after `key` on the line of point `n`.
+  const auto value = [&](int n, const std::string& key) {
+    std::size_t at = 0;
+    for (int i = 0; i <= n; ++i) at = json.out.find("{\"tokens\"", at + 1);
+    const std::size_t k = json.out.find("\"" + key + "\": ", at) + key.size() + 4;
+    return json.out.substr(k, json.out.find_first_of(",}", k) - k);
+  };
+  CHECK(value(0, "pass") == "\"training\"");
+  CHECK(value(1, "pass") == "\"forward\"");
+  CHECK(value(2, "pass") == "\"backward\"");
+  CHECK(value(0, "forward_seconds") == value(1, "forward_seconds"));  // the same forward
+  CHECK(std::stod(value(0, "simulated_seconds")) ==
+        doctest::Approx(std::stod(value(0, "forward_seconds")) + std::stod(value(0, "backward_seconds"))));
+  CHECK(value(1, "backward_seconds") == "null");
+  CHECK(value(2, "forward_seconds") == "null");
+  CHECK(value(2, "backward_seconds") == value(2, "simulated_seconds"));
+  const auto csv = ringsim::test::cli({"run", scenario, "--format", "csv", "--quiet"});
+  REQUIRE(csv.rc == 0);
+  CHECK(contains(csv.out, ",pass,forward_seconds,backward_seconds\n"));
+  CHECK(contains(csv.out, ",training," + value(0, "forward_seconds") + "," + value(0, "backward_seconds") + "\n"));
+  CHECK(contains(csv.out, ",forward," + value(1, "forward_seconds") + ",\n"));
+  CHECK(contains(csv.out, ",backward,," + value(2, "backward_seconds") + "\n"));
 }

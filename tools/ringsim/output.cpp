@@ -55,13 +55,39 @@ std::string network_line(const Scenario& s) {
 }
 
 std::string what_line(const Scenario& s) {
-  std::vector<std::string> names;
+  std::vector<std::string> names, passes;
+  const auto add = [](std::vector<std::string>& v, const std::string& x) {
+    if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+  };
   for (const Point& p : s.points) {
-    const std::string name = attention_of(s, p).schedule;
-    if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    const PointAttention a = attention_of(s, p);
+    add(names, a.schedule);
+    add(passes, a.pass == Pass::kTraining ? "training (forward + backward)" : std::string(pass_name(a.pass)));
   }
-  return fmt::format("simulated forward pass of context-parallel attention (schedule{}: {})",
-                     names.size() > 1 ? "s" : "", fmt::join(names, ", "));
+  return fmt::format("simulated {} pass{} of context-parallel attention (schedule{}: {})", fmt::join(passes, ", "),
+                     passes.size() > 1 ? "es" : "", names.size() > 1 ? "s" : "", fmt::join(names, ", "));
+}
+
+// A pass's seconds, or NaN (JSON null, CSV empty) when the point does not run it.
+double pass_seconds(const PointResult& r, Pass which) {
+  const bool runs = r.pass == which || r.pass == Pass::kTraining;
+  return runs ? to_seconds(which == Pass::kForward ? r.forward_ns : r.backward_ns) : NAN;
+}
+
+std::string backward_note(const Scenario& s) {
+  const bool any = std::any_of(s.points.begin(), s.points.end(),
+                               [&](const Point& p) { return attention_of(s, p).pass != Pass::kForward; });
+  if (!any) return {};
+  if (s.profile.backward.empty())
+    return fmt::format("backward blocks at the forward's time x {} (profile {} has no backward samples: estimated); "
+                       "gradients travel in {}", kBackwardFlopsFactor, s.profile.name, dtype_name(s.grad_dtype));
+  return fmt::format("backward blocks from the profile's {} backward samples; gradients travel in {}",
+                     s.profile.backward.size(), dtype_name(s.grad_dtype));
+}
+
+std::string mode_cell(const PointResult& r) {
+  if (r.pass != Pass::kTraining || r.mode == r.backward_mode) return mode_name(r.mode);
+  return fmt::format("{}+{}", mode_name(r.mode), mode_name(r.backward_mode));
 }
 
 std::string schedule_cell(const Scenario& s, const PointResult& r) {
@@ -104,7 +130,12 @@ std::string format_count(double v) {
 // each row repeats its own label.
 CostSource probe_source(const Scenario& s, const ComputeModel& model) {
   const Point& p = s.points.front();
-  return model.block_cost({p.chunk_tokens(), p.chunk_tokens(), MaskKind::kFull, true}).source;
+  const BlockShape block{p.chunk_tokens(), p.chunk_tokens(), MaskKind::kFull, true};
+  const Pass pass = attention_of(s, p).pass;
+  const bool forward_estimated = pass != Pass::kBackward && model.block_cost(block).source == CostSource::kEstimated;
+  const bool backward_estimated =
+      pass != Pass::kForward && model.backward_block_cost(block).source == CostSource::kEstimated;
+  return forward_estimated || backward_estimated ? CostSource::kEstimated : CostSource::kCalibrated;
 }
 
 class TableWriter : public ResultWriter {
@@ -115,24 +146,28 @@ class TableWriter : public ResultWriter {
     fmt::print(out_, "scenario: {}\nmodel:    {}\n", one_line(fmt::format("{} ({})", s_.name, s_.path)), model_line(s_));
     fmt::print(out_, "profile:  {}\n",
                one_line(fmt::format("{} — compute {}", profile_line(s_), model_.describe(probe_source(s_, model_)))));
+    if (const std::string note = backward_note(s_); !note.empty()) fmt::print(out_, "backward: {}\n", one_line(note));
     fmt::print(out_, "network:  {}\nlabels:   {}\n", network_line(s_), kLabelMeanings);
     fmt::print(out_, "columns:  time, tokens/s, compute and exposed comm (of the slowest device) carry the row's "
                      "label; balance = largest / mean device compute; mem/GPU is estimated (memory model buffers of "
                      "its ranks); wall is measured (simulator run time)\n\n");
-    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
-               "tokens", "ring/gpus", "chunk", "schedule", "label", "time", "tokens/s", "mem/GPU", "fits", "compute",
-               "exposed comm (%)", "balance", "mode", "events", "wall");
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<8} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
+               "tokens", "ring/gpus", "chunk", "schedule", "pass", "label", "time", "tokens/s", "mem/GPU", "fits",
+               "compute", "exposed comm (%)", "balance", "mode", "events", "wall");
     out_.flush();
   }
   void point(const PointResult& r, std::size_t) override {
     PointFigures f = figures_of(r);
-    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<8} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
                r.point.tokens, fmt::format("{}/{}", r.point.ring_size, r.point.ring_size / ranks_per_gpu(s_, r.point)),
-               r.point.chunk_tokens(), schedule_cell(s_, r), f.label, format_seconds(f.seconds),
+               r.point.chunk_tokens(), schedule_cell(s_, r), pass_name(r.pass), f.label, format_seconds(f.seconds),
                format_count(f.tokens_per_second),
                format_bytes(r.memory.peak_bytes), r.memory.fits ? "yes" : "NO", format_seconds(f.compute_seconds),
                fmt::format("{} ({:.1f}%)", format_seconds(f.exposed_comm_seconds), 100 * f.exposed_comm_fraction),
-               fmt::format("{:.2f}", f.balance), mode_name(r.mode), r.events, format_seconds(r.wall_seconds));
+               fmt::format("{:.2f}", f.balance), mode_cell(r), r.events, format_seconds(r.wall_seconds));
+    if (r.pass == Pass::kTraining)
+      fmt::print(out_, "{:>14}   forward {}, backward {} [{}]\n", "^", format_seconds(to_seconds(r.forward_ns)),
+                 format_seconds(to_seconds(r.backward_ns)), f.label);
     if (!r.memory.fits)
       fmt::print(out_, "{:>14}   does not fit in {} [estimated]: {}\n", "^", format_bytes(r.memory.capacity_bytes),
                  r.memory.reason);
@@ -152,18 +187,19 @@ class CsvWriter : public ResultWriter {
       : out_(out), s_(s), model_(s.profile, s.shape), header_(header) {}
   void begin() override {
     if (header_ == CsvHeader::kComments) {
-      const std::string lines[] = {
+      std::vector<std::string> lines{
           fmt::format("ringsim {} — {}", kVersion, what_line(s_)),
           fmt::format("scenario: {} ({}); model: {}", s_.name, s_.path, model_line(s_)),
-          fmt::format("profile: {}; network: {}", profile_line(s_), network_line(s_)),
-          fmt::format("labels: {}; memory figures are estimated; wall_seconds is measured", kLabelMeanings)};
+          fmt::format("profile: {}; network: {}", profile_line(s_), network_line(s_))};
+      if (const std::string note = backward_note(s_); !note.empty()) lines.push_back("backward: " + note);
+      lines.push_back(fmt::format("labels: {}; memory figures are estimated; wall_seconds is measured", kLabelMeanings));
       for (const std::string& line : lines) fmt::print(out_, "# {}\n", one_line(line));
     }
     out_ << "tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,label,simulated_seconds,tokens_per_second,"
             "peak_memory_bytes_per_device,memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,"
             "exposed_comm_seconds,exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,"
             "wall_seconds,schedule,schedule_detail,layout,compute_balance,mean_compute_seconds,max_compute_seconds,"
-            "total_flops\n";
+            "total_flops,pass,forward_seconds,backward_seconds\n";
     out_.flush();
   }
   void point(const PointResult& r, std::size_t) override {
@@ -173,16 +209,18 @@ class CsvWriter : public ResultWriter {
                rpg, r.point.ring_size / rpg, r.point.chunk_tokens(), f.label, f.seconds,
                json_number(f.tokens_per_second), r.memory.peak_bytes, r.memory.capacity_bytes,
                r.memory.fits ? "true" : "false", csv_field(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
-               f.exposed_comm_fraction, r.slowest_device, csv_field(model_.describe(r.compute_source)),
-               mode_name(r.mode), r.events, r.device_steps, r.wall_seconds);
-    fmt::print(out_, "{},{},{},{},{},{},{}\n", csv_field(r.schedule), csv_field(r.schedule_detail),
+               f.exposed_comm_fraction, r.slowest_device, csv_field(model_.describe(r.compute_source)), mode_cell(r),
+               r.events, r.device_steps, r.wall_seconds);
+    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{}\n", csv_field(r.schedule), csv_field(r.schedule_detail),
                layout_name(r.layout), f.balance, r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns),
-               r.total_flops);
+               r.total_flops, pass_name(r.pass), csv_number(pass_seconds(r, Pass::kForward)),
+               csv_number(pass_seconds(r, Pass::kBackward)));
     out_.flush();
   }
   void end() override { out_.flush(); }
 
  private:
+  static std::string csv_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
   std::ostream& out_;
   const Scenario& s_;
   ComputeModel model_;
@@ -202,8 +240,8 @@ class JsonWriter : public ResultWriter {
     fmt::print(out_, "  \"model\": {}, \"profile\": {}, \"card\": {}, \"profile_source\": {}, \"profile_file\": {},\n",
                json_string(model_line(s_)), json_string(p.name), json_string(p.card),
                json_string(p.measured ? "measured" : "datasheet"), json_string(p.origin));
-    fmt::print(out_, "  \"network\": {}, \"requested_mode\": {},\n", json_string(network_line(s_)),
-               json_string(mode_name(mode_)));
+    fmt::print(out_, "  \"network\": {}, \"requested_mode\": {}, \"backward\": {},\n", json_string(network_line(s_)),
+               json_string(mode_name(mode_)), json_string(backward_note(s_)));
     fmt::print(out_, "  \"labels\": {{\"simulated\": {}, \"estimated\": {}, \"measured\": {}}},\n",
                json_string("event model fed by a calibrated profile"),
                json_string("compute from a roofline (datasheet rates) or a closed form"),
@@ -227,13 +265,15 @@ class JsonWriter : public ResultWriter {
                json_number(f.compute_seconds), json_number(f.exposed_comm_seconds), json_number(f.exposed_comm_fraction));
     fmt::print(out_, "\"slowest_device\": {}, \"compute_source\": {}, \"mode\": {}, \"events\": {}, "
                      "\"device_steps\": {}, \"wall_seconds\": {}, ",
-               r.slowest_device, json_string(model_.describe(r.compute_source)), json_string(mode_name(r.mode)),
+               r.slowest_device, json_string(model_.describe(r.compute_source)), json_string(mode_cell(r)),
                r.events, r.device_steps, json_number(r.wall_seconds));
     fmt::print(out_, "\"schedule\": {}, \"schedule_detail\": {}, \"layout\": {}, \"compute_balance\": {}, "
-                     "\"mean_compute_seconds\": {}, \"max_compute_seconds\": {}, \"total_flops\": {}}}",
+                     "\"mean_compute_seconds\": {}, \"max_compute_seconds\": {}, \"total_flops\": {}, ",
                json_string(r.schedule), json_string(r.schedule_detail), json_string(layout_name(r.layout)),
                json_number(f.balance), json_number(r.mean_compute_ns / kNsPerSecond),
                json_number(to_seconds(r.max_compute_ns)), json_number(r.total_flops));
+    fmt::print(out_, "\"pass\": {}, \"forward_seconds\": {}, \"backward_seconds\": {}}}", json_string(pass_name(r.pass)),
+               json_number(pass_seconds(r, Pass::kForward)), json_number(pass_seconds(r, Pass::kBackward)));
     out_.flush();
   }
   void end() override {

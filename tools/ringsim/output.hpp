@@ -26,6 +26,9 @@ std::string model_line(const Scenario& s);    // "32 q heads / 8 kv heads, head_
 std::string profile_line(const Scenario& s);  // "h100-sxm (kernel ringsim-fused-fa2; measured on NVIDIA H100 ...; FILE)"
 std::string network_line(const Scenario& s);  // "8 GPUs/node, intra 450 GB/s 2 us, inter 50 GB/s 5 us"
 std::string what_line(const Scenario& s);     // "simulated forward pass of context-parallel attention (schedules: pass-kv)"
+std::string mode_cell(const PointResult& r);
+// How the backward is costed ("backward blocks at the forward's time x 2.5 (...)"); empty without backward points.
+std::string backward_note(const Scenario& s);  // "recurrence"; training: "folded+event" (forward+backward) if they differ
 std::string schedule_cell(const Scenario& s, const PointResult& r);  // "usp (ulysses 8 x ring 2)", layout if not the scenario's
 extern const char* const kLabelMeanings;      // one line: what each label means
 
