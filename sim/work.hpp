@@ -148,4 +148,18 @@ struct Placement {
   std::int32_t head_first = 0, heads = 0;  // q heads (kKeysValues: kv heads)
 };
 
+// The role a placement's rows play (row sizes: the table above).
+inline Tensor placement_role(Placement::Tensor t) {
+  switch (t) {
+    case Placement::kQueries: return Tensor::kQ;
+    case Placement::kKeysValues: return Tensor::kKv;
+    case Placement::kOutput: return Tensor::kO;
+    case Placement::kLse: return Tensor::kLse;
+    case Placement::kGradOutput: return Tensor::kDO;
+    case Placement::kGradQueries: return Tensor::kGradQ;
+    case Placement::kGradKeysValues: return Tensor::kGradKv;
+  }
+  return Tensor::kNone;
+}
+
 }  // namespace ringsim

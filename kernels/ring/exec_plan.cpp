@@ -61,14 +61,15 @@ kernels::Mask kernel_mask(const Block& b) {
                                         "later part): the real executor runs contiguous and zigzag layouts");
 }
 
-ExecPlan::ExecPlan(const Scenario& scn, const Point& pt)
-    : shape(scn.shape), causal(scn.causal), sequence(Layout::kContiguous, 1, 1) {
+ExecPlan::ExecPlan(const Scenario& scn, const Point& pt, Pass pass_)
+    : pass(pass_), shape(scn.shape), causal(scn.causal), sequence(Layout::kContiguous, 1, 1) {
+  if (pass == Pass::kTraining) throw std::logic_error("exec plan: a training run is a forward plan and a backward plan");
   const Schedule& sched = checked_schedule(scn, pt);
   const PointAttention att = attention_of(scn, pt);
   if (att.documents)
     throw Unsupported("sequence.documents", "the real executor runs no document masks (the chunk kernels have none)");
   const CostContext costs(scn.profile, scn.shape);
-  const PlanInput in{scn, pt, att, costs, nullptr, ::ringsim::ranks_per_gpu(scn, pt)};
+  const PlanInput in{scn, pt, att, costs, nullptr, ::ringsim::ranks_per_gpu(scn, pt), pass};
   const std::unique_ptr<Plan> plan = sched.plan(in);
   const ScheduleProgram& program = plan->program();
   schedule = att.schedule;
@@ -89,6 +90,7 @@ ExecPlan::ExecPlan(const Scenario& scn, const Point& pt)
   }
   match_transfers();
   infer_heads();
+  infer_backward();
   check_ranges();
   check_gathered();
   find_merge_slots();
@@ -114,6 +116,7 @@ void ExecPlan::walk(const ScheduleProgram& program, long long d) {
         const ComputeWork w = program.work(d, c);
         for (int i = 0; i < w.count; ++i) ec.blocks.push_back(ExecBlock{w.blocks[static_cast<std::size_t>(i)], {}});
         for (const ExecBlock& b : ec.blocks) {
+          if (b.block.kind != BlockKind::kAttention && b.block.kind != BlockKind::kMerge) continue;
           const BufferId out = b.block.out.buffer;
           if (buffers[static_cast<std::size_t>(out)].format != BufferFormat::kAccumulator) continue;
           if (dp.accumulator != kNoBuffer && dp.accumulator != out)
@@ -188,6 +191,7 @@ void ExecPlan::infer_heads() {
   for (const ExecCompute& c : computes) {
     for (const ExecBlock& eb : c.blocks) {
       const Block& b = eb.block;
+      if (b.kind != BlockKind::kAttention && b.kind != BlockKind::kMerge) continue;  // infer_backward
       set_heads(b.q.buffer, b.heads, "a block's q");
       set_heads(b.out.buffer, b.heads, "a block's out");
       if (b.kind == BlockKind::kAttention) set_heads(b.kv.buffer, b.kv_heads, "a block's kv");
@@ -318,6 +322,7 @@ void ExecPlan::check_ranges() const {
   };
   for (const ExecCompute& c : computes)
     for (const ExecBlock& eb : c.blocks) {
+      if (eb.block.kind != BlockKind::kAttention && eb.block.kind != BlockKind::kMerge) continue;  // infer_backward
       rows(eb.block.q, "q");
       rows(eb.block.out, "out");
       if (eb.block.kind == BlockKind::kAttention) rows(eb.block.kv, "kv");
@@ -347,7 +352,8 @@ void ExecPlan::check_gathered() const {
   for (const ExecCompute& c : computes)
     for (const ExecBlock& eb : c.blocks) {
       const Block& b = eb.block;
-      if (b.kind != BlockKind::kAttention || b.kv_part >= 0 || ordered) continue;
+      const bool attends = b.kind == BlockKind::kAttention || b.kind == BlockKind::kAttentionBackward;
+      if (!attends || b.kv_part >= 0 || ordered) continue;
       if (b.kv.offset == 0 && b.kv.count == buffers[static_cast<std::size_t>(b.kv.buffer)].rows()) continue;
       throw Unsupported(sequence.cached_tokens() ? "sequence.cached_tokens" : "attention.layout",
                         fmt::format("{} reads the gathered K/V in position order, which the executor holds in part "

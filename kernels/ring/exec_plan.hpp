@@ -86,13 +86,15 @@ struct DeviceProgram {
 
 class ExecPlan {
  public:
-  // Plans the point with its schedule and walks every device's program.
+  // Plans the point's `pass` (kForward or kBackward; a training run is one
+  // plan of each) with its schedule and walks every device's program.
   // Throws Unsupported for what no executor can run as described (packed
   // documents; a gathered K/V sub-range that is not in position order) and
   // std::logic_error where the program contradicts itself.
-  ExecPlan(const Scenario&, const Point&);
+  ExecPlan(const Scenario&, const Point&, Pass pass = Pass::kForward);
 
   std::string schedule, detail;
+  Pass pass = Pass::kForward;
   AttentionShape shape;
   DType grad_dtype = DType::kFp32;  // attention.grad_dtype: the gradients that travel
   bool causal = false;
@@ -111,6 +113,15 @@ class ExecPlan {
   std::vector<int> fifo(int gpu) const;
   int rounds() const;  // most rounds of any device
   std::int64_t row_offset(const Slice& s) const { return s.offset * buffers[static_cast<std::size_t>(s.buffer)].row_bytes; }
+  // Backward slices (sim/work.hpp, row sizes by role): the bytes of one row
+  // of `role` with `heads` heads (q heads; kv heads for K/V and dK/dV) in
+  // buffer b, the bytes of one element of it, and where row `row` of a
+  // slice starts (its base_bytes, then whole rows).
+  std::int64_t role_row_bytes(BufferId b, ::ringsim::Tensor role, int heads) const;
+  int role_element_bytes(BufferId b, ::ringsim::Tensor role) const;
+  std::int64_t role_byte(const Slice& s, ::ringsim::Tensor role, int heads, long long row) const {
+    return static_cast<std::int64_t>(s.base_bytes) + (s.offset + row) * role_row_bytes(s.buffer, role, heads);
+  }
   // Position of row `row` of a placement's rows (queries/outputs: the part's
   // query rows; keys/values: its kv rows, cached rows first).
   long long position(const Placement&, long long row) const;
@@ -123,6 +134,7 @@ class ExecPlan {
   void find_merge_slots();
   void place_casts();
   void check_ranges() const;
+  void infer_backward();  // exec_plan_backward.cpp
   void check_gathered() const;
 
   struct Posted {

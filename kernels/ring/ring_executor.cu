@@ -108,6 +108,9 @@ void RingExecutor::Impl::check_runnable() const {
   for (const ExecCompute& c : plan.computes)
     for (const ExecBlock& eb : c.blocks) {
       const Block& b = eb.block;
+      if (b.kind != BlockKind::kAttention && b.kind != BlockKind::kMerge)
+        throw Unsupported("attention.pass", "the real executor runs forward blocks (attention, merge) only; backward "
+                                            "programs are checked in fp64 on the CPU (issue 11)");
       const BufferFormat out = plan.buffers[static_cast<std::size_t>(b.out.buffer)].format;
       if (b.kind == BlockKind::kAttention) {
         kernel_mask(b);  // throws for the striped strict diagonal
@@ -120,8 +123,6 @@ void RingExecutor::Impl::check_runnable() const {
         if (out != BufferFormat::kAccumulator ||
             plan.buffers[static_cast<std::size_t>(b.q.buffer)].format != BufferFormat::kPartials)
           throw std::logic_error("executor: a merge reads partials into an accumulator");
-      } else {
-        throw Unsupported("attention", "the real executor runs forward blocks (attention, merge) only");
       }
     }
 }
@@ -170,6 +171,7 @@ void RingExecutor::Impl::poison(Rank& r, cudaStream_t s) {
         if (b.heads > 0) poison_partials(p, b.rows(), b.heads, head_dim(), s);
         break;
       case BufferFormat::kOpaque: break;
+      default: break;  // the backward's formats: check_runnable refuses backward programs
     }
   }
 }

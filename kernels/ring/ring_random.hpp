@@ -16,7 +16,7 @@
 
 namespace ringsim::ring {
 
-enum class Tensor : std::uint64_t { kQ = 1, kK = 2, kV = 3 };
+enum class Tensor : std::uint64_t { kQ = 1, kK = 2, kV = 3, kDO = 4 };  // kDO: the backward's incoming gradient
 
 RINGSIM_HD std::uint64_t splitmix64(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ULL;

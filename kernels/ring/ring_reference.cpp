@@ -49,3 +49,78 @@ void ReferenceKv::row(long long token, int q_head, double* o, double* lse) const
 }
 
 }  // namespace ringsim::ring
+
+namespace ringsim::ring {
+
+namespace {
+double dot(const double* a, const double* b, int n) {
+  double s = 0;
+  for (int i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+bool visible(const ReferenceInputs& in, long long t, long long j) { return !in.causal || j <= t; }
+}  // namespace
+
+ReferenceGrad::ReferenceGrad(const ReferenceInputs& in, int kv_head)
+    : in_(in), kv_(in, kv_head), group_(in.q_heads / in.kv_heads), first_head_(kv_head * group_) {
+  const int dim = in.head_dim;
+  const std::size_t rows = static_cast<std::size_t>((in.tokens - in.first_query) * group_);
+  q_.resize(rows * dim), o_.resize(rows * dim), do_.resize(rows * dim), lse_.resize(rows), d_.resize(rows);
+  for (long long t = in.first_query; t < in.tokens; ++t)
+    for (int g = 0; g < group_; ++g) {
+      const std::size_t at = index(t, first_head_ + g);
+      const std::uint64_t base = (static_cast<std::uint64_t>(t) * in.q_heads + first_head_ + g) * dim;
+      for (int i = 0; i < dim; ++i) {
+        q_[at + i] = bf16_bits_to_double(random_bf16_bits(in.seed, Tensor::kQ, base + i));
+        do_[at + i] = bf16_bits_to_double(random_bf16_bits(in.seed, Tensor::kDO, base + i));
+      }
+      kv_.row(t, first_head_ + g, &o_[at], &lse_[at / dim]);
+      d_[at / dim] = dot(&do_[at], &o_[at], dim);
+    }
+}
+
+std::size_t ReferenceGrad::index(long long token, int q_head) const {
+  return (static_cast<std::size_t>(token - in_.first_query) * group_ + static_cast<std::size_t>(q_head - first_head_)) *
+         static_cast<std::size_t>(in_.head_dim);
+}
+
+double ReferenceGrad::ds(long long t, int g, long long j, double* p) const {
+  const int dim = in_.head_dim;
+  const std::size_t at = index(t, first_head_ + g);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+  *p = std::exp(scale * dot(&q_[at], kv_.k(j), dim) - lse_[at / dim]);
+  return *p * (dot(&do_[at], kv_.v(j), dim) - d_[at / dim]);
+}
+
+void ReferenceGrad::dq_row(long long token, int q_head, double* dq) const {
+  const int dim = in_.head_dim;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+  std::fill(dq, dq + dim, 0.0);
+  for (long long j = 0; j < in_.tokens; ++j) {
+    if (!visible(in_, token, j)) continue;
+    double p;
+    const double s = ds(token, q_head - first_head_, j, &p);
+    for (int i = 0; i < dim; ++i) dq[i] += scale * s * kv_.k(j)[i];
+  }
+}
+
+void ReferenceGrad::dkv_row(long long token, double* dk, double* dv) const {
+  const int dim = in_.head_dim;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dim));
+  std::fill(dk, dk + dim, 0.0);
+  std::fill(dv, dv + dim, 0.0);
+  for (long long t = in_.first_query; t < in_.tokens; ++t) {
+    if (!visible(in_, t, token)) continue;
+    for (int g = 0; g < group_; ++g) {
+      double p;
+      const double s = ds(t, g, token, &p);
+      const std::size_t at = index(t, first_head_ + g);
+      for (int i = 0; i < dim; ++i) {
+        dk[i] += scale * s * q_[at + i];
+        dv[i] += p * do_[at + i];
+      }
+    }
+  }
+}
+
+}  // namespace ringsim::ring

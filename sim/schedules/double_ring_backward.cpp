@@ -147,8 +147,10 @@ ComputeWork DoubleRingBackwardPlan::blocks(long long d, long long k, long long j
   c.kv = Slice{held(k, j)};
   c.grad_q = Slice{dq_}, c.grad_q_fresh = k == 0 && j == 0;  // every query sees its own part
   c.grad_kv = target(k, j);
-  // A round's first accumulator starts from zero unless it is the own part's diagonal, which covers every key.
-  const bool zeroed = j == 0 && k > 0 && plan.count > 0;
+  // A round's first accumulator starts from zero unless it is the own part's
+  // diagonal, which covers every key -- also when the mask leaves the step no
+  // block (a later part of a contiguous causal ring): later steps add into it.
+  const bool zeroed = j == 0 && k > 0;
   c.grad_kv_fresh = !zeroed;
   ComputeWork w;
   if (zeroed) w.add(zero_block(Slice{c.grad_kv.buffer, 0, geo_.kv_rows(), c.grad_kv.base_bytes}, kv_grad(), acc_));

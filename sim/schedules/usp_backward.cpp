@@ -18,7 +18,8 @@
 //      one slot per member as [replica][kv head][rows], then summed into
 //      grad_kv: the backward of DeepSpeed's repeat). Two messages per peer.
 // The member's own slices are copied locally, not transferred (as in the
-// forward; not charged). U = 1 (usp on one device per group) has no
+// forward; not charged), but for the replica sum, which copies our own
+// dK/dV rows into our recv_dkv slot as an op (charged). U = 1 (usp on one device per group) has no
 // all-to-all. Event engine only (the all-to-alls contend).
 #include <fmt/format.h>
 
@@ -92,7 +93,7 @@ class UspBackwardPlan final : public Plan, public ScheduleProgram, private GradR
     switch (phase_of<Phase>(after)) {
       case Phase::kPrologueWait: return prologue();
       case Phase::kConvertWait: return convert();
-      case Phase::kAddWait: return sum_replicas();
+      case Phase::kAddWait: return sum_replicas(d);
       default: return ring_->work(d, after);
     }
   }
@@ -160,7 +161,7 @@ class UspBackwardPlan final : public Plan, public ScheduleProgram, private GradR
           return wait_op(c.step);
         case Phase::kAdd:
           go(c, Phase::kAddWait);
-          return compute_op(in_, sum_replicas(), d, c.step, 0);
+          return compute_op(in_, sum_replicas(d), d, c.step, 0);
         case Phase::kAddWait:
           go(c, Phase::kFree);
           return wait_op(c.step);
@@ -200,10 +201,19 @@ class UspBackwardPlan final : public Plan, public ScheduleProgram, private GradR
     b.stream_bytes = fp32_q_bytes(part_, heads_, in_.scenario.shape.head_dim) + grad_q_bytes(in_, part_, heads_);
     return one_block(b);
   }
-  ComputeWork sum_replicas() const {
-    const double row = grad_kv_bytes(in_, 1, in_.scenario.shape.kv_heads);
-    return one_block(add_block(Slice{recv_dkv_, 0, rows_}, Slice{grad_kv_, 0, rows_}, rep_,
-                               {Tensor::kGradKv, in_.scenario.shape.kv_heads}, row, row, OutputMode::kWrite));
+  // Our own rows of our kv head into our recv_dkv slot (the one no peer
+  // sends), then the replicas summed. grad_kv is [kv head][our rows] of one
+  // kv head each (the member slots' layout), so the sum runs over
+  // kv_heads x rows rows of one head.
+  ComputeWork sum_replicas(long long d) const {
+    const double row = grad_kv_bytes(in_, 1, kvh_);
+    const long long rows = rows_ * in_.scenario.shape.kv_heads, u = at_.member(d);
+    ComputeWork w;
+    w.add(copy_block(Slice{ring_->spec().home, u * rows_, rows_},
+                     Slice{recv_dkv_, static_cast<long long>(dkv_slot(u)) * rows_, rows_}, {Tensor::kGradKv, kvh_}, dkv_msg_));
+    w.add(add_block(Slice{recv_dkv_, 0, rows}, Slice{grad_kv_, 0, rows}, rep_, {Tensor::kGradKv, kvh_}, row, row,
+                    OutputMode::kWrite));
+    return w;
   }
 
   long long ring_peer(long long d, int direction) const override {
@@ -272,8 +282,8 @@ std::vector<Placement> UspBackwardPlan::inputs(long long d) const {
 // kv head group of grad_kv from member v; our own slots where our ring left
 // them (dq_acc or its grad_dtype copy, grad_kv_heads). U = 1: the ring's
 // own buffers, the whole part. With kv heads replicated (U > kv_heads),
-// grad_kv is the sum over recv_dkv's slots, whose own slot the program
-// leaves to a local copy (not charged, like the forward's).
+// grad_kv is the sum over recv_dkv's slots, our own slot copied in by the
+// same compute (charged: a copy of our rows).
 std::vector<Placement> UspBackwardPlan::outputs(long long d) const {
   const long long g = at_.group(d), u = at_.member(d);
   const BufferId home = ring_->spec().home;

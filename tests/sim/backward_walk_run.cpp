@@ -132,13 +132,8 @@ void BackwardWalk::check_inputs() const {
     CAPTURE(d);
     std::map<BufferId, std::map<double, int>> placed;  // cell starts the placements name
     for (const Placement& p : program_.inputs(d)) {
-      const Tensor t = p.tensor == Placement::kQueries      ? Tensor::kQ
-                       : p.tensor == Placement::kKeysValues ? Tensor::kKv
-                       : p.tensor == Placement::kOutput     ? Tensor::kO
-                       : p.tensor == Placement::kLse        ? Tensor::kLse
-                                                            : Tensor::kDO;
-      REQUIRE(p.tensor != Placement::kGradQueries);
-      REQUIRE(p.tensor != Placement::kGradKeysValues);
+      const Tensor t = placement_role(p.tensor);
+      REQUIRE((t != Tensor::kGradQ && t != Tensor::kGradKv));
       const double rb = row_bytes(t, p.heads, p.buffer);
       CHECK(p.offset_bytes + rb * static_cast<double>(p.rows) <= table_.bytes(p.buffer));
       const Buffer& buf = mem_[static_cast<std::size_t>(d)].at(p.buffer);

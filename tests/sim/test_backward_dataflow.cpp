@@ -80,7 +80,8 @@ TEST_CASE("sim::schedules: every backward accumulates each visible pair's gradie
   cases.push_back({"pass-q", 4, Layout::kStriped, true, 2, false, 0, 0, UlyssesPlacement::kInsideNode, DType::kBf16});
   for (long long inner : {1LL, 2LL})
     for (bool cached : {false, true})
-      cases.push_back({"double-ring", 4, Layout::kZigzag, true, cached ? 2 : 0, false, 0, inner});
+      for (Layout layout : {Layout::kContiguous, Layout::kZigzag})
+        cases.push_back({"double-ring", 4, layout, true, cached ? 2 : 0, false, 0, inner});
   for (long long ring : {1LL, 2LL, 4LL, 8LL}) {
     for (UlyssesPlacement at : {UlyssesPlacement::kInsideNode, UlyssesPlacement::kAcrossNodes}) {
       cases.push_back({"ulysses", ring, Layout::kContiguous, true, 0, false, 0, 0, at});

@@ -26,6 +26,7 @@
 #include "kernels/ring/exec_plan.hpp"
 #include "kernels/ring/ring_random.hpp"
 #include "kernels/ring/ring_reference.hpp"
+#include "fp64_replay.hpp"
 #include "sim_fixtures.hpp"
 
 using namespace ringsim;
@@ -40,53 +41,6 @@ using Rows = std::vector<double>;  // dense [rows][heads][head_dim] or [heads][r
 void worse(double& worst, double error) {
   if (!(std::fabs(error) <= worst)) worst = std::isnan(error) ? error : std::fabs(error);
 }
-
-// Happens-before over the enqueue order: an operation happens after what it
-// waits on and, transitively, what those waited on. Two accesses to
-// overlapping bytes of a device's buffer, one of them a write, must be
-// ordered so (else the GPU may run them at once: a race).
-class RaceCheck {
- public:
-  int id(const ring::OpRef& r) {
-    for (std::size_t i = 0; i < refs_.size(); ++i)
-      if (refs_[i] == r) return static_cast<int>(i);
-    refs_.push_back(r);
-    after_.emplace_back();
-    return static_cast<int>(refs_.size()) - 1;
-  }
-  // `r` is enqueued now, waiting on `waits`.
-  void enqueue(const ring::OpRef& r, const std::vector<ring::OpRef>& waits) {
-    std::set<int> hb;
-    for (const ring::OpRef& w : waits) {
-      const int i = id(w);
-      hb.insert(i);
-      hb.insert(after_[static_cast<std::size_t>(i)].begin(), after_[static_cast<std::size_t>(i)].end());
-    }
-    after_[static_cast<std::size_t>(id(r))] = std::move(hb);
-  }
-  void access(const ring::OpRef& r, long long device, BufferId b, std::int64_t lo, std::int64_t hi, bool write) {
-    const int me = id(r);
-    for (const Access& a : log_) {
-      if (a.device != device || a.buffer != b || a.hi <= lo || hi <= a.lo || (!a.write && !write) || a.op == me) continue;
-      CAPTURE(device);
-      CAPTURE(b);
-      CHECK(after_[static_cast<std::size_t>(me)].count(a.op) == 1);
-    }
-    log_.push_back({me, device, b, lo, hi, write});
-  }
-
- private:
-  struct Access {
-    int op;
-    long long device;
-    BufferId buffer;
-    std::int64_t lo, hi;
-    bool write;
-  };
-  std::vector<ring::OpRef> refs_;
-  std::vector<std::set<int>> after_;  // by id: the ops it happens after
-  std::vector<Access> log_;
-};
 
 class Fp64Run {
  public:
@@ -136,20 +90,8 @@ class Fp64Run {
         done.push_back(me);
       } else {
         CHECK((step.path != ring::TransferPath::kShared || x_.ranks_per_gpu == 1));
-        for (std::size_t i = 0; i < step.transfers.size(); ++i) {
-          const int t = step.transfers[i];
-          const ring::ExecTransfer& tr = x_.transfers[static_cast<std::size_t>(t)];
-          const ring::OpRef at_src{ring::OpRef::kTransferAtSrc, t, 0}, at_dst{ring::OpRef::kTransferAtDst, t, 0};
-          races_.enqueue(at_src, step.waits[i]);
-          races_.enqueue(at_dst, step.waits[i]);
-          races_.access(at_src, tr.src, tr.src_buffer, tr.src_offset, tr.src_offset + tr.bytes, false);
-          races_.access(at_dst, tr.dst, tr.dst_buffer, tr.dst_offset, tr.dst_offset + tr.bytes, true);
-          const auto& src = mem(tr.src)[tr.src_buffer];
-          std::copy(src.begin() + tr.src_offset, src.begin() + tr.src_offset + tr.bytes,
-                    mem(tr.dst)[tr.dst_buffer].begin() + tr.dst_offset);
-          done.push_back(at_src);
-          done.push_back(at_dst);
-        }
+        for (std::size_t i = 0; i < step.transfers.size(); ++i)
+          for (const ring::OpRef& r : test::replay_transfer(races_, x_, step, i, mem_)) done.push_back(r);
       }
     }
     CHECK(done.size() == static_cast<std::size_t>(x_.devices) + x_.computes.size() + 2 * x_.transfers.size() + casts());
@@ -315,7 +257,7 @@ class Fp64Run {
   const ring::ExecPlan& x_;
   std::uint64_t seed_;
   int dim_, e_;
-  RaceCheck races_;
+  test::RaceCheck races_;
   std::vector<std::vector<std::vector<double>>> mem_;  // [device][buffer][byte]
   std::vector<std::vector<std::vector<double>>> lse_;  // accumulators' lse [device][buffer][head * rows + row]
 };
@@ -338,27 +280,20 @@ Scenario scenario_of(const Case& c) {
 
 std::vector<Case> cases() {
   std::vector<Case> out;
-  for (const char* name : {"pass-kv", "pass-q", "all-gather", "double-ring", "usp", "ulysses"})
-    for (long long ring : {1LL, 2LL, 4LL, 8LL})
-      for (bool causal : {false, true})
-        for (Layout layout : {Layout::kContiguous, Layout::kZigzag})
-          for (long long cached : {0LL, 2LL}) {
-            const std::string s = name;
-            const bool heads_split = s == "usp" || s == "ulysses";
-            if ((heads_split && cached) || (s == "ulysses" && causal && layout != Layout::kContiguous)) continue;
-            Case c{s, ring, causal, layout, cached * ring};
-            if (s == "double-ring" && ring >= 4) c.inner = 2;
-            out.push_back(c);
-            if (ring >= 4 && !cached) {  // two ranks per GPU: empty compute slots keep the GPU's order
-              c.rpg = 2;
-              out.push_back(c);
-            }
-            if (s == "usp" && ring >= 4) {
-              c.rpg = 1;
-              c.placement = UlyssesPlacement::kAcrossNodes;
-              out.push_back(c);
-            }
-          }
+  test::for_each_schedule_point(8, [&](const std::string& s, long long ring, bool causal, Layout layout, long long cached) {
+    Case c{s, ring, causal, layout, cached};
+    if (s == "double-ring" && ring >= 4) c.inner = 2;
+    out.push_back(c);
+    if (ring >= 4 && !cached) {  // two ranks per GPU: empty compute slots keep the GPU's order
+      c.rpg = 2;
+      out.push_back(c);
+    }
+    if (s == "usp" && ring >= 4) {
+      c.rpg = 1;
+      c.placement = UlyssesPlacement::kAcrossNodes;
+      out.push_back(c);
+    }
+  });
   return out;
 }
 
@@ -396,17 +331,7 @@ TEST_CASE("kernels/ring exec plan: every schedule's program, run in fp64 as desc
 TEST_CASE("kernels/ring exec plan: striped layouts and documents are refused by name") {
   Scenario s = scenario_of(Case{"pass-kv", 4, true, Layout::kStriped});
   const ring::ExecPlan plan(s, s.points[0]);  // the plan itself is fine
-  bool refused = false;
-  for (const ring::ExecCompute& c : plan.computes)
-    for (const ring::ExecBlock& b : c.blocks) {
-      try {
-        ring::kernel_mask(b.block);
-      } catch (const ring::Unsupported& e) {
-        refused = true;
-        CHECK(e.key() == "attention.layout");
-      }
-    }
-  CHECK(refused);
+  CHECK(test::refuses_layout(plan));
   s = scenario_of(Case{"pass-kv", 2, true, Layout::kContiguous});
   s.documents = DocumentSpec{{}, 3, LengthDistribution::kExponential, 1.0, 3};
   CHECK_THROWS_AS(ring::ExecPlan(s, s.points[0]), ring::Unsupported);

@@ -269,7 +269,10 @@ TEST_CASE("sim::training: ulysses backward is an all-to-all of dO, the D pass an
     const TimeNs x_in = test::all_to_all_ns(ring, {rows * heads * 64 * 2}, 450e9, 2000);
     const TimeNs x_out = test::all_to_all_ns(ring, {rows * heads * 64 * 4, 2 * rows * kvh * 64 * 4}, 450e9, 2000);
     const TimeNs delta = test::stream_oracle_ns(s, 2.0 * t * heads * 64 * 2 + 1.0 * t * heads * 4);
-    const TimeNs sum = replicas > 1 ? test::stream_oracle_ns(s, (replicas + 1) * rows * dkv_row) : 0;
+    // Replicas: our own rows copied into our slot (read and written), then the slots summed.
+    const TimeNs sum = replicas > 1 ? test::stream_oracle_ns(s, 2.0 * rows * 2 * kvh * 64 * 4) +
+                                          test::stream_oracle_ns(s, (replicas + 1) * rows * dkv_row)
+                                    : 0;
     CHECK(run(s).makespan_ns == x_in + delta + test::oracle_ns(0x1p-9) + x_out + sum);
   }
 }

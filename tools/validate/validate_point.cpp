@@ -134,7 +134,10 @@ std::unique_ptr<ring::ExecPlan> exec_plan(const Scenario& scn, const Point& pt) 
   const PointAttention att = attention_of(scn, pt);
   if (att.pass != Pass::kForward)  // issue 11's executor half: the backward programs (sim/work.hpp)
     throw InputError(scn.path, att.pass_at.line, att.pass_at.key,
-                     fmt::format("ringsim validate runs the forward pass only, not {}", pass_name(att.pass)));
+                     fmt::format("ringsim validate runs the forward pass only, not {}: the real executor does not "
+                                 "run backward programs yet (they are planned and checked in fp64 on the CPU; "
+                                 "`ringsim run` simulates this point)",
+                                 pass_name(att.pass)));
   try {
     auto plan = std::make_unique<ring::ExecPlan>(scn, pt);
     for (const ring::ExecCompute& c : plan->computes)  // the kernels' masks, before any GPU work
