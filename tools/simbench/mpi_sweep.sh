@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A sweep in one process and shared among MPI ranks: wall time of each, and
-# whether the CSV files are the same bytes once the wall_seconds column (the
-# last) is cut. Needs a build with the meson feature mpi (ringsim-mpi).
+# whether the CSV files are the same bytes once the wall_seconds column is
+# cut (found by its header name; RFC 4180 fields read by Python's csv). Needs a build with the meson feature mpi (ringsim-mpi).
 #
 #   tools/simbench/mpi_sweep.sh [SCENARIO] [RANKS]
 #     (default scenarios/seed-billion-token-causal-contiguous.yaml, 2)
@@ -21,7 +21,15 @@ wall() {  # seconds of "$@"
   t1=$(date +%s%N)
   awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", ns / 1e9 }'
 }
-cut_wall() { sed 's/,[^,]*$//' "$1"; }
+cut_wall() {  # the CSV without its wall_seconds column (comment lines kept)
+  python3 -c '
+import csv, sys
+wall = None
+for row in csv.reader(open(sys.argv[1], newline="")):
+    if row and row[0].startswith("#"): print(row); continue
+    if wall is None: wall = row.index("wall_seconds")
+    print(row[:wall] + row[wall + 1:])' "$1"
+}
 
 echo "$(date -u +%Y-%m-%d), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $scenario"
 one=$(wall "$ringsim" run "$scenario" -f csv -o "$out/one.csv" -q)

@@ -26,18 +26,34 @@ median_ms() {  # median wall time of N runs of "$@", in ms
   printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }'
 }
 
+cpu_ms() {  # median user + system CPU time of N runs of "$@", in ms (what a loaded machine's wall time hides)
+  python3 -c '
+import resource, subprocess, sys
+n, cmd, ms = int(sys.argv[1]), sys.argv[2:], []
+for _ in range(n):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ms.append(1e3 * (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime))
+print("%.1f" % sorted(ms)[(n - 1) // 2])' "$runs" "$@"
+}
+
 peak_mib() {  # peak RSS of one run of "$@", in MiB
   /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F: '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }'
 }
 
 echo "ringsim start-up, $(date -u +%Y-%m-%d), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "binary: $ringsim ($(ldd "$ringsim" | grep -ci -E 'cuda|cublas|nccl') CUDA libraries linked)"
-printf '%-34s %12s %14s\n' "command" "median ms" "peak RSS MiB"
-printf '%-34s %12s %14s\n' "ringsim profiles" "$(median_ms "$ringsim" profiles)" "$(peak_mib "$ringsim" profiles)"
-printf '%-34s %12s %14s\n' "ringsim run startup-point.yaml" "$(median_ms "$ringsim" run "$point" --quiet)" \
-  "$(peak_mib "$ringsim" run "$point" --quiet)"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+row() {  # label, then the command
+  local label=$1
+  shift
+  printf '%-34s %12s %12s %14s\n' "$label" "$(median_ms "$@")" "$(cpu_ms "$@")" "$(peak_mib "$@")"
+}
+printf '%-34s %12s %12s %14s\n' "command" "median ms" "median CPU ms" "peak RSS MiB"
+row "ringsim profiles" "$ringsim" profiles
+row "ringsim run startup-point.yaml" "$ringsim" run "$point" --quiet
 datasheet=$(mktemp --suffix=.yaml)
 trap 'rm -f "$datasheet"' EXIT
 sed 's/device: h100-sxm$/device: h100-sxm-datasheet/' "$point" > "$datasheet"
-printf '%-34s %12s %14s\n' "  the same on h100-sxm-datasheet" "$(median_ms "$ringsim" run "$datasheet" --quiet)" \
-  "$(peak_mib "$ringsim" run "$datasheet" --quiet)"
+row "  the same on h100-sxm-datasheet" "$ringsim" run "$datasheet" --quiet
