@@ -76,7 +76,12 @@ std::optional<TransferKind> parse_transfer_kind(std::string_view s) {
 bool has_interference(const DeviceProfile& p) {
   return p.copy_compute_share > 0 || p.link_compute_share > 0 ||
          std::any_of(p.interference.begin(), p.interference.end(),
-                     [](const InterferenceSample& s) { return s.share > 0; });
+                     [](const InterferenceSample& s) { return s.share > 0; }) ||
+         std::any_of(p.link_under_compute.begin(), p.link_under_compute.end(),
+                     [](const LinkUnderComputeSample& s) {
+                       // Copies run only between ranks sharing a card, which the event engine always takes.
+                       return s.transport == StepTransport::kNccl && s.factor < 1;
+                     });
 }
 
 namespace {
@@ -150,6 +155,17 @@ AttentionSample read_attention(const Reader& s) {
   return a;
 }
 
+GemmSample read_gemm(const Reader& s) {
+  s.require_map({"dtype", "m", "n", "k", "seconds", "tflops"});
+  GemmSample g{};
+  g.dtype = s.choice<DType>("dtype", parse_dtype, "bf16, fp16 or fp32");
+  g.m = s.positive_int("m", kMaxTokens);
+  g.n = s.positive_int("n", kMaxTokens);
+  g.k = s.positive_int("k", kMaxTokens);
+  g.seconds = s.quantity("seconds", Dimension::kSeconds, true);
+  return g;  // `tflops` is derived, written for readers; ignored here
+}
+
 MergeSample read_merge(const Reader& s) {
   s.require_map({"q_tokens", "q_heads", "head_dim", "seconds"});
   MergeSample m{};
@@ -216,6 +232,11 @@ void read_optional(const Reader& r, const std::string& prefix, DeviceProfile& p)
   if (r.has("merge")) read_yaml_samples(r, prefix, "merge", read_merge, p.merge);
   if (r.has("interference")) read_yaml_samples(r, prefix, "interference", read_interference, p.interference);
   if (r.has("backward")) read_yaml_samples(r, prefix, "backward", read_attention, p.backward);
+  if (r.has("gemm")) read_yaml_samples(r, prefix, "gemm", read_gemm, p.gemm);
+  if (r.has("gemm_efficiency")) {
+    p.gemm_efficiency = r.number_in("gemm_efficiency", 0, 1);
+    if (!(p.gemm_efficiency > 0)) r.fail(r.get("gemm_efficiency"), "gemm_efficiency", "must be above 0");
+  }
   read_kernel_facts(r, prefix, p);
   read_step_cost_samples(r, prefix, p);
 }
@@ -232,7 +253,8 @@ DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where
   r.require_map({"name", "card", "source", "calibration", "memory", "hbm_bandwidth", "copy_bandwidth", "copy_latency",
                  "copy_compute_share", "link_compute_share", "tflops",
                  "launch_overhead", "reserved_memory", "attention", "merge", "interference",
-                 "backward", "kernel", "sm_count", "tile", "attention_efficiency", "step_overhead", "link_under_compute"});
+                 "backward", "kernel", "sm_count", "tile", "attention_efficiency", "step_overhead", "link_under_compute",
+                 "gemm", "gemm_efficiency"});
   DeviceProfile p;
   p.name = r.scalar("name");
   if (p.name.empty()) r.fail(r.get("name"), "name", "must not be empty");

@@ -47,6 +47,12 @@
 //        mask: full, q_tokens: 4096, kv_tokens: 4096, factor: 0.85}
 //   (both measured by ringsim calibrate --step-costs, kernels/ring/step_costs.hpp;
 //    queried through ComputeModel::step_overhead and ::link_rate_factor)
+//   gemm_efficiency: 0.79              # GEMMs without `gemm` samples: fraction of `tflops`
+//                                      # they reach (optional, default 1); the YAML says where from
+//   gemm:                              # measured dense GEMMs C[m x n] = A[m x k] B[k x n]
+//     - {dtype: bf16, m: 4096, n: 4096, k: 4096, seconds: 0.000187, tflops: 735.0}
+//                                      # (ringsim calibrate --gemm, cuBLAS; the model layers'
+//                                      # projections and MLP: models/gemm_model.hpp)
 #pragma once
 #include <map>
 #include <optional>
@@ -99,9 +105,11 @@ enum class StepTransport { kNccl, kCopy };
 const char* step_transport_name(StepTransport);
 std::optional<StepTransport> parse_step_transport(std::string_view);
 
-// What a real ring step costs beyond its block and merge timed alone (launch
-// gaps, stream and event waits, the K/V messages' fixed costs), measured at
-// one block shape and one K/V size (kernels/ring/step_costs.hpp).
+// What a real ring step costs beyond its block and merge timed alone (the
+// transfer's NCCL kernels slowing the block, launch gaps, stream and event
+// waits, the K/V messages' fixed costs), measured at one block shape and one
+// K/V size (kernels/ring/step_costs.hpp). A step charged it takes no
+// interference share: the slowdown is inside it.
 struct StepOverheadSample {
   StepTransport transport;
   int messages;              // K and V as one message (1) or two (2)
@@ -141,6 +149,12 @@ struct InterferenceSample {
   double share;  // in [0, 1]
 };
 
+struct GemmSample {  // one measured dense GEMM: C[m x n] = A[m x k] B[k x n]
+  DType dtype;
+  long long m, n, k;
+  double seconds;    // median of the runs
+};
+
 struct MergeSample {  // one measured merge
   long long q_tokens;
   int q_heads, head_dim;
@@ -175,10 +189,14 @@ struct DeviceProfile {
   std::vector<InterferenceSample> interference;
   std::vector<StepOverheadSample> step_overhead;
   std::vector<LinkUnderComputeSample> link_under_compute;
+  std::vector<GemmSample> gemm;        // dense GEMMs (models/gemm_model.hpp)
+  double gemm_efficiency = 1;          // without gemm samples: fraction of flops_per_s GEMMs reach
   std::string origin;      // file it came from, or "inline"
 };
 
-// Whether any transfer slows compute (a scalar share or a sample above 0).
+// Whether transfers and compute slow each other (a scalar share or an
+// interference sample above 0, or an NCCL link_under_compute factor below 1):
+// then only the event engine models the point.
 bool has_interference(const DeviceProfile&);
 
 // A profile name ("h100-sxm", "gtx-1080": see profile_dirs) or a path to a

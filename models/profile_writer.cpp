@@ -91,6 +91,15 @@ void kernel_facts(YAML::Emitter& e, const DeviceProfile& p) {
       << YAML::Value << p.tile.ctas_per_sm << YAML::EndMap;
   }
   if (p.attention_efficiency != 1) e << YAML::Key << "attention_efficiency" << YAML::Value << g6(p.attention_efficiency);
+  if (p.gemm_efficiency != 1) e << YAML::Key << "gemm_efficiency" << YAML::Value << g6(p.gemm_efficiency);
+}
+
+void gemm_sample(YAML::Emitter& e, const GemmSample& g) {
+  const double flops = 2.0 * static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
+  e << YAML::Flow << YAML::BeginMap << YAML::Key << "dtype" << YAML::Value << dtype_name(g.dtype) << YAML::Key << "m"
+    << YAML::Value << g.m << YAML::Key << "n" << YAML::Value << g.n << YAML::Key << "k" << YAML::Value << g.k
+    << YAML::Key << "seconds" << YAML::Value << g6(g.seconds) << YAML::Key << "tflops" << YAML::Value
+    << fmt::format("{:.1f}", flops / g.seconds * 1e-12) << YAML::EndMap;
 }
 
 }  // namespace
@@ -118,6 +127,7 @@ void write_profile_yaml(std::ostream& out, const DeviceProfile& p, const std::ve
   list(e, "interference", p.interference, interference);
   list(e, "step_overhead", p.step_overhead, step_overhead);
   list(e, "link_under_compute", p.link_under_compute, link_under_compute);
+  list(e, "gemm", p.gemm, gemm_sample);
   e << YAML::EndMap;
   out << e.c_str() << "\n";
 }

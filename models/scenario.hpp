@@ -5,6 +5,8 @@
 //
 //   name: example
 //   model: {q_heads: 32, kv_heads: 8, head_dim: 128, dtype: bf16}
+//     # optional: layers, hidden, ffn_hidden, vocab (models/model_spec.hpp)
+//   parallel: {tensor: 8, zero: 1, activation_checkpointing: false}   # optional
 //   attention:
 //     causal: true
 //     layout: zigzag            # contiguous | zigzag | striped
@@ -51,6 +53,8 @@
 #include "models/compute_model.hpp"
 #include "models/documents.hpp"
 #include "models/input_error.hpp"
+#include "models/model_spec.hpp"
+#include "models/overrides.hpp"
 #include "models/profile.hpp"
 #include "models/topology.hpp"
 
@@ -113,6 +117,8 @@ struct Scenario {
   std::string name;
   std::string path;              // file it was read from
   AttentionShape shape;
+  ModelSize size;                // model.layers ...: the model around attention
+  Parallelism parallel;          // parallel.*
   bool causal = false;
   Layout layout = Layout::kContiguous;
   std::string schedule = kDefaultSchedule;
@@ -129,6 +135,7 @@ struct Scenario {
   LinkSpec intra_node, inter_node;
   std::map<std::string, int> key_lines;  // line of each attention/sequence key given
   std::vector<Point> points;     // sequence alone, or the sweep
+  std::vector<Override> overrides;  // --set changes applied (errors after loading: from_command_line)
 };
 
 // A point's attention and workload with the scenario's values filled in, and
@@ -158,6 +165,9 @@ struct PointAttention {
 PointAttention attention_of(const Scenario&, const Point&);
 
 Scenario load_scenario(const std::string& path);
+// With --set KEY=VALUE changes applied first (models/overrides.hpp); an error
+// about an overridden key names the command line.
+Scenario load_scenario(const std::string& path, const std::vector<Override>& overrides);
 // Validates one point against the scenario (divisibility, sizes); throws InputError.
 void check_point(const Scenario&, const Point&, const std::string& where, int line);
 // The point's ranks per GPU (its own, else the scenario's).

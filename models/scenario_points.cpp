@@ -184,6 +184,9 @@ void check_point(const Scenario& s, const Point& p, const std::string& where, in
                                 : fmt::format("tokens {} is not divisible by ring_size {}", p.tokens, parts));
   if (p.ranks_per_gpu < 0) throw fail("ranks_per_gpu", fmt::format("must be positive, got {}", p.ranks_per_gpu));
   const long long rpg = ranks_per_gpu(s, p);
+  if (rpg > 1 && s.parallel.tensor > 1)
+    throw fail("ranks_per_gpu", fmt::format("ranks sharing a GPU with parallel.tensor {} are not modelled",
+                                            s.parallel.tensor));
   if (p.ring_size % rpg != 0) {
     // A point without its own ranks_per_gpu takes the cluster's: name that key.
     const std::string owner = p.ranks_per_gpu > 0 ? key("ranks_per_gpu") : "cluster.ranks_per_gpu";

@@ -14,5 +14,9 @@ Layout read_layout(const yaml::Map& m, std::string_view key);
 Pass read_pass_name(const yaml::Map& m, std::string_view key);
 // sequence (and its cached_tokens, documents), then the sweep; every point checked.
 void read_points(const yaml::Map& root, Scenario& s);
+// model.{layers, hidden, ffn_hidden, vocab} (models/scenario_model.cpp).
+void read_model_size(const yaml::Map& model, Scenario& s);
+// parallel.*, after the model and the cluster (tensor divides both).
+void read_parallel(const yaml::Map& root, Scenario& s);
 
 }  // namespace ringsim

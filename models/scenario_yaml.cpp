@@ -24,9 +24,17 @@ using namespace yaml;
 
 namespace {
 
-LinkSpec read_link(const Map& cluster, std::string_view key) {
-  Map link(cluster.need(key), cluster.sub(key), cluster.file(), cluster.line(key), {"bandwidth", "latency"});
+LinkSpec read_link(const Map& cluster, std::string_view key, const std::string& scenario_path) {
+  Map link(cluster.need(key), cluster.sub(key), cluster.file(), cluster.line(key),
+           {"bandwidth", "latency", "transport", "all_to_all_transport"});
   LinkSpec spec;
+  // Named link profiles (models/profiles/links/NAME.yaml or a path beside the
+  // scenario): how the deployment moves messages over this fabric.
+  const std::string dir = std::filesystem::path(scenario_path).parent_path().string();
+  const YAML::Node& node = cluster.need(key);
+  spec.transport = read_link_transport(node, cluster.file(), cluster.sub(key), dir.empty() ? "." : dir);
+  spec.all_to_all = read_link_transport(node, cluster.file(), cluster.sub(key), dir.empty() ? "." : dir,
+                                        "all_to_all_transport");
   spec.bytes_per_s = read_quantity(link, "bandwidth", Dimension::kBytesPerSecond, false);
   double latency_s = read_quantity(link, "latency", Dimension::kSeconds, true);
   try {
@@ -39,7 +47,7 @@ LinkSpec read_link(const Map& cluster, std::string_view key) {
 
 void read_model(const Map& root, Scenario& s) {
   Map model(root.need("model"), "model", root.file(), root.line("model"),
-            {"q_heads", "kv_heads", "head_dim", "dtype"});
+            {"q_heads", "kv_heads", "head_dim", "dtype", "layers", "hidden", "ffn_hidden", "vocab"});
   s.shape.q_heads = static_cast<int>(read_int(model, "q_heads", kMaxHeads));
   s.shape.kv_heads = static_cast<int>(read_int(model, "kv_heads", kMaxHeads));
   s.shape.head_dim = static_cast<int>(read_int(model, "head_dim", kMaxHeadDim));
@@ -52,6 +60,7 @@ void read_model(const Map& root, Scenario& s) {
     throw InputError(model.file(), model.line("dtype"), "model.dtype",
                      fmt::format("unknown dtype '{}' (bf16, fp16 or fp32)", dtype));
   s.shape.dtype = *parsed;
+  read_model_size(model, s);
 }
 
 // attention.{schedule, ulysses_degree, inner_ring, ulysses_placement}: the
@@ -133,8 +142,8 @@ void read_cluster(const Map& root, Scenario& s) {
   if (cluster.find("ranks_per_gpu")) {
     s.ranks_per_gpu = static_cast<int>(read_int(cluster, "ranks_per_gpu", kMaxGpusPerNode));  // read_int: > 0
   }
-  s.intra_node = read_link(cluster, "intra_node");
-  s.inter_node = read_link(cluster, "inter_node");
+  s.intra_node = read_link(cluster, "intra_node", s.path);
+  s.inter_node = read_link(cluster, "inter_node", s.path);
   if (!s.profile.flops_per_s.count(s.shape.dtype)) {
     std::vector<std::string> have;
     for (const auto& [dtype, rate] : s.profile.flops_per_s) have.push_back(dtype_name(dtype));
@@ -199,19 +208,38 @@ const char* placement_name(UlyssesPlacement p) {
   return p == UlyssesPlacement::kInsideNode ? "inside-node" : "across-nodes";
 }
 
-Scenario load_scenario(const std::string& path) {
-  YAML::Node node = parse_file(path);
+Scenario load_scenario(const std::string& path) { return load_scenario(path, {}); }
+
+namespace {
+
+Scenario read_scenario(const std::string& path, YAML::Node node) {
   Scenario s;
   s.path = path;
-  Map root(node, "", s.path, 1, {"name", "model", "attention", "sequence", "cluster", "sweep"});
+  Map root(node, "", s.path, 1, {"name", "model", "attention", "sequence", "cluster", "sweep", "parallel"});
   s.name = scalar_text(root, "name", "a string");
   if (s.name.empty()) throw InputError(s.path, root.line("name"), "name", "must not be empty");
   for (const char* section : {"attention", "sequence"}) s.key_lines[section] = root.line(section);
   read_model(root, s);
   read_attention(root, s);
   read_cluster(root, s);
+  read_parallel(root, s);
   read_points(root, s);
   return s;
+}
+
+}  // namespace
+
+Scenario load_scenario(const std::string& path, const std::vector<Override>& overrides) {
+  YAML::Node node = parse_file(path);
+  try {
+    apply_overrides(node, overrides);
+    Scenario s = read_scenario(path, node);
+    s.overrides = overrides;
+    return s;
+  } catch (const InputError& e) {
+    if (auto aimed = from_command_line(e, overrides)) throw *aimed;
+    throw;
+  }
 }
 
 ClusterSpec cluster_for(const Scenario& s, const Point& p) {

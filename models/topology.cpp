@@ -143,16 +143,29 @@ TimeNs link_latency_ns(const ClusterSpec& spec, LinkId link) {
 }
 // The transport of a route's fabric: inside a node its switch (when it has
 // one; otherwise the NIC carries the traffic), else the inter-node network.
+const LinkSpec& fabric_of(const ClusterSpec& spec, bool same_node) {
+  return same_node && spec.intra_node.bytes_per_s > 0 ? spec.intra_node : spec.inter_node;
+}
 const TransportProfile* transport_of(const ClusterSpec& spec, bool same_node) {
-  const LinkSpec& fabric = same_node && spec.intra_node.bytes_per_s > 0 ? spec.intra_node : spec.inter_node;
-  return fabric.transport.get();
+  return fabric_of(spec, same_node).transport.get();
+}
+const TransportProfile* all_to_all_of(const ClusterSpec& spec, bool same_node) {
+  const LinkSpec& fabric = fabric_of(spec, same_node);
+  return fabric.all_to_all ? fabric.all_to_all.get() : fabric.transport.get();
 }
 
 }  // namespace
 
-double flow_rate_cap_bytes_per_s(const Route& route, double message_bytes) {
-  return route.transport ? transport_rate_cap(*route.transport, message_bytes)
-                         : std::numeric_limits<double>::infinity();
+double flow_rate_cap_bytes_per_s(const Route& route, double message_bytes, int all_to_all_peers) {
+  const TransportProfile* a2a = all_to_all_peers > 0 ? route.all_to_all : nullptr;
+  if (a2a && a2a->pattern == "all-to-all") {
+    const double peers = all_to_all_peers;
+    const double seconds = transport_seconds(*a2a, message_bytes * (peers + 1)) * peers / (peers + 1);
+    const double payload_s = seconds - a2a->latency_s;
+    return payload_s > 0 ? message_bytes / payload_s : std::numeric_limits<double>::infinity();
+  }
+  const TransportProfile* t = a2a ? a2a : route.transport;
+  return t ? transport_rate_cap(*t, message_bytes) : std::numeric_limits<double>::infinity();
 }
 
 double Topology::link_bytes_per_s(LinkId link) const {
@@ -207,7 +220,8 @@ Route Topology::route(long long src_gpu, long long dst_gpu) const {
   const long long gpn = spec_.gpus_per_node;
   const auto key = std::make_tuple(src_gpu % gpn, dst_gpu % gpn, src_gpu / gpn == dst_gpu / gpn);
   const auto retarget = [&](const ClassRoute& c) {
-    Route r{{}, c.latency_ns, c.bytes_per_s, transport_of(spec_, std::get<2>(key))};
+    Route r{{}, c.latency_ns, c.bytes_per_s, transport_of(spec_, std::get<2>(key)),
+            all_to_all_of(spec_, std::get<2>(key))};
     for (const auto& [kind, at_src] : c.links) r.links.push_back(4 * (at_src ? src_gpu : dst_gpu) + kind);
     return r;
   };
@@ -224,6 +238,7 @@ Route Topology::route(long long src_gpu, long long dst_gpu) const {
     r.links = dijkstra_links(g, g, spec_, static_cast<Vertex>(src_gpu), static_cast<Vertex>(dst_gpu));
   }
   r.transport = transport_of(spec_, same_node);
+  r.all_to_all = all_to_all_of(spec_, same_node);
   r.bytes_per_s = std::numeric_limits<double>::infinity();
   ClassRoute c;
   bool cacheable = true;

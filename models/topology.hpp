@@ -30,6 +30,8 @@ struct LinkSpec {
   // How the deployment moves messages over this link (a scenario's
   // `cluster.intra_node.transport`, models/transport.hpp); null: the wire's rate.
   std::shared_ptr<const TransportProfile> transport = nullptr;
+  // How its all-to-alls (Ulysses, USP) move (`all_to_all_transport`); null: as `transport`.
+  std::shared_ptr<const TransportProfile> all_to_all = nullptr;
 };
 
 struct ClusterSpec {
@@ -51,6 +53,7 @@ struct Route {
   // The transport of the route's fabric (intra_node inside a node, else
   // inter_node); null: none given. Owned by the ClusterSpec.
   const TransportProfile* transport = nullptr;
+  const TransportProfile* all_to_all = nullptr;  // likewise, for all-to-all messages
 };
 
 // The rate cap of one flow carrying `message_bytes` on `route`: the route's
@@ -58,7 +61,15 @@ struct Route {
 // engine passes it to FlowNetwork::start_flow as the flow's own cap, so a
 // message never moves faster than the deployment's transport moves it, even
 // alone on an idle link.
-double flow_rate_cap_bytes_per_s(const Route& route, double message_bytes);
+// All-to-all messages (all_to_all_peers > 0: one of the messages each rank
+// sends to its peers at once) take the route's all-to-all transport. A
+// transport of pattern all-to-all states bus bandwidth per rank (nccl-tests'
+// busbw) at B = (peers + 1) x message bytes per rank, so the collective takes
+// T = transport_seconds(B) x peers / (peers + 1) (algbw = B / T x ...); its
+// peers messages move in parallel, each capped at
+//   message / (T - latency).
+// A ring-step transport (no all-to-all one given) caps each message as above.
+double flow_rate_cap_bytes_per_s(const Route& route, double message_bytes, int all_to_all_peers = 0);
 
 class Topology {
  public:

@@ -147,15 +147,16 @@ TransportProfile load_transport(const std::string& name_or_path, const std::stri
 
 std::shared_ptr<const TransportProfile> read_link_transport(const YAML::Node& link_map, const std::string& file,
                                                             const std::string& key_prefix,
-                                                            const std::string& base_dir) {
+                                                            const std::string& base_dir,
+                                                            const std::string& key) {
   const YamlMapReader r(link_map, file, key_prefix);
-  if (!link_map.IsMap() || !r.has("transport")) return nullptr;
-  const std::string name = r.scalar("transport");
+  if (!link_map.IsMap() || !r.has(key)) return nullptr;
+  const std::string name = r.scalar(key);
   try {
     return std::make_shared<const TransportProfile>(load_transport(name, base_dir));
   } catch (const InputError& e) {
     // Name the scenario's key as well as the link profile's own complaint.
-    r.fail(r.get("transport"), "transport", e.what());
+    r.fail(r.get(key), key, e.what());
   }
 }
 

@@ -75,8 +75,11 @@ std::vector<std::string> shipped_transport_names();  // over transport_dirs(), s
 // and `key_prefix` ("cluster.intra_node") name errors; a relative path is
 // resolved against `base_dir` (the scenario's folder). For the scenario reader
 // (models/scenario_yaml.cpp: read_link), which stores it in LinkSpec::transport.
+// `key`: "transport" (ring steps and other point-to-point messages) or
+// "all_to_all_transport" (the all-to-alls of Ulysses and USP; pattern all-to-all).
 std::shared_ptr<const TransportProfile> read_link_transport(const YAML::Node& link_map, const std::string& file,
                                                             const std::string& key_prefix,
-                                                            const std::string& base_dir);
+                                                            const std::string& base_dir,
+                                                            const std::string& key = "transport");
 
 }  // namespace ringsim

@@ -11,12 +11,8 @@
 
 namespace ringsim {
 
-TimeNs checked_add_ns(TimeNs a, TimeNs b) {
-  TimeNs sum = 0;
-  if (__builtin_add_overflow(a, b, &sum)) {
-    throw TimeOverflow(fmt::format("simulated time overflows int64 ns (292 years): {} + {} ns", a, b));
-  }
-  return sum;
+void throw_time_overflow(TimeNs a, TimeNs b) {
+  throw TimeOverflow(fmt::format("simulated time overflows int64 ns (292 years): {} + {} ns", a, b));
 }
 
 TimeNs ceil_ns(double seconds) {

@@ -66,6 +66,23 @@ const ShapeCost& CostContext::shape_cost(const BlockShape& block, int q_heads, i
   return cache_.emplace(key, c).first->second;
 }
 
+const StepCharges& CostContext::step_charges(const BlockShape& block, int q_heads, int kv_heads,
+                                             StepTransport transport, double message_bytes, int messages) const {
+  const Key shape{q_heads, kv_heads, block.q_tokens, block.kv_tokens, static_cast<int>(block.mask), block.merge,
+                  message_bytes, false};
+  const auto key = std::make_tuple(shape, static_cast<int>(transport), messages);
+  auto it = steps_.find(key);
+  if (it != steps_.end()) return it->second;
+  const ComputeModel& m = model(q_heads, kv_heads);
+  StepCharges c;
+  const StepOverhead o = m.step_overhead(block, transport, message_bytes, messages);
+  c.overhead_ns = o.time_ns;
+  c.measured = o.measured;
+  c.nccl_rate_factor = static_cast<float>(m.link_rate_factor(block, StepTransport::kNccl, message_bytes));
+  c.copy_rate_factor = static_cast<float>(m.link_rate_factor(block, StepTransport::kCopy, message_bytes));
+  return steps_.emplace(key, c).first->second;
+}
+
 TimeNs CostContext::merge_ns(long long q_tokens, int q_heads) const {
   // The compute model prices a merge only inside a block: the difference of
   // the same block with and without it (any kv; the merge depends on q only).

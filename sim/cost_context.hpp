@@ -44,6 +44,15 @@ struct ShapeCost {
   CostSource source = CostSource::kCalibrated;
 };
 
+// What a ring step costs beside its blocks (models/step_costs.hpp): the
+// profile's step overhead, charged once per ring step with the step's
+// largest block, and the rate a transfer keeps beside that block.
+struct StepCharges {
+  TimeNs overhead_ns = 0;
+  bool measured = false;  // the profile has step_overhead samples of the transport
+  float nccl_rate_factor = 1, copy_rate_factor = 1;
+};
+
 class CostContext {
  public:
   // shape: the model's heads; schedules ask for other head counts (Ulysses shares).
@@ -68,6 +77,11 @@ class CostContext {
   // A block's time on `device` at `step`, scaled by the document fraction.
   TimeNs block_ns(long long device, long long step, const ShapeCost& cost, double pairs_fraction) const;
   TimeNs merge_ns(long long device, long long step, long long q_tokens, int q_heads, long long merges) const;
+  // A ring step computing `block` (its largest) at q_heads / kv_heads beside
+  // a message of message_bytes moving over `transport` as `messages`
+  // messages; cached per key.
+  const StepCharges& step_charges(const BlockShape& block, int q_heads, int kv_heads, StepTransport transport,
+                                  double message_bytes, int messages) const;
   bool uniform() const { return true; }   // no per-(device, step) scaling: fast paths allowed
   CostSource source() const { return source_; }  // kEstimated once any block asked for was
   const DeviceProfile& profile() const { return profile_; }
@@ -77,6 +91,7 @@ class CostContext {
   AttentionShape shape_;
   using Key = std::tuple<int, int, long long, long long, int, bool, double, bool>;  // ..., backward
   mutable std::map<Key, ShapeCost> cache_;
+  mutable std::map<std::tuple<Key, int, int>, StepCharges> steps_;  // + transport, messages
   mutable std::map<double, TimeNs> streams_;  // by bytes
   mutable std::map<std::pair<int, int>, ComputeModel> models_;  // by (q_heads, kv_heads)
   mutable CostSource source_ = CostSource::kCalibrated;

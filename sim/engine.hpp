@@ -3,12 +3,16 @@
 // by a Program, one at a time, so no program is ever materialised. Transfers
 // are rendezvous: a SEND and the matching RECV (same src, dst, tag) start a
 // transfer when both are posted; it waits the route latency (an event), then
-// its bytes flow through models/flow_network; the engine wakes the network
-// at next_completion_ns() (stale wakes are dropped by an epoch). Memory
-// allocations and frees are events on the DeviceMemory of the device's GPU
-// (ranks sharing a GPU share it; the profile's reserved bytes count once).
+// its bytes flow through models/flow_network, which says when each flow (or
+// pool of flows) is due; the engine wakes it then (stale entries are dropped
+// by a version). A device whose WAIT_ALL is satisfied runs on inside the
+// event that satisfied it; allocations and frees apply, as its program
+// reaches them, to the DeviceMemory of the device's GPU (ranks sharing a GPU
+// share it; the profile's reserved bytes count once).
 //
 // Models never touch the queue: the engine asks them and schedules.
+// Work per event is independent of the number of devices and of flows in
+// flight elsewhere (sim/engine.cpp, models/flow_network.hpp, README: speed).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -29,6 +33,9 @@ class PointTrace;
 struct Op {
   enum Kind : std::uint8_t { kCompute, kSend, kRecv, kWaitAll, kAlloc, kFree, kDone };
   Kind kind = kDone;
+  // kSend: one of the messages of an all-to-all among all_to_all_peers + 1
+  // ranks (the route's all-to-all transport caps it); 0: point to point.
+  std::uint16_t all_to_all_peers = 0;
   BufferId buffer = kNoBuffer;        // kAlloc, kFree; kSend/kRecv: the buffer sent / received into
   long long peer = 0;                 // kSend: destination, kRecv: source
   std::uint64_t tag = 0;              // kSend/kRecv: matched with the same tag
@@ -40,6 +47,9 @@ struct Op {
   // block runs (its shape's shares); < 0: EngineOptions' scalar.
   double copy_share = -1, link_share = -1;
   double flops = 0;                   // kCompute: matmul flops of its work (summed in EngineResult)
+  // kCompute: a transfer's rate beside this compute / its rate alone, for
+  // NCCL between cards and copies within one (profile link_under_compute).
+  float nccl_rate_factor = 1, copy_rate_factor = 1;
 };
 
 // Where a device is in its program; the Program owns the meaning.
@@ -81,6 +91,12 @@ struct EngineOptions {
   double copy_compute_share = 0, link_compute_share = 0;
   bool block_shares = false;  // computes carry shares: model interference
   double reserved_bytes_per_gpu = 0;  // memory held before any buffer (profile reserved_memory)
+  // Transfers under compute: a transfer whose bytes start to flow while a
+  // compute runs on a GPU at either end is capped, for its whole life, at
+  // its rate alone (route and transport) times the smaller of those
+  // computes' Op::nccl_rate_factor (copy_rate_factor within one GPU).
+  // Transports: a message is never faster than its route's transport moves
+  // it (flow_rate_cap_bytes_per_s, models/topology.hpp).
 };
 
 struct EngineResult {
@@ -90,7 +106,7 @@ struct EngineResult {
   long long peak_gpu = 0;          // GPU with the largest memory peak (lowest index)
   double peak_bytes = 0;           // its peak: reserved + the buffers of its ranks
   std::vector<int> peak_counts;    // live copies of each buffer id at that peak
-  std::uint64_t events = 0;        // events popped (stale network wakes included)
+  std::uint64_t events = 0;        // events popped (stale ones included)
 };
 
 class Engine {

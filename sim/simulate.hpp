@@ -33,10 +33,12 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <iosfwd>
 #include <string>
 #include <vector>
 
+#include "models/layer_model.hpp"
 #include "models/memory_model.hpp"
 #include "models/scenario.hpp"
 #include "sim/schedule.hpp"
@@ -75,6 +77,9 @@ struct PointResult {
   double wall_seconds = 0;
   int threads = 1;                          // threads the mode used
   std::vector<TimeNs> finish_ns;            // per device when asked for (not kWalk, at most 262,144)
+  // With model.layers: the whole step around this attention (sim/model_step.hpp);
+  // memory above is then the model's breakdown, and the fields above stay per layer.
+  std::optional<ModelStep> model;
 };
 
 struct SimOptions {

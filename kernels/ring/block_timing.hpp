@@ -23,5 +23,8 @@ struct BlockTiming {
 };
 
 BlockTiming time_block(int device, const BlockTimingShape&, int repeats, std::uint64_t seed);
+// The block's backward as the ring executor runs it (block_timing_backward.cu):
+// median seconds of the row stats' transposes and the fused backward kernel.
+double time_block_backward(int device, const BlockTimingShape&, int repeats, std::uint64_t seed);
 
 }  // namespace ringsim::ring

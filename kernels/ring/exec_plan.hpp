@@ -150,5 +150,9 @@ int element_bytes(const AttentionShape&);
 // The chunk kernels' mask for an attention block; throws Unsupported for the
 // striped layout's strict diagonal (key row j <= i - 1), which they lack.
 kernels::Mask kernel_mask(const Block&);
+// What the fused backward kernel runs (exec_plan_backward.cpp): throws
+// Unsupported naming the key for a backward block it cannot (its masks as
+// kernel_mask; documents).
+void check_backward_kernels(const ExecPlan&);
 
 }  // namespace ringsim::ring

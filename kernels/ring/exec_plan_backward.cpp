@@ -96,4 +96,17 @@ void ExecPlan::infer_backward() {
     }
 }
 
+// The fused backward kernel has the forward's masks and no document mask.
+// (It writes fp32 gradients; a block whose gradients land in grad_dtype rows
+// runs into an fp32 scratch that the executor then adds there.)
+void check_backward_kernels(const ExecPlan& plan) {
+  for (const ExecCompute& c : plan.computes)
+    for (const ExecBlock& eb : c.blocks) {
+      const Block& b = eb.block;
+      if (b.kind != BlockKind::kAttentionBackward) continue;
+      kernel_mask(b);
+      if (b.document_mask) throw Unsupported("sequence.documents", "the backward kernel has no document mask");
+    }
+}
+
 }  // namespace ringsim::ring

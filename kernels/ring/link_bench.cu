@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 
 #include "kernels/ring/link_bench.hpp"
 #include "kernels/ring/ring_cuda.cuh"
@@ -189,6 +190,39 @@ LinkFit measure_nccl(const RingContext& ctx, bool both_ways, const std::vector<d
     samples.push_back({bytes, s});
   }
   return fit_link(both_ways ? "nccl send/recv both ways" : "nccl send/recv one way", samples);
+}
+
+std::vector<LinkSample> measure_nccl_all_to_all(const RingContext& ctx, const std::vector<double>& per_peer_sizes,
+                                                int repeats) {
+  const int n = ctx.gpus();
+  if (n < 2) ring_fail("measure_nccl_all_to_all: needs 2 cards", __FILE__, __LINE__);
+  Buffers buf(n, per_peer_sizes.back() * n);
+  const int reps = kWarmup + repeats;
+  std::vector<std::unique_ptr<Lane>> owned;
+  std::vector<Lane*> lanes;
+  for (int g = 0; g < n; ++g) {
+    owned.push_back(std::make_unique<Lane>(g, reps));
+    lanes.push_back(owned.back().get());
+  }
+  std::vector<LinkSample> out;
+  for (double bytes : per_peer_sizes) {
+    const auto m = static_cast<std::size_t>(bytes);
+    const double s = timed(lanes, repeats, [&](int i) {
+      for (Lane* l : lanes) record(*l, true, i);
+      RING_NCCL(ncclGroupStart());
+      for (int a = 0; a < n; ++a)
+        for (int k = 1; k < n; ++k) {
+          const int to = (a + k) % n, from = (a - k + n) % n;
+          const auto comm = static_cast<ncclComm_t>(ctx.shared_comm(a));
+          RING_NCCL(ncclSend(static_cast<char*>(buf.src[a]) + to * m, m, ncclUint8, to, comm, lanes[a]->stream));
+          RING_NCCL(ncclRecv(static_cast<char*>(buf.dst[a]) + from * m, m, ncclUint8, from, comm, lanes[a]->stream));
+        }
+      RING_NCCL(ncclGroupEnd());
+      for (Lane* l : lanes) record(*l, false, i);
+    });
+    out.push_back({bytes, s});
+  }
+  return out;
 }
 
 }  // namespace ringsim::ring

@@ -38,5 +38,11 @@ LinkFit measure_peer_copy(const RingContext&, bool both_ways, const std::vector<
                           int repeats);
 LinkFit measure_nccl(const RingContext&, bool both_ways, const std::vector<double>& sizes,
                      int repeats);
+// An all-to-all over every card of the context as the executor issues one
+// (ring_issue.cu: one group on the shared communicators, each card sending
+// `bytes` to each other card): per size (bytes per peer), the median time of
+// the whole collective, slowest card. Needs >= 2 cards.
+std::vector<LinkSample> measure_nccl_all_to_all(const RingContext&, const std::vector<double>& per_peer_sizes,
+                                                int repeats);
 
 }  // namespace ringsim::ring

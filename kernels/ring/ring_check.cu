@@ -17,18 +17,6 @@ namespace ringsim::ring {
 
 namespace {
 
-// Positions to check: both ends, every run boundary of every part, random ones.
-std::vector<long long> sample_positions(long long tokens, long long run, int count, std::mt19937_64& rng) {
-  std::set<long long> out{0, tokens - 1};
-  for (long long b = run; b < tokens && static_cast<int>(out.size()) < count; b += run) {
-    out.insert(b - 1);
-    out.insert(b);
-  }
-  std::uniform_int_distribution<long long> any(0, tokens - 1);
-  while (static_cast<int>(out.size()) < std::min<long long>(count, tokens)) out.insert(any(rng));
-  return {out.begin(), out.end()};
-}
-
 // Where (position, head) of the output lies: device, placement, its row.
 struct Where {
   long long device = -1;

@@ -80,8 +80,10 @@ RingExecutor::Impl::~Impl() {
     for (auto* p : r.buf) cudaFree(p);
     for (auto* p : r.lse) cudaFree(p);
     for (auto* p : r.input_tokens) cudaFree(p);
+    for (auto* p : r.saved) cudaFree(p);
     cudaFree(r.scratch_o);
     cudaFree(r.scratch_lse);
+    cudaFree(r.scratch_grad);
     cudaStreamDestroy(r.xfer);
     for (auto s : r.recv) cudaStreamDestroy(s);
   }
@@ -105,12 +107,11 @@ void RingExecutor::Impl::check_runnable() const {
   if (plan.shape.dtype != DType::kBf16) throw Unsupported("model.dtype", "the real executor runs bf16 only");
   if (plan.shape.head_dim != 64 && plan.shape.head_dim != 128)
     throw Unsupported("model.head_dim", "the chunk kernels take head_dim 64 or 128");
+  check_backward_kernels(plan);
   for (const ExecCompute& c : plan.computes)
     for (const ExecBlock& eb : c.blocks) {
       const Block& b = eb.block;
-      if (b.kind != BlockKind::kAttention && b.kind != BlockKind::kMerge)
-        throw Unsupported("attention.pass", "the real executor runs forward blocks (attention, merge) only; backward "
-                                            "programs are checked in fp64 on the CPU (issue 11)");
+      if (b.kind != BlockKind::kAttention && b.kind != BlockKind::kMerge) continue;  // backward kinds
       const BufferFormat out = plan.buffers[static_cast<std::size_t>(b.out.buffer)].format;
       if (b.kind == BlockKind::kAttention) {
         kernel_mask(b);  // throws for the striped strict diagonal
@@ -143,10 +144,12 @@ void RingExecutor::Impl::allocate(long long d) {
       for (const ExecBlock& eb : c.blocks) scratch = std::max<std::int64_t>(scratch, eb.block.q.count * eb.block.heads);
   r.scratch_o = device_alloc<float>(scratch * head_dim());
   r.scratch_lse = device_alloc<float>(scratch);
+  r.scratch_grad = device_alloc<float>(grad_scratch_elements(d));
   for (const Placement& p : dp.inputs) {  // token index of each input row (cached tokens first)
     std::vector<long long> tokens(static_cast<std::size_t>(p.rows));
     for (long long i = 0; i < p.rows; ++i) tokens[static_cast<std::size_t>(i)] = plan.sequence.cached_tokens() + plan.position(p, i);
     r.input_tokens.push_back(device_alloc<long long>(p.rows));
+    r.saved.push_back(nullptr);
     RING_CUDA(cudaMemcpy(r.input_tokens.back(), tokens.data(), tokens.size() * sizeof(long long), cudaMemcpyHostToDevice));
   }
 }
@@ -171,7 +174,9 @@ void RingExecutor::Impl::poison(Rank& r, cudaStream_t s) {
         if (b.heads > 0) poison_partials(p, b.rows(), b.heads, head_dim(), s);
         break;
       case BufferFormat::kOpaque: break;
-      default: break;  // the backward's formats: check_runnable refuses backward programs
+      default:  // the backward's formats: bf16 NaN bits, an fp32 NaN too (0x7FC07FC0) in fp32 rows
+        fill_u16(reinterpret_cast<std::uint16_t*>(p), b.bytes / 2, kBf16NaN, s);
+        break;
     }
   }
 }
@@ -187,11 +192,12 @@ void RingExecutor::Impl::fill(Rank& r, long long d, cudaStream_t s) {
       const int kvh = static_cast<int>(plan.shape.kv_heads);
       fill_rows(dst, p.rows, p.heads, head_dim(), 2 * row, r.input_tokens[i], kvh, p.head_first, seed, Tensor::kK, s);
       fill_rows(dst + row, p.rows, p.heads, head_dim(), 2 * row, r.input_tokens[i], kvh, p.head_first, seed, Tensor::kV, s);
-    } else {
+    } else if (p.tensor == Placement::kQueries || p.tensor == Placement::kGradOutput) {
       fill_rows(dst, p.rows, p.heads, head_dim(), row, r.input_tokens[i], static_cast<int>(plan.shape.q_heads),
-                p.head_first, seed, Tensor::kQ, s);
+                p.head_first, seed, p.tensor == Placement::kQueries ? Tensor::kQ : Tensor::kDO, s);
     }
   }
+  if (plan.pass == Pass::kBackward) fill_saved(r, d, s);
 }
 
 void RingExecutor::Impl::synchronize() {
@@ -221,6 +227,9 @@ void RingExecutor::Impl::run_block(Rank& r, const ExecBlock& eb, cudaStream_t s)
   switch (eb.block.kind) {
     case BlockKind::kAttention: attention_block(r, eb.block, s); return;
     case BlockKind::kMerge: merge_block(r, eb, s); return;
+    case BlockKind::kAttentionBackward: backward_block(r, eb.block, s); return;
+    case BlockKind::kDelta: delta_block(r, eb.block, s); return;
+    case BlockKind::kGradAdd: case BlockKind::kCopy: case BlockKind::kZero: stream_block(r, eb.block, s); return;
   }
   throw Unsupported("attention", "block kind not run by the executor");  // check_runnable refused it first
 }

@@ -30,6 +30,11 @@
 //             the per-source-card communicators instead);
 //   cast      a kOutput buffer no receive fills: the accumulator in bf16, at
 //             the start of the round that first sends it (exec_plan.hpp).
+//   backward  (a backward plan, ring_backward.cu) each kAttentionBackward
+//             block runs the fused chunk backward on sub-views with the
+//             rows' LSE and D made head-major by a transpose; kDelta,
+//             kGradAdd, kCopy, kZero are small kernels; the saved O and LSE
+//             come from a forward run (take_saved).
 // A gate kernel holds the cards until the host has enqueued the whole run,
 // so host launch rate never shows in the timings; the host never
 // synchronises inside a run.
@@ -93,21 +98,37 @@ struct RingCheck {
   long long nonfinite = 0;   // non-finite values anywhere in the outputs (and their log-sum-exps)
 };
 
+// A backward run's gradients on sampled rows against fp64 (ring_check_grad.cu).
+struct GradCheck {
+  double dq_rel_error = 0;   // ||dq - ref|| / ||ref|| over sampled (position, q head) rows
+  double dkv_rel_error = 0;  // the same over sampled (position, kv head) rows of dK and dV together
+  long long dq_rows = 0, dkv_rows = 0;
+  long long nonfinite = 0;   // non-finite values anywhere in the gradient outputs
+};
+
 class RingExecutor {
  public:
-  // `plan` must outlive the executor. Throws Unsupported for what the chunk
-  // kernels cannot run (dtype, head_dim, striped diagonals, block kinds not
-  // implemented), std::runtime_error for CUDA/NCCL failures.
+  // `plan` (forward or backward) must outlive the executor. Throws
+  // Unsupported for what the chunk kernels cannot run (dtype, head_dim,
+  // striped diagonals, gradients of a block landing in grad_dtype rows),
+  // std::runtime_error for CUDA/NCCL failures.
   RingExecutor(const RingContext&, const ExecPlan& plan);
   ~RingExecutor();
   // Fresh random Q, K, V (ring_random.hpp) in every rank's input placements.
   void fill_inputs(std::uint64_t seed);
-  // One forward pass: every other buffer poisoned (NaN; partial rows -inf),
-  // inputs refilled, then the whole program.
+  // One pass of the plan: every other buffer poisoned (NaN; partial rows
+  // -inf), inputs refilled, then the whole program.
   RingTimeline run();
   // The last run's outputs on sampled (position, head) rows against an fp64
   // CPU reference over the whole sequence.
   RingCheck check(std::uint64_t seed, int tokens_sampled, int heads_sampled) const;
+  // A backward plan's inputs that a forward run produces: its O (cast to the
+  // model's dtype) and LSE, gathered by position from `forward`'s last run
+  // (same seed) into this executor's saved-output and saved-LSE placements;
+  // every later run() refills them from there. Q, K, V and dO are hashed.
+  void take_saved(const RingExecutor& forward);
+  // The last backward run's dQ and dK/dV against fp64 (ring_check_grad.cu).
+  GradCheck check_grad(std::uint64_t seed, int tokens_sampled, int heads_sampled) const;
 
   struct Impl;  // ring_executor_impl.cuh (public for the enqueue walk in ring_issue.cu)
 

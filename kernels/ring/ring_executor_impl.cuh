@@ -27,13 +27,24 @@ struct RingExecutor::Impl {
     std::vector<std::uint8_t*> buf;  // by BufferId; null where the program allocates none
     std::vector<float*> lse;         // by BufferId: an accumulator's log-sum-exp [heads][rows]
     float *scratch_o = nullptr, *scratch_lse = nullptr;  // a block's output before a merge or a cast
+    float* scratch_grad = nullptr;  // a backward block's fp32 dQ, then dK/dV, before they land in grad_dtype rows
     std::vector<long long*> input_tokens;  // per input placement: token index of each row (device)
+    std::vector<std::uint8_t*> saved;      // per input placement: the forward's O or LSE rows (take_saved)
     cudaStream_t xfer = nullptr;     // sends (copies, per-source-card NCCL), casts
     std::vector<cudaStream_t> recv;  // [source card]: per-source-card NCCL receives
   };
   struct Events {
     cudaEvent_t begin = nullptr, end = nullptr;
     cudaEvent_t end_dst = nullptr;  // transfers: done at the receiver (its card's stream)
+  };
+
+  // The forward's outputs by (position, head) (take_saved; kept for check_grad):
+  // O in the model's dtype (the accumulator cast), and LSE.
+  struct SavedRows {
+    long long tokens = 0;
+    int heads = 0, dim = 0;
+    std::vector<std::uint16_t> o;  // [tokens, heads, dim]
+    std::vector<float> lse;        // [tokens, heads]
   };
 
   const RingContext& ctx;
@@ -44,6 +55,7 @@ struct RingExecutor::Impl {
   std::vector<std::vector<Events>> cast_ev;  // [device][round]
   std::vector<EnqueueStep> order;            // one run's enqueue order (exec_order.hpp)
   std::uint64_t seed = 0;
+  SavedRows saved;  // backward plans, after take_saved
   // The gate holds the cards while the host enqueues; doubled when a run's
   // enqueue outlasts it (run() then runs again).
   unsigned long long gate_ns = 10'000'000ULL;
@@ -79,6 +91,16 @@ struct RingExecutor::Impl {
   void attention_block(Rank&, const Block&, cudaStream_t);
   void merge_block(Rank&, const ExecBlock&, cudaStream_t);
   void cast_outputs(Rank&, long long device, const std::vector<BufferId>&, cudaStream_t);
+  // ring_backward.cu: the backward's blocks and the forward's saved rows.
+  std::uint8_t* at_role(const Rank&, const Slice&, ::ringsim::Tensor role, int heads) const;
+  bool fp32_rows(const Slice&, ::ringsim::Tensor role) const;
+  void backward_block(Rank&, const Block&, cudaStream_t);
+  void delta_block(Rank&, const Block&, cudaStream_t);
+  void stream_block(Rank&, const Block&, cudaStream_t);
+  void fill_saved(Rank&, long long device, cudaStream_t);
+  std::int64_t grad_scratch_elements(long long device) const;
+  std::int64_t saved_bytes(const Placement&) const;
+  void take_saved(const Impl& forward);
 };
 
 }  // namespace ringsim::ring

@@ -3,6 +3,7 @@
 // (so the sequence is never stored on the GPU side). CPU only.
 #pragma once
 #include <cstdint>
+#include <random>
 #include <vector>
 
 namespace ringsim::ring {
@@ -37,9 +38,19 @@ class ReferenceKv {
 //   dkv_row  dK, dV of one key row, summed over the group's q heads:
 //            dK_j = sum_t scale P_tj (dO_t . V_j - D_t) Q_t, dV_j = sum_t P_tj dO_t
 // The forward's O and LSE of a row are out() and lse() (a backward's inputs).
+//
+// Sampled form (a real run's check, where O(tokens^2) is too slow): the
+// per-query LSE and D of the group's heads come from the caller ([query -
+// first_query][group head]; e.g. the run's forward LSE, and D from its saved
+// O), O is not kept (out() and lse() are not to be called); dkv_row is then
+// O(tokens head_dim) per row and exact given them. own_dq_row recomputes
+// its row's O, LSE and D in fp64 (ReferenceKv::row), so a dQ row checked by
+// it owes the caller nothing.
 class ReferenceGrad {
  public:
   ReferenceGrad(const ReferenceInputs& in, int kv_head);
+  ReferenceGrad(const ReferenceInputs& in, int kv_head, std::vector<double> lse, std::vector<double> delta);
+  void own_dq_row(long long token, int q_head, double* dq) const;
   const double* out(long long token, int q_head) const { return &o_[index(token, q_head)]; }
   double lse(long long token, int q_head) const { return lse_[index(token, q_head) / static_cast<std::size_t>(in_.head_dim)]; }
   void dq_row(long long token, int q_head, double* dq) const;
@@ -48,10 +59,16 @@ class ReferenceGrad {
  private:
   std::size_t index(long long token, int q_head) const;  // into q_, o_, do_ ([query][group head][head_dim])
   double ds(long long t, int g, long long j, double* p) const;  // dS_tj of group head g; P_tj in *p
+  void hash_rows();  // q_ and do_ of every query row of the group
+  void dq_sum(const double* q, const double* d_o, double lse, double delta, long long token, double* dq) const;
   ReferenceInputs in_;
   ReferenceKv kv_;
   int group_ = 1, first_head_ = 0;
   std::vector<double> q_, o_, do_, lse_, d_;  // per query row and group head
 };
+
+// Positions the ring checks sample: both ends, every run boundary of every
+// part (rows of `run` tokens), random ones; at most `count` (sorted).
+std::vector<long long> sample_positions(long long tokens, long long run, int count, std::mt19937_64& rng);
 
 }  // namespace ringsim::ring

@@ -234,8 +234,9 @@ StepCostMeasurement measure_step_overhead(const RingContext* ctx, StepLink link,
                                           double kv_bytes, int messages, int steps, int repeats) {
   StepRig rig(ctx, link, block, kv_bytes, messages);
   rig.run(steps, steps, true);  // warm-up: NCCL channels, copy engines, clocks
-  std::vector<double> coupled, free_c, free_x;
+  std::vector<double> coupled, free_c, free_x, alone;
   for (int r = 0; r < repeats; ++r) {
+    alone.push_back(rig.run(steps, 0, false).compute_s);
     coupled.push_back(rig.run(steps, steps, true).total_s);
     const Spans f = rig.run(steps, steps, false);
     free_c.push_back(f.compute_s);
@@ -246,7 +247,8 @@ StepCostMeasurement measure_step_overhead(const RingContext* ctx, StepLink link,
   m.coupled_s = median(coupled) / steps;
   m.free_compute_s = median(free_c) / steps;
   m.free_transfer_s = median(free_x) / steps;
-  m.overhead_s = std::max(0.0, m.coupled_s - std::max(m.free_compute_s, m.free_transfer_s));
+  m.alone_compute_s = median(alone) / steps;
+  m.overhead_s = std::max(0.0, m.coupled_s - m.alone_compute_s);
   return m;
 }
 

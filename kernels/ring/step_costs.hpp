@@ -7,14 +7,17 @@
 // attention + merge on the compute stream and its K/V transfer on
 // high-priority send/receive streams, the transfer of step s starting when
 // step s starts, step s+1 starting when the compute, send and receive of step
-// s are done (cudaStreamWaitEvent, no host in the loop). The same work
-// free-running (compute back to back on its stream, transfers back to back
-// on theirs, no cross-stream waits) keeps every interaction of compute and
-// transfer (each slows the other) but none of the rendezvous; so
-//   overhead per step = (T_coupled - max(T_free_compute, T_free_transfer)) / steps
-// is what the ring's dependencies add: event waits, launch gaps exposed at
-// each step boundary, and the fixed cost of each message (K and V as one
-// message or two). Medians of `repeats` runs, each behind a gate kernel.
+// s are done (cudaStreamWaitEvent, no host in the loop). The same blocks alone
+// (no transfers, back to back) give what the simulator already charges, so
+//   overhead per step = (T_coupled - T_compute_alone) / steps
+// is everything a ring step adds to its block and merge: the transfer's NCCL
+// kernels slowing the block (interference: NCCL's CTAs take SMs the block's
+// grid needed), event waits, launch gaps at each step boundary, and the fixed
+// cost of each message (K and V as one message or two). The simulator charges
+// it on the step's compute and, for a step so charged, no interference share
+// (models/step_costs.hpp). The same work free-running (compute back to back on
+// its stream, transfers back to back on theirs, no cross-stream waits) is
+// reported beside it. Medians of `repeats` runs, each behind a gate kernel.
 //
 // Link under compute: the transfers free-running alone, then beside a train
 // of blocks on every card involved (the train outlasts the transfers):
@@ -33,7 +36,8 @@ class RingContext;
 enum class StepLink { kCopy, kNccl };
 
 struct StepCostMeasurement {
-  double overhead_s = 0;        // per step, clamped at 0
+  double overhead_s = 0;        // per step, clamped at 0: coupled - alone_compute
+  double alone_compute_s = 0;   // per step, the blocks with no transfer
   double coupled_s = 0;         // per step, the executor's dependencies
   double free_compute_s = 0;    // per step, compute free-running beside the transfers
   double free_transfer_s = 0;   // per step, transfers free-running beside the compute

@@ -82,7 +82,8 @@ class AllGatherPlan final : public Plan, public ScheduleProgram {
         case Phase::kCompute: {
           go(c, Phase::kComputeWait);
           const ComputeWork w = work(d, c);
-          return compute_op(in_, w, d, s, block_bytes_);  // never empty: every query sees itself
+          // never empty: every query sees itself; after the gather, not a ring step
+          return compute_op(in_, w, d, s, block_bytes_, false);
         }
         case Phase::kComputeWait:
           c.step = s + 1;

@@ -78,40 +78,6 @@ Placement part_rows(const PlanInput& in, const SequenceLayout& g, Placement::Ten
   return p;
 }
 
-Op alloc_op(BufferId b) {
-  Op op;
-  op.kind = Op::kAlloc;
-  op.buffer = b;
-  return op;
-}
-Op free_op(BufferId b) {
-  Op op = alloc_op(b);
-  op.kind = Op::kFree;
-  return op;
-}
-Op send_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label) {
-  Op op;
-  op.kind = Op::kSend;
-  op.peer = peer;
-  op.tag = tag;
-  op.bytes = bytes;
-  op.buffer = buffer;
-  op.offset_bytes = offset_bytes;
-  op.label = label;
-  return op;
-}
-Op recv_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label) {
-  Op op = send_op(peer, tag, bytes, buffer, offset_bytes, label);
-  op.kind = Op::kRecv;
-  return op;
-}
-Op wait_op(long long label) {
-  Op op;
-  op.kind = Op::kWaitAll;
-  op.label = label;
-  return op;
-}
-
 ComputeWork make_work(const PlanInput& in, const ComputeSpec& c) {
   ComputeWork w;
   const AttentionShape& m = in.scenario.shape;
@@ -191,9 +157,31 @@ Block merge_block(BufferId from, long long slots, long long merges, BufferId int
   return b;
 }
 
-bool keeps_empty_slots(const PlanInput& in) { return in.ranks_per_gpu > 1; }
-
 namespace {
+
+// The step charges of `w` beside its message (see compute_op): its largest
+// attention block's; none without one.
+StepCharges charges_of(const PlanInput& in, const ComputeWork& w, double message_bytes, bool ring_step) {
+  const Block* largest = nullptr;
+  for (int i = 0; i < w.count; ++i) {
+    const Block& b = w.blocks[static_cast<std::size_t>(i)];
+    if (b.kind == BlockKind::kAttention && (!largest || b.flops > largest->flops)) largest = &b;
+  }
+  if (!largest) return {};
+  const bool spans_gpus = in.point.ring_size / std::max(1LL, in.ranks_per_gpu) > 1;
+  const StepTransport transport = spans_gpus ? StepTransport::kNccl : StepTransport::kCopy;
+  StepCharges c = in.costs.step_charges(largest->shape, largest->heads, largest->kv_heads, transport,
+                                        message_bytes, 1);  // the executor sends K and V as one message
+  if (!ring_step || in.point.ring_size < 2 || !(message_bytes > 0)) {
+    c.overhead_ns = 0;
+    c.measured = false;
+  }
+  // Per card and step: ranks sharing a card run their computes of a step back
+  // to back beside the card's transfers, and share its overhead.
+  const long long rpg = std::max(1LL, in.ranks_per_gpu);
+  c.overhead_ns = (c.overhead_ns + rpg - 1) / rpg;
+  return c;
+}
 
 // The time of one block of a compute on (device, step), and its interference shares.
 TimeNs block_time(const PlanInput& in, const Block& b, long long device, long long step, double message_bytes,
@@ -218,7 +206,8 @@ TimeNs block_time(const PlanInput& in, const Block& b, long long device, long lo
 
 }  // namespace
 
-Op compute_op(const PlanInput& in, const ComputeWork& w, long long device, long long step, double message_bytes) {
+Op compute_op(const PlanInput& in, const ComputeWork& w, long long device, long long step, double message_bytes,
+              bool ring_step) {
   Op op;
   op.kind = Op::kCompute;
   op.label = step;
@@ -243,6 +232,11 @@ Op compute_op(const PlanInput& in, const ComputeWork& w, long long device, long 
   } else {
     op.copy_share = op.link_share = 0;
   }
+  const StepCharges charges = charges_of(in, w, message_bytes, ring_step);
+  op.duration_ns = checked_add_ns(op.duration_ns, charges.overhead_ns);
+  if (charges.measured) op.copy_share = op.link_share = 0;  // the transfer's slowdown is in the overhead
+  op.nccl_rate_factor = charges.nccl_rate_factor;
+  op.copy_rate_factor = charges.copy_rate_factor;
   return op;
 }
 

@@ -42,11 +42,44 @@ Placement part_rows(const PlanInput&, const SequenceLayout&, Placement::Tensor, 
                     double offset_bytes = 0);
 
 // --- operations -----------------------------------------------------------
-Op alloc_op(BufferId);
-Op free_op(BufferId);
-Op send_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label);
-Op recv_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes, long long label);
-Op wait_op(long long label);
+// Inline: every program's next() builds one per call, on the event engine's
+// hot path (out of line they were a tenth of a ring's instructions).
+inline Op alloc_op(BufferId b) {
+  Op op;
+  op.kind = Op::kAlloc;
+  op.buffer = b;
+  return op;
+}
+inline Op free_op(BufferId b) {
+  Op op;
+  op.kind = Op::kFree;
+  op.buffer = b;
+  return op;
+}
+inline Op send_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes,
+                  long long label) {
+  Op op;
+  op.kind = Op::kSend;
+  op.peer = peer;
+  op.tag = tag;
+  op.bytes = bytes;
+  op.buffer = buffer;
+  op.offset_bytes = offset_bytes;
+  op.label = label;
+  return op;
+}
+inline Op recv_op(long long peer, std::uint64_t tag, double bytes, BufferId buffer, double offset_bytes,
+                  long long label) {
+  Op op = send_op(peer, tag, bytes, buffer, offset_bytes, label);
+  op.kind = Op::kRecv;
+  return op;
+}
+inline Op wait_op(long long label) {
+  Op op;
+  op.kind = Op::kWaitAll;
+  op.label = label;
+  return op;
+}
 inline std::uint64_t tag_of(long long step, int kind) { return (static_cast<std::uint64_t>(step) << 8) | kind; }
 
 // Named phases in ProgramCursor::phase: phase * kPhaseStride + an index (a
@@ -100,8 +133,16 @@ Block merge_block(BufferId from, long long slots, long long merges, BufferId int
 // The compute Op of `work` on (device, step): its duration through the
 // CostContext and its interference shares (duration-weighted over blocks).
 // masked_slot: an empty work still posts a 0 ns compute (ranks sharing a GPU).
-Op compute_op(const PlanInput&, const ComputeWork&, long long device, long long step, double message_bytes);
-bool keeps_empty_slots(const PlanInput&);
+// ring_step: a step of a ring of more than one rank whose message of
+// message_bytes moves beside it: charged the profile's step overhead
+// (CostContext::step_charges, one message, NCCL when the ring spans GPUs,
+// else a copy; divided among the ranks sharing a card) and, where the profile
+// has such samples, no interference share (the overhead, measured beside the
+// transfer, holds the slowdown). Every compute with a block carries the rate
+// factors of transfers beside its largest block.
+Op compute_op(const PlanInput&, const ComputeWork&, long long device, long long step, double message_bytes,
+              bool ring_step = true);
+inline bool keeps_empty_slots(const PlanInput& in) { return in.ranks_per_gpu > 1; }
 
 // Ring steps cost the same whenever the key part comes before, is, or
 // follows the query part (every layout; without documents, with uniform
@@ -116,7 +157,7 @@ class StepCache {
   // make(q_part, kv_part, step) -> the work of a step of that class; step 0
   // for the same-part class (a device's first step), 1 otherwise.
   template <typename Make>
-  void build(const PlanInput& in, long long parts, double message_bytes, Make make) {
+  void build(const PlanInput& in, long long parts, double message_bytes, Make make, bool ring_step = true) {
     enabled_ = !in.documents && in.costs.uniform();
     if (!enabled_) return;
     const long long reps[3][2] = {{1, 0}, {0, 0}, {0, 1}};  // (q part, kv part): before, same, after
@@ -124,7 +165,7 @@ class StepCache {
       if (k != 1 && parts < 2) continue;
       const long long step = k == 1 ? 0 : 1;
       const ComputeWork w = make(reps[k][0], reps[k][1], step);
-      steps_[k].op = compute_op(in, w, reps[k][0], step, message_bytes);
+      steps_[k].op = compute_op(in, w, reps[k][0], step, message_bytes, ring_step);
       steps_[k].empty = w.count == 0;
     }
   }

@@ -9,6 +9,7 @@
 //
 // Program of a device, per step: [allocs at step 0] [alloc recv_kv(s) at
 // s <= 1] SEND RECV COMPUTE WAIT_ALL; after step P-1, FREE everything.
+// next() is on the event engine's hot path: later steps resume at their SEND.
 // Lowering: the ring recurrence (exact when the ring's routes are
 // link-disjoint), unless documents make every block's cost its own; the
 // same lowering and the stated peak buffers (both O(1)) run the periodic
@@ -69,11 +70,11 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
           continue;
         case Phase::kSend:
           go(c, Phase::kRecv);
-          if (s < p_ - 1) return send_op((d + 1) % p_, tag_of(s, 0), bytes_, held(s), 0, s);
+          if (s < p_ - 1) return send_op(d + 1 == p_ ? 0 : d + 1, tag_of(s, 0), bytes_, held(s), 0, s);
           continue;
         case Phase::kRecv:
           go(c, Phase::kCompute);
-          if (s < p_ - 1) return recv_op((d - 1 + p_) % p_, tag_of(s, 0), bytes_, recv_[s % 2], 0, s);
+          if (s < p_ - 1) return recv_op(d == 0 ? p_ - 1 : d - 1, tag_of(s, 0), bytes_, recv_[s % 2], 0, s);
           continue;
         case Phase::kCompute: {
           go(c, Phase::kWait);
@@ -86,9 +87,9 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
           if (w.count == 0 && !keeps_empty_slots(in_)) continue;  // masked block: nothing to run
           return compute_op(in_, w, d, s, bytes_);
         }
-        case Phase::kWait:
+        case Phase::kWait:  // allocations come at steps 0 and 1 only: later steps start at their SEND
           c.step = s + 1;
-          go(c, c.step == p_ ? Phase::kFree : Phase::kAllocPass);
+          go(c, c.step == p_ ? Phase::kFree : c.step == 1 ? Phase::kAllocRecv : Phase::kSend);
           return wait_op(s);
         case Phase::kFree: {
           Op op;
@@ -119,7 +120,8 @@ class PassKvPlan final : public Plan, public ScheduleProgram {
   bool allocated(BufferId b) const { return p_ > 1 || b < kPassBuffers; }  // a ring of one receives nothing
   BufferId held(long long s) const { return s == 0 ? own_ : recv_[(s - 1) % 2]; }
 
-  long long source(long long d, long long s) const { return ((d - s) % p_ + p_) % p_; }
+  // 0 <= d, s < P: no division (next() calls it every step)
+  long long source(long long d, long long s) const { return d >= s ? d - s : d - s + p_; }
   ComputeWork step_work(long long d, long long s) const { return part_work(d, s, source(d, s)); }
   ComputeWork part_work(long long d, long long s, long long j) const {
     const BlockPlan plan = plan_blocks(geo_, in_.attention.causal, d, j, in_.documents);

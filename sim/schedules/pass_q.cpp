@@ -111,8 +111,12 @@ class PassQPlan final : public Plan, public ScheduleProgram {
           if (i >= p_ - 1) { go(c, Phase::kTailRecv); continue; }
           go(c, Phase::kTailSend, i + 1);
           if (!nonempty((d - i - 1 + p_) % p_, d)) continue;
-          return send_op((d - i - 1 + p_) % p_, tag_of(p_, 1), partial_message_, partials_,
-                         partial_message_ * static_cast<double>(i), s);
+          {  // the partials go back as one all-to-all (the executor groups them on one communicator)
+            Op op = send_op((d - i - 1 + p_) % p_, tag_of(p_, 1), partial_message_, partials_,
+                            partial_message_ * static_cast<double>(i), s);
+            op.all_to_all_peers = static_cast<std::uint16_t>(std::min<long long>(p_ - 1, 0xffff));
+            return op;
+          }
         case Phase::kTailRecv:  // index k: from device d + k + 1, which computed our part at its step k + 1
           if (i >= p_ - 1) { go(c, Phase::kTailWait); continue; }
           go(c, Phase::kTailRecv, i + 1);

@@ -66,7 +66,7 @@ class UspPlan final : public Plan, public ScheduleProgram {
     }
     steps_.build(in, r_, ring_bytes_, [this](long long qp, long long kp, long long k) {
       return part_work(device(qp, 0), k, kp);
-    });
+    }, r_ > 1);  // Ulysses alone (one ring part) has no ring steps
   }
 
   const ScheduleProgram& program() const override { return *this; }
@@ -147,9 +147,9 @@ class UspPlan final : public Plan, public ScheduleProgram {
           if (i >= 2 * (u_ - 1)) { go(c, Phase::kInRecv); continue; }
           go(c, Phase::kInSend, i + 1);
           const long long v = (u + 1 + i / 2) % u_;
-          return i % 2 == 0 ? send_op(device(g, v), tag_of(0, 2), q_in_, kQChunk, q_in_ * static_cast<double>(v), 0)
-                            : send_op(device(g, v), tag_of(0, 4), kv_in_, kKvChunk,
-                                      kv_in_ * static_cast<double>(kv_head_of(v) / kv_heads_), 0);
+          return all_to_all(i % 2 == 0 ? send_op(device(g, v), tag_of(0, 2), q_in_, kQChunk, q_in_ * static_cast<double>(v), 0)
+                                       : send_op(device(g, v), tag_of(0, 4), kv_in_, kKvChunk,
+                                                 kv_in_ * static_cast<double>(kv_head_of(v) / kv_heads_), 0));
         }
         case Phase::kInRecv: {  // from member u - 1 - k: its rows of the part, our heads
           if (i >= 2 * (u_ - 1)) { go(c, Phase::kInWait); continue; }
@@ -178,7 +178,7 @@ class UspPlan final : public Plan, public ScheduleProgram {
           }
           const ComputeWork w = step_work(d, s - 1);
           if (w.count == 0 && !keeps_empty_slots(in_)) continue;
-          return compute_op(in_, w, d, s, ring_bytes_);
+          return compute_op(in_, w, d, s, ring_bytes_, r_ > 1);
         }
         case Phase::kWait:
           c.step = s + 1;
@@ -188,7 +188,7 @@ class UspPlan final : public Plan, public ScheduleProgram {
           if (i >= u_ - 1) { go(c, Phase::kOutRecv); continue; }
           go(c, Phase::kOutSend, i + 1);
           const long long v = (u + 1 + i) % u_;
-          return send_op(device(g, v), tag_of(s, 3), out_bytes_, out_heads_, out_bytes_ * static_cast<double>(v), s);
+          return all_to_all(send_op(device(g, v), tag_of(s, 3), out_bytes_, out_heads_, out_bytes_ * static_cast<double>(v), s));
         }
         case Phase::kOutRecv: {  // our rows, member v's heads
           if (i >= u_ - 1) { go(c, Phase::kOutWait); continue; }
@@ -217,6 +217,11 @@ class UspPlan final : public Plan, public ScheduleProgram {
   long long member(long long d) const { return at_.member(d); }
   long long device(long long g, long long u) const { return at_.device(g, u); }
   long long kv_head_of(long long v) const { return at_.kv_head_of(v); }
+  // A message of one of the group's all-to-alls (u_ - 1 peers each).
+  Op all_to_all(Op op) const {
+    op.all_to_all_peers = static_cast<std::uint16_t>(std::min<long long>(u_ - 1, 0xffff));
+    return op;
+  }
   BufferId held(long long k) const { return k == 0 ? kv_heads_buf_ : recv_[(k - 1) % 2]; }
 
   // Ring step k of device d: its part's queries (its heads) against part g - k.

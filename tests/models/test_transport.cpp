@@ -146,3 +146,26 @@ TEST_CASE("models::transport: a scenario's link map names its transport, or erro
     CHECK(std::string(e.what()).find("unknown transport") != std::string::npos);
   }
 }
+
+TEST_CASE("models::flow cap: all-to-all messages split the collective's bus bandwidth over the peers") {
+  // Bus bandwidth B per rank at B_rank = (peers + 1) m: the collective takes
+  // T = (latency + B_rank / B) peers / (peers + 1); each of the peers
+  // messages moves in parallel at m / (T - latency).
+  auto a2a = std::make_shared<TransportProfile>();
+  a2a->name = "test-a2a";
+  a2a->pattern = "all-to-all";
+  a2a->bandwidth_bytes_per_s = 120e9;
+  ClusterSpec c;
+  c.gpus = 4;
+  c.gpus_per_node = 4;
+  c.intra_node = {450e9, 0, nullptr, a2a};
+  c.inter_node = {50e9, 0};
+  const Topology topo(c);
+  const Route r = topo.route(0, 1);
+  const double m = 8 * kMiB;
+  CHECK(flow_rate_cap_bytes_per_s(r, m, 3) == doctest::Approx(40e9).epsilon(1e-12));  // B / peers
+  CHECK(std::isinf(flow_rate_cap_bytes_per_s(r, m)));  // point to point: no transport on the link
+  a2a->latency_s = 10e-6;
+  const double t = (10e-6 + 4 * m / 120e9) * 3 / 4;
+  CHECK(flow_rate_cap_bytes_per_s(r, m, 3) == doctest::Approx(m / (t - 10e-6)).epsilon(1e-12));
+}

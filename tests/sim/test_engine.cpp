@@ -82,6 +82,53 @@ TEST_CASE("sim::Engine: a shared link halves each flow's rate") {
   CHECK(d.finish_ns[1] == d.finish_ns[0]);
 }
 
+TEST_CASE("sim::Engine: thousands of messages between two ranks match by tag in any order and share the copy link") {
+  // Two ranks on one GPU: 3000 sends 0 -> 1 posted in tag order, the
+  // receives in reverse order; every copy starts at the copy latency and they
+  // share the copy link equally, so all end at once (closed form).
+  const int n = 3000;
+  const double bytes = 1e6, copy_bytes_per_s = 1e12;
+  ClusterSpec spec = one_node(1);
+  spec.copy_link = LinkSpec{copy_bytes_per_s, 700};
+  Topology topo(spec);
+  std::vector<std::vector<Op>> ops(2);
+  for (int i = 0; i < n; ++i) ops[0].push_back(send(1, static_cast<std::uint64_t>(i), bytes));
+  for (int i = n - 1; i >= 0; --i) ops[1].push_back(recv(0, static_cast<std::uint64_t>(i)));
+  ops[0].push_back(wait_all());
+  ops[1].push_back(wait_all());
+  ScriptProgram prog(ops);
+  EngineOptions eo;
+  eo.ranks_per_gpu = 2;
+  EngineResult r = Engine(topo, prog, 2, eo).run();
+  const TimeNs end = 700 + transfer_time_ns(bytes, copy_bytes_per_s / n);
+  CHECK(r.finish_ns == std::vector<TimeNs>{end, end});
+  // The same post twice is an error, also past the short list.
+  ops[0].push_back(send(1, 5, bytes));
+  CHECK_THROWS_AS(Engine(topo, ScriptProgram(ops), 2, eo).run(), std::logic_error);
+}
+
+TEST_CASE("sim::Engine: progress is reported while no device has passed a wait yet") {
+  // 70,000 ranks on one GPU each send to the next and wait: ~70,000 events
+  // before the first WAIT_ALL passes (the copies all end together). Progress
+  // comes every 2^16 events too, not only every 2^16 waits.
+  const long long n = 70000;
+  ClusterSpec spec = one_node(1);
+  spec.copy_link = LinkSpec{1e12, 1000};
+  Topology topo(spec);
+  std::vector<std::vector<Op>> ops(static_cast<std::size_t>(n));
+  for (long long d = 0; d < n; ++d) ops[d] = {send((d + 1) % n, 0, 1e6), recv((d + n - 1) % n, 0), wait_all()};
+  ScriptProgram prog(std::move(ops));
+  EngineOptions eo;
+  eo.ranks_per_gpu = n;
+  std::vector<std::uint64_t> waits_at_call;
+  eo.progress = [&](std::uint64_t done, std::uint64_t) { waits_at_call.push_back(done); };
+  eo.total_waits = static_cast<std::uint64_t>(n);
+  EngineResult r = Engine(topo, prog, n, eo).run();
+  REQUIRE(!waits_at_call.empty());
+  CHECK(waits_at_call.front() == 0);
+  CHECK(r.finish_ns[0] == 1000 + transfer_time_ns(1e6, 1e12 / static_cast<double>(n)));
+}
+
 TEST_CASE("sim::Engine: the same input gives the same event log") {
   for (int variant = 0; variant < 3; ++variant) {
     CAPTURE(variant);
@@ -108,6 +155,45 @@ TEST_CASE("sim::Engine: the same input gives the same event log") {
     CHECK(trace1.str() == trace2.str());
     CHECK_FALSE(test::compute_slices(test::parse_trace(trace1.str())).empty());
     CHECK(r1.makespan_ns == r2.makespan_ns);
+  }
+}
+
+TEST_CASE("sim::pass-kv: each step posts send, recv, compute and wait; every buffer is freed once") {
+  for (long long ring : {1LL, 2LL, 3LL, 7LL}) {
+    for (long long rpg : {1LL, 2LL}) {  // 2: masked blocks keep their slot in the GPU's stream
+      CAPTURE(ring);
+      CAPTURE(rpg);
+      Scenario s = test::ring_scenario(ring * 1024, ring, true, Layout::kContiguous, 8);  // upper blocks masked
+      const PointAttention att = attention_of(s, s.points[0]);
+      const CostContext costs(s.profile, s.shape);
+      const auto plan = find_schedule("pass-kv")->schedule->plan(PlanInput{s, s.points[0], att, costs, nullptr, rpg});
+      const Program& program = plan->program();
+      const BufferTable& table = *program.buffer_table();
+      for (long long d = 0; d < ring; ++d) {
+        CAPTURE(d);
+        ProgramCursor cursor;
+        std::vector<int> allocs(static_cast<std::size_t>(table.size())), frees(allocs.size());
+        long long sends = 0, recvs = 0, computes = 0, waits = 0;
+        for (Op op = program.next(d, cursor); op.kind != Op::kDone; op = program.next(d, cursor)) {
+          if (op.kind == Op::kAlloc) ++allocs.at(static_cast<std::size_t>(op.buffer));
+          if (op.kind == Op::kFree) ++frees.at(static_cast<std::size_t>(op.buffer));
+          sends += op.kind == Op::kSend;
+          recvs += op.kind == Op::kRecv;
+          computes += op.kind == Op::kCompute;
+          waits += op.kind == Op::kWaitAll;
+        }
+        CHECK(allocs == frees);
+        for (BufferId b = 0; b < table.size(); ++b) {
+          CAPTURE(table.name(b));
+          const bool recv = table.name(b) == "recv_kv0" || table.name(b) == "recv_kv1";
+          CHECK(allocs[static_cast<std::size_t>(b)] == (ring == 1 && recv ? 0 : 1));  // a ring of 1 receives nothing
+        }
+        CHECK(sends == ring - 1);
+        CHECK(recvs == ring - 1);
+        CHECK(waits == ring);
+        CHECK(computes == (rpg > 1 ? ring : d + 1));  // device d: diagonal and d lower blocks
+      }
+    }
   }
 }
 

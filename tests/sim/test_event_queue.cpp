@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <tuple>
 #include <vector>
@@ -59,6 +60,42 @@ TEST_CASE("sim::EventQueue: interleaved pushes keep popped times non-decreasing"
     for (int c = 0; c < children; ++c) q.push(last + static_cast<TimeNs>(rng() % 10), Band::kCompute, 1, 0, 0);
   }
   CHECK(popped > 1000);
+}
+
+TEST_CASE("sim::EventQueue: interleaved pushes and pops follow an ordered-set reference, through lanes and heap") {
+  // Repeated delays (lanes) mixed with arbitrary ones (more classes than lanes:
+  // some fall to the heap), all five bands, pops between pushes.
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    CAPTURE(seed);
+    std::mt19937_64 rng(seed);
+    EventQueue q;
+    std::set<std::tuple<TimeNs, int, std::int64_t>> reference;  // (time, band, push index)
+    const TimeNs delays[] = {0, 0, 7, 7, 7, 1000, 1000, 2000, 5000, 123456};
+    std::int64_t pushed = 0;
+    std::size_t most_in_heap = 0;
+    for (int round = 0; round < 20000; ++round) {
+      const int pushes = static_cast<int>(rng() % 3);
+      for (int k = 0; k < pushes; ++k) {
+        const TimeNs delay = rng() % 4 == 0 ? static_cast<TimeNs>(rng() % 100000) : delays[rng() % 10];
+        const int band = static_cast<int>(rng() % 5);
+        q.push(q.now_ns() + delay, static_cast<Band>(band), 0, pushed, 0);
+        reference.emplace(q.now_ns() + delay, band, pushed++);
+      }
+      most_in_heap = std::max(most_in_heap, q.heap_size());
+      if (q.empty() || rng() % 2 == 0) continue;
+      const Event e = q.pop();
+      REQUIRE(!reference.empty());
+      CHECK(e.time_ns == std::get<0>(*reference.begin()));
+      CHECK(e.device == std::get<2>(*reference.begin()));
+      reference.erase(reference.begin());
+    }
+    while (!q.empty()) {
+      CHECK(q.pop().device == std::get<2>(*reference.begin()));
+      reference.erase(reference.begin());
+    }
+    CHECK(reference.empty());
+    CHECK(most_in_heap > 0);  // both layouts were used
+  }
 }
 
 TEST_CASE("sim::EventQueue: scheduling in the past throws") {

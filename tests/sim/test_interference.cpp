@@ -73,6 +73,25 @@ TEST_CASE("sim::Engine: two blocks beside one transfer each lose their own share
   CHECK(Engine(topo, prog, 2, {}).run().finish_ns[1] == 4000);
 }
 
+TEST_CASE("sim::Engine: a share just below 1 stalls the compute for the transfer, without overflow") {
+  // Issue 14: a rate of 1 - share ~ 2e-16 put the compute's end past 2^63 ns
+  // (an undefined double-to-int64 cast; the run died with "event scheduled
+  // before now"). Such an end is taken as a stall until the transfer ends:
+  // GPU 0 computes 1000 ns, stalls over [1000, 3000), then runs 3000 ns more.
+  Topology topo(ClusterSpec{2, 8, LinkSpec{1e9, 1000}, LinkSpec{1e8, 5000}});
+  const double share = 1.0 - 0x1p-52;
+  ScriptProgram prog({{op(Op::kSend, 1, 2000), compute(4000, share), op(Op::kWaitAll)},
+                      {op(Op::kRecv, 0), op(Op::kWaitAll)}});
+  EngineOptions eo;
+  eo.block_shares = true;
+  EngineResult r = Engine(topo, prog, 2, eo).run();
+  CHECK(r.finish_ns[0] == 6000);
+  CHECK(r.finish_ns[1] == 3000);
+  // A compute that alone lasts past 2^63 ns is refused with TimeOverflow.
+  ScriptProgram endless({{compute(kTimeNever, 0.0), op(Op::kWaitAll)}, {op(Op::kWaitAll)}});
+  CHECK_THROWS_AS(Engine(topo, endless, 2, eo).run(), TimeOverflow);
+}
+
 TEST_CASE("sim::interference: a causal ring's diagonal and full blocks take their own shares") {
   // Causal contiguous, P = 2 on two GPUs: step 0 computes the diagonal on
   // both while the K/V transfer (x) runs; step 1 computes one full block on

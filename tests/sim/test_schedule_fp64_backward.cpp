@@ -337,6 +337,7 @@ TEST_CASE("kernels/ring exec plan: every schedule's backward program, run in fp6
       continue;
     }
     const ring::ExecPlan plan(s, s.points[0], Pass::kBackward);
+    CHECK_NOTHROW(ring::check_backward_kernels(plan));  // the CUDA executor's fused kernel runs every block
     Fp64Backward run(plan, 1234 + static_cast<std::uint64_t>(c.ring));
     run.run();
     run.check();

@@ -25,6 +25,10 @@ TEST_CASE("ringsim CLI: bad scenarios exit 2 with FILE:LINE: KEY and leave no ou
       {4, "sequence: {tokens: 4100, ring_size: 4}", ":4: sequence.ring_size:"},
       {13, "  - {tokens: 8192, ring_size: 262145}", ":13: sweep[2].ring_size:"},
       {6, "  device: no-such-card", ":6: cluster.device:"},
+      {8, "  intra_node: {bandwidth: \"450 GB/s\", latency: \"2 us\", transport: carrier-pigeon}",
+       ":8: cluster.intra_node.transport:"},
+      {9, "  inter_node: {bandwidth: \"50 GB/s\", latency: \"5 us\", all_to_all_transport: smoke-signals}",
+       ":9: cluster.inter_node.all_to_all_transport:"},
       {1, "name: [", ":"},
   };
   for (const char* format : {"table", "csv", "json"}) {
@@ -192,7 +196,7 @@ TEST_CASE("ringsim CLI: run --format json gives every required field, labelled")
     for (const char* field : {"tokens", "ring_size", "ranks_per_gpu", "gpus", "chunk_tokens", "simulated_seconds",
                               "tokens_per_second", "peak_memory_bytes_per_device", "fits_in_memory", "memory_reason",
                               "compute_seconds", "exposed_comm_seconds", "exposed_comm_fraction", "compute_source",
-                              "mode", "events", "device_steps", "wall_seconds"})
+                              "mode", "events", "device_steps", "wall_seconds", "bound"})
       CHECK_MESSAGE(p.contains(field), field);
     // h100-sxm-datasheet has no measured samples: nothing may claim "simulated".
     CHECK(p.at("label") == "estimated");

@@ -40,9 +40,10 @@ bool measure_step_costs(bool quick, StepCostSamples& out, std::string& error) {
               ring::measure_step_overhead(ctx.get(), link, block, kv_bytes, messages, kSteps, kRepeats);
           out.overhead.push_back({transport_of(link), messages, kv_bytes, DType::kBf16, kHeadDim, kQHeads, kKvHeads,
                                   MaskKind::kFull, c, c, m.overhead_s});
-          std::fprintf(stderr, "  step %s chunk %lld, %d message(s): %.2f us over block+merge (coupled %.1f, free %.1f / %.1f us)\n",
+          std::fprintf(stderr, "  step %s chunk %lld, %d message(s): %.2f us over block+merge alone (coupled %.1f, "
+                       "alone %.1f, free %.1f / %.1f us)\n",
                        step_transport_name(transport_of(link)), c, messages, m.overhead_s * 1e6, m.coupled_s * 1e6,
-                       m.free_compute_s * 1e6, m.free_transfer_s * 1e6);
+                       m.alone_compute_s * 1e6, m.free_compute_s * 1e6, m.free_transfer_s * 1e6);
         }
         const ring::LinkUnderCompute l =
             ring::measure_link_under_compute(ctx.get(), link, block, kv_bytes, kTransfers, kRepeats);

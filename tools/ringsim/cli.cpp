@@ -53,13 +53,22 @@ CLI::Option* add_choice(CLI::App* app, const std::string& flags, T& target, cons
       ->default_str(current);
 }
 
+// A repeatable --set KEY=VALUE (models/overrides.hpp), applied in order.
+void add_sets(CLI::App* app, std::vector<std::string>& sets) {
+  app->add_option("--set", sets, "Change a scenario value (repeatable), e.g. --set parallel.tensor=8")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+}
+
 struct Commands {
   CLI::App app{"ringsim: discrete-event simulator of ring attention at extreme device counts", "ringsim"};
   CLI::App* run = nullptr;
   CLI::App* report = nullptr;
+  CLI::App* plan = nullptr;
   CLI::App* profiles = nullptr;
   cli::RunOptions run_options;
   cli::ReportOptions report_options;
+  cli::PlanCommandOptions plan_options;
   std::string profile_dir;
 };
 
@@ -82,6 +91,7 @@ void add_run_command(Commands& c) {
       ->type_name("LIST");
   add_choice(run, "--csv-header", o.csv_header, kCsvHeaders,
              "CSV: '#' lines naming scenario and profile first, or the header row alone");
+  add_sets(run, o.sets);
   run->add_flag("-q,--quiet", o.quiet, "No progress on stderr");
   run->footer(
       "Examples:\n"
@@ -89,6 +99,7 @@ void add_run_command(Commands& c) {
       "  ringsim run scenarios/seed-billion-token.yaml --format csv --csv-header plain -o seed.csv\n"
       "  ringsim run scenarios/validate-1gpu-causal.yaml --trace t.json --trace-devices 0-3\n"
       "  ringsim run scenarios/seed-trillion.yaml --mode walk\n"
+      "  ringsim run scenarios/plan-llama3-70b.yaml --set parallel.tensor=8 --set sequence.tokens=1048576\n"
       "  mpirun -n 4 ringsim run scenarios/seed-billion-token-causal-zigzag.yaml -o zigzag.csv -f csv\n"
       "Exit codes: 0 done; 2 bad input or options (FILE:LINE: KEY: message); 1 a failure while simulating.");
 }
@@ -104,11 +115,39 @@ void add_report_command(Commands& c) {
   add_choice(report, "-f,--format", o.format, kFormats, "Output format");
   report->add_option("-o,--out", o.out, "Write the report to FILE")->type_name("FILE");
   add_choice(report, "--csv-header", o.csv_header, kCsvHeaders, "CSV: '#' lines first, or the header row alone");
+  add_sets(report, o.sets);
   report->add_flag("-q,--quiet", o.quiet, "No progress on stderr");
   report->footer(
       "Examples:\n"
       "  ringsim report scenarios/seed-billion-token.yaml --device gtx-1080\n"
-      "  ringsim report my.yaml --claims their-results.csv --format json -o report.json");
+      "  ringsim report my.yaml --claims their-results.csv --format json -o report.json\n"
+      "  ringsim report scenarios/seed-billion-token.yaml --set attention.causal=true");
+}
+
+void add_plan_command(Commands& c) {
+  cli::PlanCommandOptions& o = c.plan_options;
+  CLI::App* plan = c.plan = c.app.add_subcommand(
+      "plan", "Fewest GPUs that fit, and the fastest tensor degree, schedule and layout per GPU count");
+  plan->add_option("SCENARIO", o.scenario, "Scenario YAML (its sweep's GPU counts: ring_size x parallel.tensor)")
+      ->required()
+      ->type_name("FILE");
+  add_choice(plan, "-f,--format", o.format, kFormats, "Output format");
+  plan->add_option("-o,--out", o.out, "Write the plan to FILE")->type_name("FILE");
+  add_choice(plan, "--mode", o.mode, kModes, "Simulation mode of each candidate (as for run)");
+  plan->add_option("-j,--threads", o.threads, "Threads of the recurrence and folded modes (0: all cores)")
+      ->check(CLI::Range(0, 4096))
+      ->type_name("N")
+      ->capture_default_str();
+  add_sets(plan, o.sets);
+  plan->add_option("--schedules", o.schedules, "Try only these schedules (default: every registered one)")
+      ->delimiter(',')
+      ->type_name("A,B,...");
+  plan->add_flag("-q,--quiet", o.quiet, "No progress on stderr");
+  plan->footer(
+      "Examples:\n"
+      "  ringsim plan scenarios/plan-llama3-70b.yaml\n"
+      "  ringsim plan scenarios/plan-llama3-8b.yaml --set sequence.tokens=1048576 --format csv -o plan.csv\n"
+      "  ringsim plan scenarios/plan-llama3-70b.yaml --schedules pass-kv,ulysses");
 }
 
 std::unique_ptr<Commands> make_commands() {
@@ -122,6 +161,7 @@ std::unique_ptr<Commands> make_commands() {
       ->type_name("DIR");
   add_run_command(*c);
   add_report_command(*c);
+  add_plan_command(*c);
   c->profiles = c->app.add_subcommand("profiles", "List the device profiles and the directories searched for them");
   c->profiles->footer("Examples:\n  ringsim profiles\n  ringsim --profile-dir ~/my-profiles profiles");
   for (const char* tool : {"calibrate", "validate"}) {
@@ -135,6 +175,7 @@ std::unique_ptr<Commands> make_commands() {
       "  ringsim run scenarios/default.yaml\n"
       "  ringsim run scenarios/seed-billion-token.yaml --format json -o seed.json\n"
       "  ringsim report scenarios/seed-billion-token.yaml --device gtx-1080\n"
+      "  ringsim plan scenarios/plan-llama3-70b.yaml\n"
       "  ringsim profiles\n"
       "Run 'ringsim COMMAND --help' for a command's options and examples.");
   return c;
@@ -166,9 +207,13 @@ int dispatch(Commands& c, cli::Io io) {
   try {
     if (c.run->parsed()) return cli::run_command(c.run_options, io);
     if (c.report->parsed()) return cli::report_command(c.report_options, io);
+    if (c.plan->parsed()) return cli::plan_command(c.plan_options, io);
     return cli::profiles_command(io);
   } catch (const cli::UsageError& e) {
-    const CLI::App& app = c.run->parsed() ? *c.run : c.report->parsed() ? *c.report : *c.profiles;
+    const CLI::App& app = c.run->parsed()      ? *c.run
+                          : c.report->parsed() ? *c.report
+                          : c.plan->parsed()   ? *c.plan
+                                               : *c.profiles;
     return cli::usage_error(app, command_of(app), e.what(), io.err);
   }
 }

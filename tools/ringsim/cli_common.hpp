@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "models/input_error.hpp"
+#include "models/overrides.hpp"
 #include "sim/simulate.hpp"
 
 namespace ringsim::cli {
@@ -38,6 +40,7 @@ struct RunOptions {
   int threads = 0;                    // 0: all cores (under MPI: the node's cores / its ranks)
   std::optional<std::string> trace_devices;  // "0-15,1024"; none: every device
   CsvHeader csv_header = CsvHeader::kComments;
+  std::vector<std::string> sets;      // --set KEY=VALUE, in order
   bool quiet = false;
 };
 
@@ -48,6 +51,19 @@ struct ReportOptions {
   Format format = Format::kTable;
   std::optional<std::string> out;
   CsvHeader csv_header = CsvHeader::kComments;
+  std::vector<std::string> sets;
+  bool quiet = false;
+};
+
+// `ringsim plan` (sim/planner.hpp's PlanOptions is what it fills).
+struct PlanCommandOptions {
+  std::string scenario;
+  Format format = Format::kTable;
+  std::optional<std::string> out;
+  Mode mode = Mode::kAuto;
+  int threads = 0;
+  std::vector<std::string> sets;
+  std::vector<std::string> schedules;  // empty: every registered one
   bool quiet = false;
 };
 
@@ -59,8 +75,23 @@ struct Io {
 
 const char* label_of(CostSource source);  // "simulated" | "estimated"
 
+// load_scenario with --set KEY=VALUE words (models/overrides.hpp).
+Scenario load_scenario_with_sets(const std::string& path, const std::vector<std::string>& sets);
+// Runs `check` (schedule and mode checks after loading); an InputError about
+// a key set with --set is re-aimed at the command line.
+template <typename F>
+void with_sets_named(const Scenario& s, F check) {
+  try {
+    check();
+  } catch (const InputError& e) {
+    if (auto aimed = from_command_line(e, s.overrides)) throw *aimed;
+    throw;
+  }
+}
+
 int run_command(const RunOptions& options, Io io);
 int report_command(const ReportOptions& options, Io io);
+int plan_command(const PlanCommandOptions& options, Io io);
 int profiles_command(Io io);
 // `ringsim calibrate|validate ARGS`: runs ringsim-calibrate|-validate ARGS
 // (tools/ringsim/handoff.cpp); returns only when it cannot.

@@ -9,12 +9,19 @@
 
 #include "models/input_file.hpp"
 #include "tools/ringsim/csv.hpp"
+#include "tools/ringsim/output_model.hpp"
 
 namespace ringsim::cli {
 
 const char* const kLabelMeanings =
     "simulated = event model fed by a calibrated profile; estimated = compute from a roofline "
     "(datasheet rates) or a closed form; measured = timed on a real machine";
+
+Scenario load_scenario_with_sets(const std::string& path, const std::vector<std::string>& sets) {
+  std::vector<Override> overrides;
+  for (const std::string& text : sets) overrides.push_back(parse_override(text));
+  return load_scenario(path, overrides);
+}
 
 const char* label_of(CostSource source) {
   return source == CostSource::kCalibrated ? "simulated" : "estimated";
@@ -30,7 +37,27 @@ PointFigures figures_of(const PointResult& r) {
   f.exposed_comm_fraction = busy > 0 ? f.exposed_comm_seconds / busy : 0;
   f.balance = r.mean_compute_ns > 0 ? static_cast<double>(r.max_compute_ns) / r.mean_compute_ns : 1;
   f.label = label_of(r.compute_source);
+  if (!r.model) return f;
+  const ModelStep& m = *r.model;  // a whole step: the row's time is the step's
+  f.seconds = m.step_seconds;
+  f.tokens_per_second = f.seconds > 0 ? static_cast<double>(r.point.tokens) / f.seconds : NAN;
+  f.compute_seconds = m.compute_seconds;
+  f.exposed_comm_seconds = m.exposed_comm_seconds;
+  f.exposed_comm_fraction = f.seconds > 0 ? f.exposed_comm_seconds / f.seconds : 0;
+  if (!m.gemm_calibrated) f.label = "estimated";
   return f;
+}
+
+const char* bound_of(const Scenario& s, const PointResult& r) {
+  if (r.slowest_exposed_comm_ns > 0 && r.slowest_exposed_comm_ns >= r.slowest_compute_ns) return "network";
+  const DeviceProfile& p = s.profile;
+  const auto rate = p.flops_per_s.find(s.shape.dtype);
+  if (rate == p.flops_per_s.end() || !(p.hbm_bytes_per_s > 0)) return "compute";
+  const double c = static_cast<double>(r.point.chunk_tokens()), d = s.shape.head_dim;
+  const double qh = s.shape.q_heads, kvh = s.shape.kv_heads, dt = dtype_bytes(s.shape.dtype);
+  const double bytes = c * qh * d * dt + 2 * c * kvh * d * dt + c * qh * d * 4 + c * qh * 4;
+  const double flops = 4 * c * c * d * qh;
+  return bytes / p.hbm_bytes_per_s > flops / (rate->second * p.attention_efficiency) ? "memory" : "compute";
 }
 
 std::string model_line(const Scenario& s) {
@@ -64,8 +91,8 @@ std::string what_line(const Scenario& s) {
     add(names, a.schedule);
     add(passes, a.pass == Pass::kTraining ? "training (forward + backward)" : std::string(pass_name(a.pass)));
   }
-  return fmt::format("simulated {} pass{} of context-parallel attention (schedule{}: {})", fmt::join(passes, ", "),
-                     passes.size() > 1 ? "es" : "", names.size() > 1 ? "s" : "", fmt::join(names, ", "));
+  return fmt::format("simulated {} pass{} of context-parallel attention (schedule{}: {}), times {}", fmt::join(passes, ", "),
+                     passes.size() > 1 ? "es" : "", names.size() > 1 ? "s" : "", fmt::join(names, ", "), scope_line(s));
 }
 
 // A pass's seconds, or NaN (JSON null, CSV empty) when the point does not run it.
@@ -149,25 +176,27 @@ class TableWriter : public ResultWriter {
     if (const std::string note = backward_note(s_); !note.empty()) fmt::print(out_, "backward: {}\n", one_line(note));
     fmt::print(out_, "network:  {}\nlabels:   {}\n", network_line(s_), kLabelMeanings);
     fmt::print(out_, "columns:  time, tokens/s, compute and exposed comm (of the slowest device) carry the row's "
-                     "label; balance = largest / mean device compute; mem/GPU is estimated (memory model buffers of "
+                     "label; bound = network (exposed comm >= compute), memory (a chunk's block moves more bytes than it computes at "
+                     "the profile's rates) or compute; balance = largest / mean device compute; mem/GPU is estimated (memory model buffers of "
                      "its ranks); wall is measured (simulator run time)\n\n");
-    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<8} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<8} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<8} {:>7} {:<10} {:>12} {:>9}\n",
                "tokens", "ring/gpus", "chunk", "schedule", "pass", "label", "time", "tokens/s", "mem/GPU", "fits",
-               "compute", "exposed comm (%)", "balance", "mode", "events", "wall");
+               "compute", "exposed comm (%)", "bound", "balance", "mode", "events", "wall");
     out_.flush();
   }
   void point(const PointResult& r, std::size_t) override {
     PointFigures f = figures_of(r);
-    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<8} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:>7} {:<10} {:>12} {:>9}\n",
-               r.point.tokens, fmt::format("{}/{}", r.point.ring_size, r.point.ring_size / ranks_per_gpu(s_, r.point)),
+    fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<8} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<8} {:>7} {:<10} {:>12} {:>9}\n",
+               r.point.tokens, fmt::format("{}/{}", r.point.ring_size, gpus_of(s_, r)),
                r.point.chunk_tokens(), schedule_cell(s_, r), pass_name(r.pass), f.label, format_seconds(f.seconds),
                format_count(f.tokens_per_second),
                format_bytes(r.memory.peak_bytes), r.memory.fits ? "yes" : "NO", format_seconds(f.compute_seconds),
                fmt::format("{} ({:.1f}%)", format_seconds(f.exposed_comm_seconds), 100 * f.exposed_comm_fraction),
-               fmt::format("{:.2f}", f.balance), mode_cell(r), r.events, format_seconds(r.wall_seconds));
+               bound_of(s_, r), fmt::format("{:.2f}", f.balance), mode_cell(r), r.events, format_seconds(r.wall_seconds));
     if (r.pass == Pass::kTraining)
       fmt::print(out_, "{:>14}   forward {}, backward {} [{}]\n", "^", format_seconds(to_seconds(r.forward_ns)),
                  format_seconds(to_seconds(r.backward_ns)), f.label);
+    if (r.model) fmt::print(out_, "{:>14}   {}\n", "", model_table_line(r));
     if (!r.memory.fits)
       fmt::print(out_, "{:>14}   does not fit in {} [estimated]: {}\n", "^", format_bytes(r.memory.capacity_bytes),
                  r.memory.reason);
@@ -199,22 +228,22 @@ class CsvWriter : public ResultWriter {
             "peak_memory_bytes_per_device,memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,"
             "exposed_comm_seconds,exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,"
             "wall_seconds,schedule,schedule_detail,layout,compute_balance,mean_compute_seconds,max_compute_seconds,"
-            "total_flops,pass,forward_seconds,backward_seconds\n";
+            "total_flops,bound,pass,forward_seconds,backward_seconds" << kModelCsvColumns << "\n";
     out_.flush();
   }
   void point(const PointResult& r, std::size_t) override {
     PointFigures f = figures_of(r);
     long long rpg = ranks_per_gpu(s_, r.point);
     fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},", r.point.tokens, r.point.ring_size,
-               rpg, r.point.ring_size / rpg, r.point.chunk_tokens(), f.label, f.seconds,
+               rpg, gpus_of(s_, r), r.point.chunk_tokens(), f.label, f.seconds,
                json_number(f.tokens_per_second), r.memory.peak_bytes, r.memory.capacity_bytes,
                r.memory.fits ? "true" : "false", csv_field(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
                f.exposed_comm_fraction, r.slowest_device, csv_field(model_.describe(r.compute_source)), mode_cell(r),
                r.events, r.device_steps, r.wall_seconds);
-    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{}\n", csv_field(r.schedule), csv_field(r.schedule_detail),
+    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{}{}\n", csv_field(r.schedule), csv_field(r.schedule_detail),
                layout_name(r.layout), f.balance, r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns),
-               r.total_flops, pass_name(r.pass), csv_number(pass_seconds(r, Pass::kForward)),
-               csv_number(pass_seconds(r, Pass::kBackward)));
+               r.total_flops, bound_of(s_, r), pass_name(r.pass), csv_number(pass_seconds(r, Pass::kForward)),
+               csv_number(pass_seconds(r, Pass::kBackward)), model_csv_cells(r));
     out_.flush();
   }
   void end() override { out_.flush(); }
@@ -255,7 +284,7 @@ class JsonWriter : public ResultWriter {
     long long rpg = ranks_per_gpu(s_, r.point);
     fmt::print(out_, "{}  {{\"tokens\": {}, \"ring_size\": {}, \"ranks_per_gpu\": {}, \"gpus\": {}, "
                      "\"chunk_tokens\": {}, \"label\": {}, ", index == 0 ? "" : ",\n", r.point.tokens, r.point.ring_size,
-               rpg, r.point.ring_size / rpg, r.point.chunk_tokens(), json_string(f.label));
+               rpg, gpus_of(s_, r), r.point.chunk_tokens(), json_string(f.label));
     fmt::print(out_, "\"simulated_seconds\": {}, \"tokens_per_second\": {}, \"peak_memory_bytes_per_device\": {}, ",
                json_number(f.seconds), json_number(f.tokens_per_second), json_number(r.memory.peak_bytes));
     fmt::print(out_, "\"memory_capacity_bytes\": {}, \"fits_in_memory\": {}, \"memory_reason\": {}, ",
@@ -272,8 +301,9 @@ class JsonWriter : public ResultWriter {
                json_string(r.schedule), json_string(r.schedule_detail), json_string(layout_name(r.layout)),
                json_number(f.balance), json_number(r.mean_compute_ns / kNsPerSecond),
                json_number(to_seconds(r.max_compute_ns)), json_number(r.total_flops));
-    fmt::print(out_, "\"pass\": {}, \"forward_seconds\": {}, \"backward_seconds\": {}}}", json_string(pass_name(r.pass)),
-               json_number(pass_seconds(r, Pass::kForward)), json_number(pass_seconds(r, Pass::kBackward)));
+    fmt::print(out_, "\"pass\": {}, \"forward_seconds\": {}, \"backward_seconds\": {}, \"bound\": {}{}}}",
+               json_string(pass_name(r.pass)), json_number(pass_seconds(r, Pass::kForward)),
+               json_number(pass_seconds(r, Pass::kBackward)), json_string(bound_of(s_, r)), model_json(r));
     out_.flush();
   }
   void end() override {

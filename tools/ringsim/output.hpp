@@ -21,6 +21,17 @@ struct PointFigures {
 };
 PointFigures figures_of(const PointResult& r);
 
+// What bounds a point's time (the `bound` column), in this order:
+//   "network": the slowest device waits on transfers at least as long as it
+//              computes (exposed comm >= compute): the time mostly restates
+//              the scenario's network figures;
+//   "memory":  else, a block of chunk x chunk tokens moves more bytes than it
+//              computes at the profile's rates (HBM time of Q, K and V in the
+//              model's dtype, fp32 output and lse, above its flops time at
+//              tflops x attention_efficiency): short chunks, memory-bound kernels;
+//   "compute": otherwise.
+const char* bound_of(const Scenario& s, const PointResult& r);
+
 // Header facts shared by run and report.
 std::string model_line(const Scenario& s);    // "32 q heads / 8 kv heads, head_dim 128, bf16, causal, zigzag"
 std::string profile_line(const Scenario& s);  // "h100-sxm (kernel ringsim-fused-fa2; measured on NVIDIA H100 ...; FILE)"

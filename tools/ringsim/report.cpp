@@ -228,8 +228,8 @@ struct Report {
 
 int report_command(const ReportOptions& o, Io io) {
   std::vector<Variant> variants;
-  variants.push_back({load_scenario(o.scenario), {}, ""});
-  check_schedules(variants[0].scenario);
+  variants.push_back({load_scenario_with_sets(o.scenario, o.sets), {}, ""});
+  with_sets_named(variants[0].scenario, [&] { check_schedules(variants[0].scenario); });
   const std::string claims_path =
       o.claims.value_or((std::filesystem::path(o.scenario).parent_path() / "seed-claims.csv").string());
   std::vector<Claim> claims = load_claims(claims_path);

@@ -94,10 +94,12 @@ int run_local(const RunOptions& o, const Scenario& s, SimOptions options, const 
 int run_checked(const RunOptions& o, Io io, MpiWorld world) {
   SimOptions options = sim_options(o);
   const DeviceSample sample = trace_sample(o);
-  const Scenario s = load_scenario(o.scenario);  // validates every point
-  check_schedules(s);                            // and what each point's schedule needs
-  check_mode(s, options.mode);                   // and what mode walk needs of it (file, line, key)
-  check_modes(s, options.mode);                  // and what recurrence or folded need of each point
+  const Scenario s = load_scenario_with_sets(o.scenario, o.sets);  // validates every point
+  with_sets_named(s, [&] {
+    check_schedules(s);            // and what each point's schedule needs
+    check_mode(s, options.mode);   // and what mode walk needs of it (file, line, key)
+    check_modes(s, options.mode);  // and what recurrence or folded need of each point
+  });
   std::vector<OutputSpec> outputs;
   if (o.out) outputs.push_back({"--out", *o.out});
   if (o.trace) outputs.push_back({"--trace", *o.trace});

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "sim/model_step.hpp"
+
 #include <stdexcept>
 
 namespace ringsim::cli {
@@ -37,7 +39,7 @@ void RunFiles::flush() {
 
 PointResult RunFiles::simulate(const Scenario& s, std::size_t index, const SimOptions& options) {
   try {
-    return simulate_point(s, s.points[index], options);
+    return simulate_model_point(s, s.points[index], options);
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: {}: {}{}", s.path, point_title(s, index), e.what(), keep_finished()));
   }

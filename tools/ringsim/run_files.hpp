@@ -22,7 +22,7 @@ class RunFiles {
   std::ostream& results() { return out_ ? out_->stream() : stdout_; }
   std::ostream* trace() { return trace_ ? &trace_->stream() : nullptr; }
   void flush();  // throws std::runtime_error when a write failed
-  // simulate_point; a failure names the point and says which finished
+  // simulate_model_point; a failure names the point and says which finished
   // points were kept where (none: the partial files are removed).
   PointResult simulate(const Scenario& s, std::size_t index, const SimOptions& options);
   void point_written();  // flushes; the partial files now hold a point

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "sim/model_step.hpp"
 #include "tools/ringsim/output.hpp"
 #include "tools/ringsim/progress.hpp"
 #include "tools/ringsim/run_files.hpp"
@@ -145,7 +146,7 @@ int run_rank0(const RunOptions& o, const Scenario& s, SimOptions options, MpiWor
   while (const std::optional<std::size_t> i = coordinator.next()) {
     options.progress = progress.callback();
     try {
-      const PointResult r = simulate_point(s, s.points[*i], options);
+      const PointResult r = simulate_model_point(s, s.points[*i], options);
       coordinator.deliver(*i, r.device_steps, row_of(o, s, options, r, *i));
     } catch (const std::exception& e) {
       coordinator.fail(fmt::format("{}: {}: {} (rank 0)", s.path, point_title(s, *i), e.what()));
@@ -164,7 +165,7 @@ void run_worker(const RunOptions& o, const Scenario& s, const SimOptions& option
     const Message m = receive(0);
     if (m.index == kNoMore) return;
     try {
-      const PointResult r = simulate_point(s, s.points[m.index], options);
+      const PointResult r = simulate_model_point(s, s.points[m.index], options);
       send(0, kResult, m.index, r.device_steps, row_of(o, s, options, r, m.index));
     } catch (const std::exception& e) {
       send(0, kFailed, m.index, 0,

@@ -24,7 +24,8 @@
 # nvidia-nccl wheel. Environment: PROFILE (default: h200-sxm on H200, else
 # h100-sxm), TRANSPORT (default nccl-send-recv-h200: the stored transport
 # profile the out-of-sample column takes its links from; "none": the
-# scenario's cluster figures), EXTRA (more ringsim validate options).
+# scenario's cluster figures), A2A (default nccl-all-to-all-h200: its all-to-alls; "none": as
+# TRANSPORT), EXTRA (more ringsim validate options, e.g. --save-profile FILE).
 set -u
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 OUT=${OUT:-/tmp/validate-out}
@@ -41,8 +42,10 @@ export LD_LIBRARY_PATH=$LIBS:${LD_LIBRARY_PATH:-}
 CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 case "$CARD" in *H200*) PROFILE=${PROFILE:-h200-sxm} ;; *) PROFILE=${PROFILE:-h100-sxm} ;; esac
 TRANSPORT=${TRANSPORT:-nccl-send-recv-h200}
+A2A=${A2A:-nccl-all-to-all-h200}
 OOS="--profile $PROFILE"
 [ "$TRANSPORT" != none ] && OOS="$OOS --transport $TRANSPORT"
+[ "$TRANSPORT" != none ] && [ "$A2A" != none ] && OOS="$OOS --all-to-all $A2A"
 {
   date -u; nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,temperature.gpu --format=csv
   nvidia-smi topo -m; ldd "$BIN" | grep -E "nccl|cublas|fmt|yaml|not found"; echo "out of sample: $OOS"

@@ -20,11 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "models/overrides.hpp"
 #include "sim/schedule.hpp"
 #include "tools/common/cli_errors.hpp"
 #include "tools/validate/validate.hpp"
 #include "tools/validate/validate_point.hpp"
 #include "tools/validate/validate_report.hpp"
+#include "tools/validate/validate_steps.hpp"
 
 namespace ringsim {
 
@@ -32,6 +34,7 @@ namespace {
 
 struct Args {
   std::vector<std::string> scenarios;
+  std::vector<std::string> sets;  // --set KEY=VALUE (models/overrides.hpp), every scenario
   validate::Options opt;
 };
 
@@ -45,10 +48,16 @@ Args parse(CLI::App& app, int argc, char** argv) {
                      "Also simulate with this stored profile (shipped name or path), never recalibrated: "
                      "out-of-sample errors beside the self-calibrated ones; links from the scenario's cluster")
           ->type_name("NAME");
-  app.add_option("--transport", a.opt.transport,
-                 "With --profile: links from this stored transport profile (models/profiles/links, or a path)")
+  CLI::Option* transport =
+      app.add_option("--transport", a.opt.transport,
+                     "With --profile: links from this stored transport profile (models/profiles/links, or a path)")
+          ->type_name("NAME")
+          ->needs(profile);
+  app.add_option("--all-to-all", a.opt.all_to_all,
+                 "With --transport: the stored all-to-all transport (e.g. nccl-all-to-all-h200) for Ulysses' and "
+                 "pass-q's all-to-alls")
       ->type_name("NAME")
-      ->needs(profile);
+      ->needs(transport);
   app.add_option("--repeats", a.opt.repeats, "Timed runs per point, median reported")
       ->check(CLI::Range(1, 1000000))->type_name("N")->capture_default_str();
   app.add_option("--block-repeats", a.opt.block_repeats, "Timed repeats per calibrated block shape")
@@ -61,13 +70,26 @@ Args parse(CLI::App& app, int argc, char** argv) {
       ->check(CLI::IsMember({"table", "csv", "json"}).description(""))->type_name("table|csv|json")->capture_default_str();
   app.add_flag_callback("--no-interference", [&a] { a.opt.interference = false; },
                         "Do not measure or model transfers slowing compute (profile shares 0)");
+  app.add_flag_callback("--no-step-costs", [&a] { a.opt.step_costs = false; },
+                        "Do not measure or model per-step costs (profile step_overhead, link_under_compute: launch "
+                        "gaps and event waits of each ring step, a transfer's rate beside a running kernel)");
+  app.add_option("--save-profile", a.opt.save_profile,
+                 "Write the run's self-calibrated profile (every block, merge, interference and step-cost sample "
+                 "it measured) to F, for a later run's --profile F (out of sample)")
+      ->type_name("F");
+  app.add_option("--set", a.sets, "Change a value of every scenario (repeatable), e.g. --set attention.pass=training")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
   app.footer("Runs each scenario point's schedule (pass-kv, pass-q, all-gather, ulysses, usp, double-ring) on this\n"
              "machine's GPUs (1-4), checks its output against an fp64 reference, simulates the same point with a\n"
-             "profile calibrated here and the measured links, and prints both times.\n"
+             "profile calibrated here and the measured links, and prints both times. Training points\n"
+             "(attention.pass: training) run the forward, then the backward with the forward's O and LSE, each\n"
+             "timed apart (backward blocks calibrated here too), dQ and dK/dV checked against fp64.\n"
              "Examples:\n"
              "  ringsim validate scenarios/validate-4gpu-passq.yaml\n"
              "  ringsim validate scenarios/validate-2gpu-*.yaml --profile h200-sxm --transport nccl-send-recv-h200\n"
              "  ringsim validate scenarios/validate-2gpu-*.yaml --repeats 10 --format csv\n"
+             "  ringsim validate scenarios/validate-1gpu-training.yaml --format json --save-profile here.yaml\n"
              "  ringsim validate scenarios/validate-1gpu-zigzag.yaml --trace-prefix traces/");
   app.parse(argc, argv);
   return a;
@@ -76,13 +98,23 @@ Args parse(CLI::App& app, int argc, char** argv) {
 int run(const Args& a) {
   std::vector<Scenario> scenarios;
   std::vector<std::vector<std::unique_ptr<ring::ExecPlan>>> plans;  // per scenario and point
+  std::vector<std::vector<std::unique_ptr<ring::ExecPlan>>> backward;  // the same, training points (else null)
   int gpus_needed = 1;
   for (const std::string& path : a.scenarios) {
-    scenarios.push_back(load_scenario(path));
-    check_schedules(scenarios.back());
+    std::vector<Override> overrides;
+    for (const std::string& text : a.sets) overrides.push_back(parse_override(text));
+    scenarios.push_back(load_scenario(path, overrides));
+    try {
+      check_schedules(scenarios.back());
+    } catch (const InputError& e) {  // a key set with --set: name the command line
+      if (auto aimed = from_command_line(e, scenarios.back().overrides)) throw *aimed;
+      throw;
+    }
     plans.emplace_back();
+    backward.emplace_back();
     for (const Point& pt : scenarios.back().points) {
       plans.back().push_back(validate::exec_plan(scenarios.back(), pt));  // bad input: exit 2 before any GPU work
+      backward.back().push_back(validate::backward_plan(scenarios.back(), pt));
       gpus_needed = std::max(gpus_needed, plans.back().back()->gpus());
     }
   }
@@ -106,6 +138,9 @@ int run(const Args& a) {
   report.links(links);
   validate::Calibration calibration(0);
   validate::InterferenceCalibration interference;
+  validate::StepCalibration steps;
+  validate::PointShares run_shares;  // every point's, for --save-profile
+  validate::PointSteps run_steps;
   std::random_device rd;
   bool all_passed = true;
   for (std::size_t si = 0; si < scenarios.size(); ++si) {
@@ -113,13 +148,19 @@ int run(const Args& a) {
     for (std::size_t pi = 0; pi < scn.points.size(); ++pi) {
       const Point& pt = scn.points[pi];
       const ring::ExecPlan& plan = *plans[si][pi];
+      const ring::ExecPlan* bplan = backward[si][pi].get();
       try {  // a failed point is reported and the others still run (a sticky CUDA error fails them too)
         calibration.ensure(plan, a.opt.block_repeats);
+        if (bplan) calibration.ensure(*bplan, a.opt.block_repeats);
         const validate::PointShares shares = interference.ensure(plan, ctx, links, a.opt);
         report.shares(pt, shares);
-        const DeviceProfile profile = calibration.profile(scn.profile, card, links, shares);
+        const validate::PointSteps point_steps = steps.ensure(plan, ctx, links, a.opt);
+        report.steps(pt, point_steps);
+        DeviceProfile profile = calibration.profile(scn.profile, card, links, shares);
+        validate::add_step_samples(profile, point_steps);
+        validate::keep_new(run_shares, shares, run_steps, point_steps);
         const std::uint64_t seed = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
-        const validate::Outcome o = validate::validate_point(scn, pt, plan, ctx, profile, links,
+        const validate::Outcome o = validate::validate_point(scn, pt, plan, bplan, ctx, profile, links,
                                                              stored ? &*stored : nullptr, card, a.opt, seed);
         report.point(o, seed);
         all_passed = all_passed && o.passed;
@@ -132,6 +173,11 @@ int run(const Args& a) {
     }
   }
   report.finish();
+  if (!a.opt.save_profile.empty() && !scenarios.empty()) {
+    DeviceProfile p = calibration.profile(scenarios.front().profile, card, links, run_shares);
+    validate::add_step_samples(p, run_steps);
+    validate::save_profile(a.opt.save_profile, p, a.scenarios);
+  }
   return all_passed ? 0 : 1;
 }
 

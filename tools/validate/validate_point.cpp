@@ -23,6 +23,10 @@ MaskKind mask_kind(kernels::Mask m) {
   return MaskKind::kFull;
 }
 
+ring::BlockTimingShape shape_of(const Block& b, int head_dim) {
+  return {ring::kernel_mask(b), b.q.count, b.kv.count, b.heads, b.kv_heads, head_dim};
+}
+
 namespace {
 
 std::string today() {
@@ -37,19 +41,17 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-ring::BlockTimingShape shape_of(const Block& b, int head_dim) {
-  return {ring::kernel_mask(b), b.q.count, b.kv.count, b.heads, b.kv_heads, head_dim};
-}
-
 // The distinct attention block shapes of the program (all computes, or those
-// posted in a round that also posts transfers), in order of first occurrence.
+// posted in a round that also posts transfers), in order of first occurrence:
+// forward blocks of a forward plan, backward blocks of a backward plan.
 std::vector<ring::BlockTimingShape> block_shapes(const ring::ExecPlan& plan, bool overlapped_only) {
+  const BlockKind kind = plan.pass == Pass::kBackward ? BlockKind::kAttentionBackward : BlockKind::kAttention;
   std::vector<ring::BlockTimingShape> out;
   for (const ring::ExecCompute& c : plan.computes) {
     const ring::ExecRound& r = plan.programs[static_cast<std::size_t>(c.device)].rounds[static_cast<std::size_t>(c.round)];
     if (overlapped_only && r.sends.empty() && r.recvs.empty()) continue;
     for (const ring::ExecBlock& eb : c.blocks) {
-      if (eb.block.kind != BlockKind::kAttention) continue;
+      if (eb.block.kind != kind) continue;
       const ring::BlockTimingShape s = shape_of(eb.block, static_cast<int>(plan.shape.head_dim));
       const bool seen = std::any_of(out.begin(), out.end(), [&](const ring::BlockTimingShape& x) {
         return x.mask == s.mask && x.q_tokens == s.q_tokens && x.kv_tokens == s.kv_tokens && x.q_heads == s.q_heads &&
@@ -87,6 +89,22 @@ Overlap overlap_of(const ring::ExecPlan& plan) {
   return o;
 }
 
+// NCCL all-to-all at 256 KiB .. 64 MiB per peer as a transport profile: at
+// B = cards x m bytes per rank, bus bandwidth (cards - 1) m / t.
+std::shared_ptr<const TransportProfile> measured_all_to_all(const ring::RingContext& ctx, int repeats) {
+  const int n = ctx.gpus();
+  std::vector<double> sizes;
+  for (double m = 256.0 * 1024; m <= 64.0 * 1024 * 1024; m *= 4) sizes.push_back(m);
+  auto t = std::make_shared<TransportProfile>();
+  t->name = fmt::format("nccl all-to-all over {} cards (measured here)", n);
+  t->api = "nccl-all-to-all";
+  t->pattern = "all-to-all";
+  t->origin = "ringsim validate";
+  for (const ring::LinkSample& s : ring::measure_nccl_all_to_all(ctx, sizes, repeats))
+    t->samples.push_back({n * s.bytes, (n - 1) * s.bytes / s.seconds});
+  return t;
+}
+
 }  // namespace
 
 Links measure_links(const ring::RingContext* ctx, const Options& opt) {
@@ -103,6 +121,7 @@ Links measure_links(const ring::RingContext* ctx, const Options& opt) {
     l.peer_one = ring::measure_peer_copy(*ctx, false, sizes, opt.link_repeats);
     if (opt.interference)
       l.link_share = ring::measure_link_share(*ctx, ref, kShareBytes, l.nccl_both->bytes_per_s);
+    if (opt.step_costs) l.all_to_all = measured_all_to_all(*ctx, opt.link_repeats);
   }
   return l;
 }
@@ -130,19 +149,15 @@ PointShares InterferenceCalibration::ensure(const ring::ExecPlan& plan, const ri
   return out;
 }
 
-std::unique_ptr<ring::ExecPlan> exec_plan(const Scenario& scn, const Point& pt) {
-  const PointAttention att = attention_of(scn, pt);
-  if (att.pass != Pass::kForward)  // issue 11's executor half: the backward programs (sim/work.hpp)
-    throw InputError(scn.path, att.pass_at.line, att.pass_at.key,
-                     fmt::format("ringsim validate runs the forward pass only, not {}: the real executor does not "
-                                 "run backward programs yet (they are planned and checked in fp64 on the CPU; "
-                                 "`ringsim run` simulates this point)",
-                                 pass_name(att.pass)));
+namespace {
+
+std::unique_ptr<ring::ExecPlan> plan_of(const Scenario& scn, const Point& pt, const PointAttention& att, Pass pass) {
   try {
-    auto plan = std::make_unique<ring::ExecPlan>(scn, pt);
+    auto plan = std::make_unique<ring::ExecPlan>(scn, pt, pass);
     for (const ring::ExecCompute& c : plan->computes)  // the kernels' masks, before any GPU work
       for (const ring::ExecBlock& b : c.blocks)
         if (b.block.kind == BlockKind::kAttention) ring::kernel_mask(b.block);
+    ring::check_backward_kernels(*plan);
     if (scn.shape.dtype != DType::kBf16) throw ring::Unsupported("model.dtype", "ringsim validate runs bf16 only");
     if (scn.shape.head_dim != 64 && scn.shape.head_dim != 128)
       throw ring::Unsupported("model.head_dim", "the chunk kernels take head_dim 64 or 128");
@@ -158,14 +173,34 @@ std::unique_ptr<ring::ExecPlan> exec_plan(const Scenario& scn, const Point& pt) 
   }
 }
 
+}  // namespace
+
+std::unique_ptr<ring::ExecPlan> exec_plan(const Scenario& scn, const Point& pt) {
+  const PointAttention att = attention_of(scn, pt);
+  if (att.pass == Pass::kBackward)  // the backward's saved O and LSE come from a forward run
+    throw InputError(scn.path, att.pass_at.line, att.pass_at.key,
+                     "ringsim validate runs forward or training passes, not a backward alone: the backward's saved "
+                     "O and LSE come from the forward it runs first (use pass: training)");
+  return plan_of(scn, pt, att, Pass::kForward);
+}
+
+std::unique_ptr<ring::ExecPlan> backward_plan(const Scenario& scn, const Point& pt) {
+  const PointAttention att = attention_of(scn, pt);
+  if (att.pass != Pass::kTraining) return nullptr;
+  return plan_of(scn, pt, att, Pass::kBackward);
+}
+
 std::string layout_label(const ring::ExecPlan& plan) {
   return plan.causal ? fmt::format("causal {}", layout_name(plan.sequence.layout())) : "non-causal";
 }
 
 void Calibration::ensure(const ring::ExecPlan& plan, int repeats) {
+  const bool backward = plan.pass == Pass::kBackward;
   for (const ring::BlockTimingShape& s : block_shapes(plan, false)) {
     const Key key{static_cast<int>(s.mask), s.q_tokens, s.kv_tokens, s.q_heads, s.kv_heads, s.head_dim};
-    if (!blocks_.count(key)) blocks_[key] = ring::time_block(device_, s, repeats, 0xB10C + blocks_.size());
+    if (backward && !backward_.count(key))
+      backward_[key] = ring::time_block_backward(device_, s, repeats, 0xBAC + backward_.size());
+    if (!backward && !blocks_.count(key)) blocks_[key] = ring::time_block(device_, s, repeats, 0xB10C + blocks_.size());
   }
 }
 
@@ -201,6 +236,12 @@ DeviceProfile Calibration::profile(const DeviceProfile& base, const std::string&
   }
   for (const auto& [key, m] : merges)
     p.merge.push_back(MergeSample{std::get<0>(key), std::get<1>(key), std::get<2>(key), m.first / m.second});
+  p.backward.clear();
+  for (const auto& [key, seconds] : backward_) {
+    const auto [mask, q, kv, qh, kvh, dim] = key;
+    p.backward.push_back(AttentionSample{DType::kBf16, dim, qh, kvh, mask_kind(static_cast<kernels::Mask>(mask)), q,
+                                         kv, seconds});
+  }
   p.origin = "measured by ringsim validate on " + card;
   return p;
 }
@@ -212,6 +253,10 @@ StoredModel load_stored(const Options& opt) {
   if (!opt.transport.empty()) {
     s.transport = std::make_shared<const TransportProfile>(load_transport(opt.transport, here));
     s.links = "transport " + s.transport->name;
+    if (!opt.all_to_all.empty()) {
+      s.all_to_all = std::make_shared<const TransportProfile>(load_transport(opt.all_to_all, here));
+      s.links += ", all-to-all " + s.all_to_all->name;
+    }
   } else {
     s.links = "scenario cluster figures";
   }
@@ -230,14 +275,31 @@ Simulated simulate(Scenario sim, const Point& pt, int gpus, double measured_s, P
   s.seconds = to_seconds(r.makespan_ns);
   s.error_pct = 100.0 * (s.seconds - measured_s) / measured_s;
   s.label = r.compute_source == CostSource::kCalibrated ? "simulated" : "estimated";
+  s.forward_s = to_seconds(r.forward_ns);
+  s.backward_s = to_seconds(r.backward_ns);
   return s;
 }
 
 }  // namespace
 
-Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPlan& plan, const ring::RingContext& ctx,
-                       const DeviceProfile& profile, const Links& links, const StoredModel* stored,
-                       const std::string& card, const Options& opt, std::uint64_t seed) {
+namespace {
+
+// One warm-up, then `repeats` timed runs: their timelines and makespans (s).
+void timed_runs(ring::RingExecutor& ex, int repeats, std::vector<ring::RingTimeline>& runs, std::vector<double>& times) {
+  ex.run();
+  for (int i = 0; i < repeats; ++i) {
+    runs.push_back(ex.run());
+    times.push_back(runs.back().makespan_ms * 1e-3);
+  }
+}
+
+constexpr double kGradTolerance = 2e-2;  // bf16 inputs and saved O, fp32 gradients
+
+}  // namespace
+
+Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPlan& plan, const ring::ExecPlan* backward,
+                       const ring::RingContext& ctx, const DeviceProfile& profile, const Links& links,
+                       const StoredModel* stored, const std::string& card, const Options& opt, std::uint64_t seed) {
   Outcome out;
   out.scenario = scn.name;
   out.schedule = plan.schedule;
@@ -250,18 +312,34 @@ Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPla
 
   ring::RingExecutor ex(ctx, plan);
   ex.fill_inputs(seed);
-  ex.run();  // warm-up
   std::vector<ring::RingTimeline> runs;
   std::vector<double> times;
-  for (int i = 0; i < opt.repeats; ++i) {
-    runs.push_back(ex.run());
-    times.push_back(runs.back().makespan_ms * 1e-3);
-  }
+  timed_runs(ex, opt.repeats, runs, times);
   out.measured_s = median(times);
   out.measured_min_s = *std::min_element(times.begin(), times.end());
   out.measured_max_s = *std::max_element(times.begin(), times.end());
   out.check = ex.check(seed, opt.check_tokens, opt.check_heads);
   out.passed = out.check.nonfinite == 0 && out.check.rel_error < kCheckTolerance;
+  if (backward) {  // the forward's last run is what the backward saved
+    ring::RingExecutor bx(ctx, *backward);
+    bx.fill_inputs(seed);
+    bx.take_saved(ex);
+    std::vector<ring::RingTimeline> bruns;
+    std::vector<double> btimes;
+    timed_runs(bx, opt.repeats, bruns, btimes);
+    TrainingOutcome t;
+    t.forward_s = out.measured_s;
+    t.backward_s = median(btimes);
+    t.backward_min_s = *std::min_element(btimes.begin(), btimes.end());
+    t.backward_max_s = *std::max_element(btimes.begin(), btimes.end());
+    t.grad = bx.check_grad(seed, opt.check_tokens, opt.check_heads);
+    out.measured_s = t.forward_s + t.backward_s;
+    out.measured_min_s += t.backward_min_s;
+    out.measured_max_s += t.backward_max_s;
+    out.passed = out.passed && t.grad.nonfinite == 0 && t.grad.dq_rel_error < kGradTolerance &&
+                 t.grad.dkv_rel_error < kGradTolerance;
+    out.training = t;
+  }
 
   Scenario self = scn;
   self.profile = profile;
@@ -269,11 +347,12 @@ Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPla
     self.intra_node.bytes_per_s = links.nccl_both->bytes_per_s;
     self.intra_node.latency_ns = static_cast<TimeNs>(std::llround(links.nccl_both->latency_s * 1e9));
     self.intra_node.transport = nullptr;
+    self.intra_node.all_to_all = links.all_to_all;
   }
   std::optional<ValidationTrace> trace;
   if (!opt.trace_prefix.empty()) {
     // The run whose time is the median, so the trace shows the reported figure.
-    const auto it = std::find(times.begin(), times.end(), out.measured_s);
+    const auto it = std::find(times.begin(), times.end(), median(times));  // the forward's (training: the backward is not traced)
     out.trace_path = fmt::format("{}{}-{}-P{}-r{}-chunk{}.json", opt.trace_prefix, scn.name, plan.schedule,
                                  pt.ring_size, plan.ranks_per_gpu, out.chunk_tokens);
     trace.emplace(out.trace_path, runs[static_cast<std::size_t>(it - times.begin())], card);
@@ -285,6 +364,7 @@ Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPla
     if (stored->transport) {
       oos.intra_node.transport = stored->transport;
       oos.intra_node.latency_ns = static_cast<TimeNs>(std::llround(stored->transport->latency_s * 1e9));
+      if (stored->all_to_all) oos.intra_node.all_to_all = stored->all_to_all;
     }
     out.stored = simulate(oos, pt, plan.gpus(), out.measured_s, nullptr);
   }

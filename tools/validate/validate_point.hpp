@@ -30,10 +30,13 @@ struct Options {
   std::string trace_prefix;    // empty: no traces
   std::string format = "table";
   bool interference = true;    // measure and model transfers slowing compute
+  bool step_costs = true;      // measure and model per-step overhead and links beside compute
+  std::string save_profile;    // write the run's self-calibrated profile here (YAML), for later --profile
   // Out-of-sample mode: simulate each point also with this stored profile (a
   // shipped name or a path), never recalibrated; links from the scenario's
   // cluster figures, or from this stored transport profile when given.
   std::string profile, transport;
+  std::string all_to_all;  // with --profile: the stored all-to-all transport (intra_node.all_to_all)
 };
 
 // The measured links: d2d always, the cross-card figures with 2+ cards.
@@ -43,6 +46,10 @@ struct Links {
   // Compute lost to transfers in flight, beside an 8K block and 32 MiB
   // transfers (reported for reference; points use PointShares).
   std::optional<ring::ShareMeasurement> copy_share, link_share;
+  // NCCL all-to-all over the run's cards (2+), as a transport of pattern
+  // all-to-all (bus bandwidth per rank; models/topology.hpp says how it caps
+  // a message): the self-calibrated intra_node.all_to_all.
+  std::shared_ptr<const TransportProfile> all_to_all;
 };
 Links measure_links(const ring::RingContext*, const Options&);
 
@@ -72,10 +79,15 @@ class InterferenceCalibration {
 };
 
 MaskKind mask_kind(kernels::Mask);
+ring::BlockTimingShape shape_of(const Block&, int head_dim);  // the kernel's shape of an attention block
 
 // The point's program as the executor runs it; ring::Unsupported becomes an
-// InputError naming the scenario key.
+// InputError naming the scenario key. A training point (attention.pass:
+// training) is a forward plan (exec_plan) and a backward plan
+// (backward_plan; null for a forward point); a backward-only point is
+// refused (its saved O and LSE come from a forward run).
 std::unique_ptr<ring::ExecPlan> exec_plan(const Scenario&, const Point&);
+std::unique_ptr<ring::ExecPlan> backward_plan(const Scenario&, const Point&);
 // "non-causal" or "causal zigzag" (the layout only matters with a mask).
 std::string layout_label(const ring::ExecPlan&);
 
@@ -83,7 +95,7 @@ std::string layout_label(const ring::ExecPlan&);
 class Calibration {
  public:
   explicit Calibration(int device) : device_(device) {}
-  void ensure(const ring::ExecPlan&, int repeats);  // times the shapes not yet timed
+  void ensure(const ring::ExecPlan&, int repeats);  // times the shapes not yet timed (forward or backward blocks)
   DeviceProfile profile(const DeviceProfile& base, const std::string& card, const Links&,
                         const PointShares&) const;
 
@@ -91,12 +103,14 @@ class Calibration {
   using Key = std::tuple<int, long long, long long, int, int, int>;  // mask, q, kv, heads, kv heads, dim
   int device_;
   std::map<Key, ring::BlockTiming> blocks_;
+  std::map<Key, double> backward_;  // seconds of a block's backward (ring::time_block_backward)
 };
 
 // The out-of-sample mode's inputs, loaded once per run.
 struct StoredModel {
   DeviceProfile profile;
   std::shared_ptr<const TransportProfile> transport;  // null: the scenario's cluster figures
+  std::shared_ptr<const TransportProfile> all_to_all;  // null: the scenario's (or none)
   std::string links;  // what the links came from, for the report
 };
 StoredModel load_stored(const Options&);
@@ -104,6 +118,15 @@ StoredModel load_stored(const Options&);
 struct Simulated {
   double seconds = 0, error_pct = 0;  // error: (simulated - measured) / measured
   std::string label;                  // simulated | estimated (a block off the profile's grid)
+  double forward_s = 0, backward_s = 0;  // each pass's makespan (training points)
+};
+
+// A training point's backward: measured apart from the forward (each its own
+// timed run; the total is their sum, as the simulator runs them back to back).
+struct TrainingOutcome {
+  double forward_s = 0, backward_s = 0;  // medians
+  double backward_min_s = 0, backward_max_s = 0;
+  ring::GradCheck grad;
 };
 
 struct Outcome {
@@ -115,13 +138,16 @@ struct Outcome {
   Simulated self;                   // profile calibrated here, measured links
   std::optional<Simulated> stored;  // --profile
   ring::RingCheck check;
-  bool passed = false;              // output within tolerance
+  std::optional<TrainingOutcome> training;  // attention.pass: training
+  bool passed = false;              // output (and gradients) within tolerance
   std::string trace_path;           // written trace, if any
 };
 
 inline constexpr double kCheckTolerance = 1e-2;  // bf16 inputs, fp32 accumulation (bf16 outputs)
 
-Outcome validate_point(const Scenario&, const Point&, const ring::ExecPlan&, const ring::RingContext&,
+// `backward`: the point's backward plan (training), or null.
+Outcome validate_point(const Scenario&, const Point&, const ring::ExecPlan&, const ring::ExecPlan* backward,
+                       const ring::RingContext&,
                        const DeviceProfile& profile, const Links&, const StoredModel*, const std::string& card,
                        const Options&, std::uint64_t seed);
 

@@ -85,8 +85,13 @@ void Report::links(const Links& l) {
       json_links_.push_back(fmt::format(R"({{"interference":"{}","share":{:.4f},"alone_s":{:.6g},"loaded_s":{:.6g}}})",
                                         name, m->share, m->alone_s, m->loaded_s));
   }
+  if (l.all_to_all && format_ != "json") {
+    for (const TransportSample& t : l.all_to_all->samples)
+      fmt::print("{}  {} at {} per rank: bus bandwidth {}\n", format_ == "csv" ? "#" : "", l.all_to_all->name,
+                 format_bytes(t.bytes), format_rate(t.bytes_per_s));
+  }
   if (format_ == "table")
-    fmt::print("  (the simulator uses: intra_node = nccl send/recv both ways; copy link of ranks "
+    fmt::print("  (the simulator uses: intra_node = nccl send/recv both ways, its all-to-alls the line above; copy link of ranks "
                "sharing a card = d2d copy; profile interference samples = each point's shares per block shape, "
                "the '#' lines; the 8K shares above are the scalar fallback)\n\n");
 }
@@ -102,6 +107,23 @@ void Report::shares(const Point& pt, const PointShares& sh) {
                format_bytes(m.bytes_moved));
   }
 }
+
+void Report::steps(const Point& pt, const PointSteps& st) {
+  if (format_ == "json") return;
+  for (const StepSample& s : st.samples) {
+    const ring::StepCostMeasurement& m = s.overhead;
+    fmt::print("# P{} chunk {}: {} step beside a {} {}x{} block, {} K/V: overhead {} per step (coupled {}, blocks "
+               "alone {}, free compute {}, free transfer {}); transfer at {:.3f} of its rate alone ({} beside, {} alone)\n",
+               pt.ring_size, pt.chunk_tokens(), step_transport_name(s.transport), mask_name(mask_kind(s.shape.mask)),
+               s.shape.q_tokens, s.shape.kv_tokens, format_bytes(s.bytes), format_seconds(m.overhead_s),
+               format_seconds(m.coupled_s), format_seconds(m.alone_compute_s), format_seconds(m.free_compute_s),
+               format_seconds(m.free_transfer_s),
+               s.link.factor, format_seconds(s.link.beside_s), format_seconds(s.link.alone_s));
+  }
+}
+namespace {
+double error_pct(double simulated, double measured) { return 100.0 * (simulated - measured) / measured; }
+}  // namespace
 
 void Report::point(const Outcome& o, std::uint64_t seed) {
   ++points_;
@@ -128,6 +150,14 @@ void Report::table_row(const Outcome& o, double spread_pct) {
              "{:>9.2e} {:>5}\n", o.scenario, o.schedule, o.layout, o.point.tokens, o.point.ring_size, o.ranks_per_gpu,
              o.gpus, o.chunk_tokens, o.measured_s * 1e3, spread_pct, o.self.seconds * 1e3, o.self.error_pct, oos,
              o.check.rel_error, o.passed ? "ok" : "FAIL");
+  if (o.training) {
+    const TrainingOutcome& t = *o.training;
+    fmt::print("    training: forward {:.3f} ms (self {:.3f}, {:+.2f}%), backward {:.3f} ms (self {:.3f}, {:+.2f}%); "
+               "dQ err {:.2e}, dK/dV err {:.2e} ({} + {} rows, fp64)\n", t.forward_s * 1e3, o.self.forward_s * 1e3,
+               error_pct(o.self.forward_s, t.forward_s), t.backward_s * 1e3, o.self.backward_s * 1e3,
+               error_pct(o.self.backward_s, t.backward_s), t.grad.dq_rel_error, t.grad.dkv_rel_error, t.grad.dq_rows,
+               t.grad.dkv_rows);
+  }
   if (!o.trace_path.empty()) fmt::print("    trace: {}\n", o.trace_path);
   std::fflush(stdout);
 }
@@ -137,17 +167,22 @@ void Report::csv_row(const Outcome& o, double spread_pct, std::uint64_t seed) {
     fmt::print("scenario,schedule,schedule_detail,layout,tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,card,"
                "measured_ms,measured_spread_pct,self_simulated_ms,self_label,self_error_pct,stored_profile,stored_links,"
                "stored_simulated_ms,stored_label,stored_error_pct,output_rel_error,output_max_lse_error,rows_checked,"
-               "check,seed,trace\n");
+               "check,seed,trace,forward_ms,backward_ms,self_forward_ms,self_backward_ms,dq_rel_error,dkv_rel_error\n");
     header_done_ = true;
   }
   const std::string stored = o.stored ? fmt::format("{},{},{:.6f},{},{:.3f}", stored_->profile.name, stored_->links,
                                                      o.stored->seconds * 1e3, o.stored->label, o.stored->error_pct)
                                       : ",,,,";
-  fmt::print("{},{},\"{}\",{},{},{},{},{},{},\"{}\",{:.6f},{:.3f},{:.6f},{},{:.3f},{},{:.3e},{:.3e},{},{},{},{}\n",
+  const std::string training = o.training ? fmt::format("{:.6f},{:.6f},{:.6f},{:.6f},{:.3e},{:.3e}", o.training->forward_s * 1e3,
+                                                         o.training->backward_s * 1e3, o.self.forward_s * 1e3,
+                                                         o.self.backward_s * 1e3, o.training->grad.dq_rel_error,
+                                                         o.training->grad.dkv_rel_error)
+                                          : ",,,,,";
+  fmt::print("{},{},\"{}\",{},{},{},{},{},{},\"{}\",{:.6f},{:.3f},{:.6f},{},{:.3f},{},{:.3e},{:.3e},{},{},{},{},{}\n",
              o.scenario, o.schedule, o.detail, o.layout, o.point.tokens, o.point.ring_size, o.ranks_per_gpu, o.gpus,
              o.chunk_tokens, card_, o.measured_s * 1e3, spread_pct, o.self.seconds * 1e3, o.self.label,
              o.self.error_pct, stored, o.check.rel_error, o.check.max_lse_error, o.check.rows,
-             o.passed ? "ok" : "FAIL", seed, o.trace_path);
+             o.passed ? "ok" : "FAIL", seed, o.trace_path, training);
   std::fflush(stdout);
 }
 
@@ -157,16 +192,28 @@ std::string Report::json_row(const Outcome& o, std::uint64_t seed) const {
                              json_escape(stored_->profile.name), json_escape(stored_->links), o.stored->seconds,
                              o.stored->label, o.stored->error_pct)
                : "";
+  std::string training;
+  if (o.training) {
+    const TrainingOutcome& t = *o.training;
+    training = fmt::format(
+        R"(,"forward_seconds":{:.9g},"backward_seconds":{:.9g},"simulated_forward_seconds":{:.9g},)"
+        R"("simulated_backward_seconds":{:.9g},"forward_error_pct":{:.4f},"backward_error_pct":{:.4f},)"
+        R"("dq_rel_error":{:.4e},"dkv_rel_error":{:.4e},"dq_rows_checked":{},"dkv_rows_checked":{},"grad_nonfinite":{})",
+        t.forward_s, t.backward_s, o.self.forward_s, o.self.backward_s, error_pct(o.self.forward_s, t.forward_s),
+        error_pct(o.self.backward_s, t.backward_s), t.grad.dq_rel_error, t.grad.dkv_rel_error, t.grad.dq_rows,
+        t.grad.dkv_rows, t.grad.nonfinite);
+  }
   return fmt::format(
       R"({{"scenario":"{}","schedule":"{}","schedule_detail":"{}","layout":"{}","tokens":{},"ring_size":{},)"
       R"("ranks_per_gpu":{},"gpus":{},"chunk_tokens":{},"measured_s":{:.9g},"measured_min_s":{:.9g},)"
       R"("measured_max_s":{:.9g},"measured_on":"{}","self":{{"simulated_s":{:.9g},"label":"{}","error_pct":{:.4f},)"
       R"("profile":"calibrated on {}"}}{},"output_rel_error":{:.4e},"output_max_lse_error":{:.4e},"rows_checked":{},)"
-      R"("nonfinite":{},"check":"{}","seed":{},"trace":"{}"}})",
+      R"("nonfinite":{},"check":"{}","seed":{},"trace":"{}"{}}})",
       json_escape(o.scenario), o.schedule, json_escape(o.detail), o.layout, o.point.tokens, o.point.ring_size,
       o.ranks_per_gpu, o.gpus, o.chunk_tokens, o.measured_s, o.measured_min_s, o.measured_max_s, json_escape(card_),
       o.self.seconds, o.self.label, o.self.error_pct, json_escape(card_), stored, o.check.rel_error,
-      o.check.max_lse_error, o.check.rows, o.check.nonfinite, o.passed ? "ok" : "FAIL", seed, json_escape(o.trace_path));
+      o.check.max_lse_error, o.check.rows, o.check.nonfinite, o.passed ? "ok" : "FAIL", seed, json_escape(o.trace_path),
+      training);
 }
 
 void Report::finish() {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "tools/validate/validate_point.hpp"
+#include "tools/validate/validate_steps.hpp"
 
 namespace ringsim::validate {
 
@@ -20,6 +21,8 @@ class Report {
   void links(const Links&);
   // A point's own interference shares (before its row; table and csv only).
   void shares(const Point&, const PointShares&);
+  // A point's step-cost samples (tools/validate/validate_steps.hpp; table and csv only).
+  void steps(const Point&, const PointSteps&);
   void point(const Outcome&, std::uint64_t seed);
   void failed() { ++failed_; }  // a point that could not run (counted with the failed checks)
   void finish();  // summary (table), the document (json)
