@@ -28,7 +28,8 @@
 //     ranks_per_gpu: 1     # optional: ranks sharing one GPU (default 1)
 //     intra_node: {bandwidth: "450 GB/s", latency: "2 us"}
 //     inter_node: {bandwidth: "50 GB/s", latency: "5 us"}
-//   sweep:                 # optional; each point overrides sequence
+//   faults: {...}          # optional: stragglers, jitter, links (models/faults.hpp)
+//   sweep:                 # optional; each point overrides sequence (and may set its own faults)
 //     - {tokens: 8192, ring_size: 1}       # may also set ranks_per_gpu, schedule, layout,
 //                                          # ulysses_degree, inner_ring, cached_tokens, pass
 //
@@ -44,6 +45,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -52,6 +54,7 @@
 
 #include "models/compute_model.hpp"
 #include "models/documents.hpp"
+#include "models/faults.hpp"
 #include "models/input_error.hpp"
 #include "models/model_spec.hpp"
 #include "models/overrides.hpp"
@@ -107,6 +110,7 @@ struct Point {
   std::optional<Layout> layout;
   long long ulysses_degree = 0, inner_ring = 0;
   std::optional<long long> cached_tokens;
+  std::shared_ptr<const FaultSpec> faults;  // a sweep point's own `faults`; null: the scenario's
   std::optional<Pass> pass;
   std::string where;             // "sequence" or "sweep[2]": key prefix of its fields
   int line = 0;                  // line of the point
@@ -135,6 +139,7 @@ struct Scenario {
   LinkSpec intra_node, inter_node;
   std::map<std::string, int> key_lines;  // line of each attention/sequence key given
   std::vector<Point> points;     // sequence alone, or the sweep
+  FaultSpec faults;              // `faults` (models/faults.hpp); empty: none
   std::vector<Override> overrides;  // --set changes applied (errors after loading: from_command_line)
 };
 
@@ -163,6 +168,10 @@ struct PointAttention {
   DType grad_dtype = DType::kFp32;
 };
 PointAttention attention_of(const Scenario&, const Point&);
+// The point's faults: its own (a sweep entry's `faults`), else the scenario's.
+const FaultSpec& faults_of(const Scenario&, const Point&);
+// Whether any point has faults (output columns).
+bool any_faults(const Scenario&);
 
 Scenario load_scenario(const std::string& path);
 // With --set KEY=VALUE changes applied first (models/overrides.hpp); an error

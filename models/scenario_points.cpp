@@ -162,8 +162,9 @@ void read_points(const Map& root, Scenario& s) {
   for (std::size_t i = 0; i < sweep->size(); ++i) {
     Map point((*sweep)[i], fmt::format("sweep[{}]", i), s.path, root.line("sweep"),
               {"tokens", "ring_size", "chunk_tokens", "ranks_per_gpu", "schedule", "layout", "ulysses_degree",
-               "inner_ring", "cached_tokens", "pass"});
+               "inner_ring", "cached_tokens", "pass", "faults"});
     s.points.push_back(resolve_point(s, point, read_point_spec(point, &base)));
+    if (point.find("faults")) s.points.back().faults = std::make_shared<const FaultSpec>(read_fault_section(point, s.path));
   }
 }
 

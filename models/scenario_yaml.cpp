@@ -215,7 +215,7 @@ namespace {
 Scenario read_scenario(const std::string& path, YAML::Node node) {
   Scenario s;
   s.path = path;
-  Map root(node, "", s.path, 1, {"name", "model", "attention", "sequence", "cluster", "sweep", "parallel"});
+  Map root(node, "", s.path, 1, {"name", "model", "attention", "sequence", "cluster", "sweep", "parallel", "faults"});
   s.name = scalar_text(root, "name", "a string");
   if (s.name.empty()) throw InputError(s.path, root.line("name"), "name", "must not be empty");
   for (const char* section : {"attention", "sequence"}) s.key_lines[section] = root.line(section);
@@ -224,6 +224,8 @@ Scenario read_scenario(const std::string& path, YAML::Node node) {
   read_cluster(root, s);
   read_parallel(root, s);
   read_points(root, s);
+  if (root.find("faults")) s.faults = read_fault_section(root, s.path);
+  check_all_faults(s);
   return s;
 }
 

@@ -98,6 +98,7 @@ struct ClassRoute {
 struct Topology::Impl {
   explicit Impl(std::size_t vertices) : graph(vertices) {}
   Graph graph;
+  std::vector<double> pair_bytes_per_s;  // capacity of each ClusterSpec::pair_factors link
   std::mutex mutex;  // guards the cache: route() may be called from several threads
   std::map<std::tuple<long long, long long, bool>, ClassRoute> cache;
 };
@@ -118,18 +119,32 @@ Topology::Topology(const ClusterSpec& spec) : spec_(spec) {
       boost::add_edge(v, nvs, EdgeProps{4 * gpu + kToNvSwitch}, g);
       boost::add_edge(nvs, v, EdgeProps{4 * gpu + kFromNvSwitch}, g);
     }
-    if (spec.inter_node.bytes_per_s > 0) {
+    const bool failed = std::find(spec.failed_nics.begin(), spec.failed_nics.end(), gpu) != spec.failed_nics.end();
+    if (spec.inter_node.bytes_per_s > 0 && !failed) {
       boost::add_edge(v, ib, EdgeProps{4 * gpu + kToIb}, g);
       boost::add_edge(ib, v, EdgeProps{4 * gpu + kFromIb}, g);
     }
   }
+  // A degraded pair runs at factor x the rate its route had without it.
+  for (const ClusterSpec::PairFactor& p : spec.pair_factors) {
+    impl_->pair_bytes_per_s.push_back(0);  // not yet on any route while it is measured
+    impl_->pair_bytes_per_s.back() = fresh_route(p.from_gpu, p.to_gpu).bytes_per_s * p.factor;
+  }
 }
+
+bool ClusterSpec::faulty(long long gpu) const {
+  const auto nic = [&](const auto& f) { return f.first == gpu; };
+  return std::find(failed_nics.begin(), failed_nics.end(), gpu) != failed_nics.end() ||
+         std::any_of(nic_factors.begin(), nic_factors.end(), nic);
+}
+
+LinkId Topology::first_pair_link() const { return 4 * spec_.gpus + (spec_.copy_link.bytes_per_s > 0 ? spec_.gpus : 0); }
 
 Topology::~Topology() = default;
 Topology::Topology(Topology&&) noexcept = default;
 
 std::int64_t Topology::link_count() const {
-  return 4 * spec_.gpus + (spec_.copy_link.bytes_per_s > 0 ? spec_.gpus : 0);
+  return first_pair_link() + static_cast<LinkId>(spec_.pair_factors.size());
 }
 
 namespace {
@@ -170,8 +185,14 @@ double flow_rate_cap_bytes_per_s(const Route& route, double message_bytes, int a
 
 double Topology::link_bytes_per_s(LinkId link) const {
   if (link < 0 || link >= link_count()) throw std::invalid_argument(fmt::format("link id {} out of range", link));
+  if (link >= first_pair_link()) return impl_->pair_bytes_per_s[static_cast<std::size_t>(link - first_pair_link())];
   if (link >= 4 * spec_.gpus) return spec_.copy_link.bytes_per_s;
-  return link_spec(spec_, link).bytes_per_s;
+  const int kind = static_cast<int>(link % 4);
+  double rate = link_spec(spec_, link).bytes_per_s;
+  if (kind == kToIb || kind == kFromIb)
+    for (const auto& [gpu, factor] : spec_.nic_factors)
+      if (gpu == link / 4) rate *= factor;
+  return rate;
 }
 
 namespace {
@@ -207,7 +228,7 @@ std::vector<LinkId> dijkstra_links(const G& g, const Graph& base, const ClusterS
     std::reverse(links.begin(), links.end());
     return links;
   }
-  throw std::invalid_argument("no route: a link of zero bandwidth cuts the GPUs apart");
+  throw NoRoute("no route: a failed NIC or a link of zero bandwidth cuts the GPUs apart");
 }
 
 }  // namespace
@@ -217,6 +238,29 @@ Route Topology::route(long long src_gpu, long long dst_gpu) const {
   if (src_gpu < 0 || dst_gpu < 0 || src_gpu >= spec_.gpus || dst_gpu >= spec_.gpus) {
     throw std::invalid_argument(fmt::format("route {} -> {} out of range (gpus = {})", src_gpu, dst_gpu, spec_.gpus));
   }
+  Route r;
+  if (spec_.faulty(src_gpu) || spec_.faulty(dst_gpu)) {
+    try {
+      r = fresh_route(src_gpu, dst_gpu);  // a faulty GPU's routes do not re-target by symmetry
+    } catch (const NoRoute& e) {
+      throw NoRoute(fmt::format("no route from GPU {} to GPU {}: its NIC failed and {}", src_gpu, dst_gpu,
+                                spec_.intra_node.bytes_per_s > 0 && spec_.gpus_per_node > 1
+                                    ? "no GPU of its node has a working NIC to reroute through"
+                                    : "the topology has no node fabric to reroute through"));
+    }
+  } else {
+    r = cached_route(src_gpu, dst_gpu);
+  }
+  for (std::size_t i = 0; i < spec_.pair_factors.size() && i < impl_->pair_bytes_per_s.size(); ++i) {
+    const ClusterSpec::PairFactor& p = spec_.pair_factors[i];
+    if (p.from_gpu != src_gpu || p.to_gpu != dst_gpu) continue;
+    r.links.push_back(first_pair_link() + static_cast<LinkId>(i));
+    r.bytes_per_s = std::min(r.bytes_per_s, impl_->pair_bytes_per_s[i]);
+  }
+  return r;
+}
+
+Route Topology::cached_route(long long src_gpu, long long dst_gpu) const {
   const long long gpn = spec_.gpus_per_node;
   const auto key = std::make_tuple(src_gpu % gpn, dst_gpu % gpn, src_gpu / gpn == dst_gpu / gpn);
   const auto retarget = [&](const ClassRoute& c) {
@@ -227,24 +271,10 @@ Route Topology::route(long long src_gpu, long long dst_gpu) const {
   };
   std::lock_guard<std::mutex> lock(impl_->mutex);
   if (const auto it = impl_->cache.find(key); it != impl_->cache.end()) return retarget(it->second);
-
-  Route r;
-  const Graph& g = impl_->graph;
-  const bool same_node = std::get<2>(key);
-  if (same_node && spec_.intra_node.bytes_per_s > 0) {
-    const boost::filtered_graph<Graph, NodeFabricOnly> fabric(g, NodeFabricOnly{&g});
-    r.links = dijkstra_links(fabric, g, spec_, static_cast<Vertex>(src_gpu), static_cast<Vertex>(dst_gpu));
-  } else {
-    r.links = dijkstra_links(g, g, spec_, static_cast<Vertex>(src_gpu), static_cast<Vertex>(dst_gpu));
-  }
-  r.transport = transport_of(spec_, same_node);
-  r.all_to_all = all_to_all_of(spec_, same_node);
-  r.bytes_per_s = std::numeric_limits<double>::infinity();
+  Route r = fresh_route(src_gpu, dst_gpu);
   ClassRoute c;
   bool cacheable = true;
   for (const LinkId link : r.links) {
-    r.latency_ns = checked_add_ns(r.latency_ns, link_latency_ns(spec_, link));
-    r.bytes_per_s = std::min(r.bytes_per_s, link_bytes_per_s(link));
     const long long owner = link / 4;
     cacheable = cacheable && (owner == src_gpu || owner == dst_gpu);
     c.links.emplace_back(static_cast<LinkKind>(link % 4), owner == src_gpu);
@@ -254,6 +284,26 @@ Route Topology::route(long long src_gpu, long long dst_gpu) const {
   // Shortest paths never pass through a third GPU (that only adds links); if
   // one ever did, the route would not re-target by symmetry, so it is not cached.
   if (cacheable) impl_->cache.emplace(key, std::move(c));
+  return r;
+}
+
+Route Topology::fresh_route(long long src_gpu, long long dst_gpu) const {
+  Route r;
+  const Graph& g = impl_->graph;
+  const bool same_node = src_gpu / spec_.gpus_per_node == dst_gpu / spec_.gpus_per_node;
+  if (same_node && spec_.intra_node.bytes_per_s > 0) {
+    const boost::filtered_graph<Graph, NodeFabricOnly> fabric(g, NodeFabricOnly{&g});
+    r.links = dijkstra_links(fabric, g, spec_, static_cast<Vertex>(src_gpu), static_cast<Vertex>(dst_gpu));
+  } else {
+    r.links = dijkstra_links(g, g, spec_, static_cast<Vertex>(src_gpu), static_cast<Vertex>(dst_gpu));
+  }
+  r.transport = transport_of(spec_, same_node);
+  r.all_to_all = all_to_all_of(spec_, same_node);
+  r.bytes_per_s = std::numeric_limits<double>::infinity();
+  for (const LinkId link : r.links) {
+    r.latency_ns = checked_add_ns(r.latency_ns, link_latency_ns(spec_, link));
+    r.bytes_per_s = std::min(r.bytes_per_s, link_bytes_per_s(link));
+  }
   return r;
 }
 

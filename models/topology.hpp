@@ -17,6 +17,8 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "models/transport.hpp"
@@ -42,9 +44,22 @@ struct ClusterSpec {
   // Per GPU loopback between ranks that share it (a device-to-device copy),
   // payload bytes/s; bytes_per_s 0: no such link (one rank per GPU).
   LinkSpec copy_link;
+  // Faults (a scenario's faults.links, models/faults.hpp). Routes are chosen
+  // on the nominal rates (a static routing table); a degraded link only runs
+  // slower. A pair's factor is a link of its own appended to its route (ids
+  // after the copy links), so the flow network shares it like any other.
+  struct PairFactor { long long from_gpu, to_gpu; double factor; };
+  std::vector<PairFactor> pair_factors;
+  std::vector<std::pair<long long, double>> nic_factors;  // (GPU, factor): its NIC, both directions
+  std::vector<long long> failed_nics;                     // NICs left out of the graph: routes avoid them
+  bool faulty(long long gpu) const;                       // touched by a NIC fault
 };
 
-using LinkId = std::int64_t;  // dense id of one direction of one link
+using LinkId = std::int64_t;
+
+struct NoRoute : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};  // dense id of one direction of one link
 
 struct Route {
   std::vector<LinkId> links;  // in order
@@ -79,7 +94,8 @@ class Topology {
   const ClusterSpec& spec() const { return spec_; }
   std::int64_t link_count() const;
   double link_bytes_per_s(LinkId) const;
-  // Route src -> dst (src != dst); deterministic.
+  // Route src -> dst (src != dst); deterministic. Throws NoRoute when the
+  // failed NICs cut dst off from src.
   Route route(long long src_gpu, long long dst_gpu) const;
   // The copy link of `gpu` (link id 4 * gpus + gpu), for transfers between
   // ranks sharing it; throws std::invalid_argument when the spec has none.
@@ -89,6 +105,9 @@ class Topology {
   struct Impl;  // holds the Boost adjacency_list and the per-class route cache
   ClusterSpec spec_;
   std::unique_ptr<Impl> impl_;
+  LinkId first_pair_link() const;
+  Route fresh_route(long long src_gpu, long long dst_gpu) const;   // Dijkstra, no cache
+  Route cached_route(long long src_gpu, long long dst_gpu) const;  // by symmetry class
 };
 
 }  // namespace ringsim

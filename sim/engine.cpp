@@ -48,7 +48,12 @@ void Engine::Impl::trace([[maybe_unused]] const char* name, [[maybe_unused]] int
   else opt.trace->transfer(tid, peer, start, end, label);
 }
 
-const Route* Engine::Impl::route(long long src, long long dst) {
+const Route* Engine::Impl::route(long long src, long long dst, TimeNs now) {
+  if (!opt.topology_changes.empty() && opt.topology_changes.front().first <= now) {
+    std::size_t epoch = 0;  // topology changes (NIC failures) at or before now
+    while (epoch < opt.topology_changes.size() && opt.topology_changes[epoch].first <= now) ++epoch;
+    return changed_route(src, dst, epoch, now);
+  }
   Device& dev = devices[src];
   if (dev.route_dst == dst) return dev.route;
   std::uint64_t key = static_cast<std::uint64_t>(src) * static_cast<std::uint64_t>(n) +
@@ -63,6 +68,32 @@ const Route* Engine::Impl::route(long long src, long long dst) {
   return dev.route;
 }
 
+// Routes after the epoch-th NIC failure (cached apart from the per-device cache).
+const Route* Engine::Impl::changed_route(long long src, long long dst, std::size_t epoch, TimeNs now) {
+  const std::uint64_t key = (epoch * static_cast<std::uint64_t>(n) + static_cast<std::uint64_t>(src)) *
+                                static_cast<std::uint64_t>(n) + static_cast<std::uint64_t>(dst);
+  auto it = routes.find(key);
+  if (it != routes.end()) return &it->second;
+  const Topology& t = *opt.topology_changes[epoch - 1].second;
+  const long long gs = src / rpg, gd = dst / rpg;
+  try {
+    return &routes.emplace(key, gs == gd ? t.loopback(gs) : t.route(gs, gd)).first->second;
+  } catch (const NoRoute& e) {
+    throw NoRoute(fmt::format("the ring cannot complete: at {} a transfer from device {} to {} finds {}",
+                              format_seconds(to_seconds(now)), src, dst, e.what()));
+  }
+}
+
+// Transfer jitter (sim/fault_model.hpp) moves a transfer's change into its latency phase.
+// Its bytes time alone is at the route's rate or its transport's cap (as ring_lowering).
+TimeNs Engine::Impl::latency_ns(const Transfer& t) const {
+  const Route& r = *t.route;
+  if (!opt.faults || !opt.faults->transfer_jitter()) return r.latency_ns;
+  const double rate = std::min(r.bytes_per_s, flow_rate_cap_bytes_per_s(r, t.bytes, t.all_to_all_peers));
+  const TimeNs bytes_ns = transfer_time_ns(t.bytes, rate);
+  return opt.faults->transfer_ns(t.src, t.label, checked_add_ns(r.latency_ns, bytes_ns), bytes_ns) - bytes_ns;
+}
+
 void Engine::Impl::match(TimeNs now, long long src, long long dst, double bytes, long long label, int a2a_peers) {
   std::int64_t x;
   if (!free_slots.empty()) {
@@ -72,9 +103,9 @@ void Engine::Impl::match(TimeNs now, long long src, long long dst, double bytes,
     x = static_cast<std::int64_t>(transfers.size());
     transfers.emplace_back();
   }
-  const Route* r = route(src, dst);
+  const Route* r = route(src, dst, now);
   transfers[x] = Transfer{src, dst, bytes, r, now, label, a2a_peers};
-  const TimeNs start = checked_add_ns(now, r->latency_ns);
+  const TimeNs start = checked_add_ns(now, latency_ns(transfers[x]));
   if (interference) {  // its start changes compute rates: an event of its own
     push(start, Band::kFlowStart, kFlowStart, src, x);
     return;

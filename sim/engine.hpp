@@ -25,6 +25,7 @@
 #include "models/memory_model.hpp"
 #include "models/topology.hpp"
 #include "sim/event_queue.hpp"
+#include "sim/fault_model.hpp"
 
 namespace ringsim {
 
@@ -97,6 +98,13 @@ struct EngineOptions {
   // computes' Op::nccl_rate_factor (copy_rate_factor within one GPU).
   // Transports: a message is never faster than its route's transport moves
   // it (flow_rate_cap_bytes_per_s, models/topology.hpp).
+  // Faults (sim/fault_model.hpp): transfer jitter changes a transfer's
+  // latency phase (compute faults reach the engine through the program's
+  // durations). NIC failures: from each time on, transfers matched then take
+  // their routes in that topology (same link ids); transfers in flight keep
+  // theirs. A transfer with no route then ends the run with NoRoute.
+  const FaultModel* faults = nullptr;
+  std::vector<std::pair<TimeNs, const Topology*>> topology_changes;  // time order
 };
 
 struct EngineResult {

@@ -118,7 +118,9 @@ struct Engine::Impl {
   inline void trace(const char* name, int pid, long long tid, TimeNs start, TimeNs end, long long label,
                     long long peer = -1);
   // A device's last destination is looked up first: a ring sends to one peer.
-  inline const Route* route(long long src, long long dst);
+  inline const Route* route(long long src, long long dst, TimeNs now);
+  const Route* changed_route(long long src, long long dst, std::size_t epoch, TimeNs now);  // NIC failures
+  TimeNs latency_ns(const Transfer& t) const;  // transfer jitter
   inline void match(TimeNs now, long long src, long long dst, double bytes, long long label, int a2a_peers);
   // The cap of transfer t whose bytes start at start_ns (EngineOptions): its
   // transport's, lowered by the computes running at its ends then.

@@ -138,19 +138,23 @@ RecurrenceResult run_rounds(State& state, long long n, long long rounds, std::ui
     }
     std::copy(s + lo, s + hi, r.finish_ns.data() + lo);
   };
-  if (t_count == 1) {
-    work(0);
-  } else {
-    std::vector<std::jthread> pool;
-    for (int t = 1; t < t_count; ++t) pool.emplace_back(work, t);
-    work(0);
-  }
+  run_threads(t_count, work);
   if (progress) progress(total_steps, total_steps);
   auto it = std::max_element(r.finish_ns.begin(), r.finish_ns.end());  // first of the maxima
   r.makespan_ns = *it;
   r.slowest_device = it - r.finish_ns.begin();
   return r;
 }
+
+}  // namespace
+
+void run_threads(int count, const std::function<void(int)>& work) {
+  std::vector<std::jthread> pool;
+  for (int t = 1; t < count; ++t) pool.emplace_back(work, t);
+  work(0);
+}  // the pool joins here
+
+namespace {
 
 bool periodic(const std::vector<TimeNs>& tx, long long p, long long ring_size) {
   for (long long d = p; d < ring_size; ++d)

@@ -32,17 +32,23 @@
 #include <functional>
 #include <vector>
 
+#include "sim/fault_model.hpp"
 #include "sim/ring_lowering.hpp"
 
 namespace ringsim {
 
 struct RecurrenceResult {
   std::vector<TimeNs> finish_ns;  // n devices evaluated
+  std::vector<TimeNs> compute_ns; // per device (run_recurrence_faults only)
   TimeNs makespan_ns = 0;
   long long slowest_device = 0;   // max finish, lowest index on ties
   std::uint64_t nodes = 0;        // graph nodes evaluated (steps + transfers)
   int threads = 1;
 };
+
+// Runs work(t) for t in [0, count): t = 0 on the calling thread, the rest on
+// their own threads; returns when all are done.
+void run_threads(int count, const std::function<void(int)>& work);
 
 // Smallest p dividing ring_size such that tx and the costs are p-periodic;
 // ring_size when there is none.
@@ -64,6 +70,13 @@ RecurrenceResult run_recurrence(const RingCosts&, const std::vector<TimeNs>& tx_
                                 long long ring_size, int threads,
                                 const std::function<void(std::uint64_t, std::uint64_t)>& progress);
 
+// The same ring (all n = ring_size devices, no folding) with every (device,
+// step) compute and transfer through `faults` (sim/recurrence_faults.cpp);
+// fills compute_ns. Throws TimeOverflow if the ring at the faults' largest
+// factors may not fit in int64.
+RecurrenceResult run_recurrence_faults(const RingCosts&, const RingLinks&, long long ring_size, int threads,
+                                       const FaultModel& faults,
+                                       const std::function<void(std::uint64_t, std::uint64_t)>& progress);
 // A backward ring's link times, one array per message class (as tx_ns above).
 struct GradTx {
   std::vector<TimeNs> first, mid, last;

@@ -45,13 +45,15 @@ RingLinks ring_links(const Topology& topo, long long ring_size, double bytes, lo
   RingLinks out;
   if (ring_size == 1) return out;
   out.tx_ns.resize(ring_size);
+  out.bytes_ns.resize(ring_size);
   std::vector<long long> user(static_cast<std::size_t>(topo.link_count()), -1);  // sender using it
   for (long long d = 0; d < ring_size; ++d) {
     const long long from = d / ranks_per_gpu, to = (d + 1) % ring_size / ranks_per_gpu;
     const Route r = from == to ? topo.loopback(from) : topo.route(from, to);
     // Alone on its route, at the route's rate or its transport's cap (as the engine).
     const double rate = std::min(r.bytes_per_s, flow_rate_cap_bytes_per_s(r, bytes));
-    out.tx_ns[d] = checked_add_ns(r.latency_ns, transfer_time_ns(bytes, rate));
+    out.bytes_ns[d] = transfer_time_ns(bytes, rate);
+    out.tx_ns[d] = checked_add_ns(r.latency_ns, out.bytes_ns[d]);
     for (LinkId l : r.links) {
       long long& u = user[static_cast<std::size_t>(l)];
       if (u >= 0 && out.disjoint) {

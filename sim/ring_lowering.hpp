@@ -52,6 +52,7 @@ struct RingCosts {
 // copy link (Topology::loopback), which three or more ranks of a ring share.
 struct RingLinks {
   std::vector<TimeNs> tx_ns;
+  std::vector<TimeNs> bytes_ns;  // the bytes part of tx_ns (transfer jitter keeps at least it)
   bool disjoint = true;
   std::string why;
 };

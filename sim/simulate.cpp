@@ -31,6 +31,25 @@ const char* mode_name(Mode m) {
 
 namespace {
 
+// A program whose computes take the faults' times (stragglers, jitter): the
+// schedules keep costing blocks per class (CostContext stays uniform, their
+// step caches and lowerings stay valid), and the one place a (device, step)
+// compute changes is here, as in the recurrence's tables.
+class FaultyProgram : public Program {
+ public:
+  FaultyProgram(const Program& inner, const FaultModel& faults) : inner_(inner), faults_(faults) {}
+  Op next(long long d, ProgramCursor& c) const override {
+    Op op = inner_.next(d, c);
+    if (op.kind == Op::kCompute) op.duration_ns = faults_.compute_ns(d, op.label, op.duration_ns);
+    return op;
+  }
+  const BufferTable* buffer_table() const override { return inner_.buffer_table(); }
+
+ private:
+  const Program& inner_;
+  const FaultModel& faults_;
+};
+
 // Everything a point's run needs, built once.
 struct Setup {
   const Scenario& scn;
@@ -42,6 +61,13 @@ struct Setup {
   std::optional<DocumentMask> docs;
   long long rpg;
   std::unique_ptr<Plan> plan;
+  const FaultModel* faults = nullptr;       // null: none
+  std::vector<std::pair<TimeNs, Topology>> later;  // NIC failures after time 0
+  std::optional<FaultyProgram> faulty;      // the plan's program with faulted computes
+  const Program& program() const {
+    if (faulty) return *faulty;
+    return plan->program();
+  }
 };
 
 EngineOptions engine_options(const Setup& su) {
@@ -55,6 +81,8 @@ EngineOptions engine_options(const Setup& su) {
   eo.reserved_bytes_per_gpu = su.scn.profile.reserved_memory_bytes;
   eo.progress = su.opt.progress;
   eo.total_waits = su.plan->waits();
+  eo.faults = su.faults;
+  for (const auto& [at, topo] : su.later) eo.topology_changes.emplace_back(at, &topo);
   return eo;
 }
 
@@ -76,7 +104,7 @@ void set_finish(PointResult& r, std::vector<TimeNs>& finish_ns, const std::vecto
 
 void fill_event(Setup& su, PointResult& r) {
   const EngineOptions eo = engine_options(su);
-  EngineResult er = Engine(*su.topo, su.plan->program(), su.pt.ring_size, eo).run();
+  EngineResult er = Engine(*su.topo, su.program(), su.pt.ring_size, eo).run();
   r.mode = Mode::kEvent;
   set_finish(r, er.finish_ns, er.compute_ns, su.opt.keep_finish_times);
   r.total_flops = er.flops;
@@ -144,23 +172,30 @@ class TailProgram : public Program {
   ProgramCursor tail_start_;
 };
 
+// Compute faults or transfer jitter: devices differ step by step.
+bool device_faults(const Setup& su) {
+  return su.faults && (su.faults->compute_faults() || su.faults->transfer_jitter());
+}
+
 void fill_fast(Setup& su, const RingLowering& low, const RingLinks& links, Mode mode, PointResult& r) {
   const long long ring = low.ring_size;
-  const long long n = mode == Mode::kFolded ? fold_period(low.costs, links.tx_ns, ring) : ring;
+  const bool faulted = device_faults(su);  // every device its own costs: no folding
+  const long long n = mode == Mode::kFolded && !faulted ? fold_period(low.costs, links.tx_ns, ring) : ring;
   const bool whole = n == ring || low.has_tail;  // the tail needs every device's ring finish
-  RecurrenceResult rr = run_recurrence(low.costs, links.tx_ns, n, ring, su.opt.threads, su.opt.progress);
+  RecurrenceResult rr = faulted ? run_recurrence_faults(low.costs, links, ring, su.opt.threads, *su.faults, su.opt.progress)
+                                : run_recurrence(low.costs, links.tx_ns, n, ring, su.opt.threads, su.opt.progress);
   r.mode = n < ring ? Mode::kFolded : Mode::kRecurrence;  // folded only when it folded
   r.threads = rr.threads;
   r.events = rr.nodes;
   std::vector<TimeNs> compute(static_cast<std::size_t>(ring)), finish;
-  for (long long d = 0; d < ring; ++d) compute[d] = low.costs.device_compute_ns(d, ring);
+  for (long long d = 0; d < ring; ++d) compute[d] = faulted ? rr.compute_ns[d] : low.costs.device_compute_ns(d, ring);
   if (whole || su.opt.keep_finish_times) {
     finish.resize(static_cast<std::size_t>(ring));
     for (long long d = 0; d < ring; ++d) finish[d] = rr.finish_ns[d % n];
   }
   r.total_flops = low.total_flops();
   if (low.has_tail) {
-    TailProgram tail(su.plan->program(), finish, low.tail_start);
+    TailProgram tail(su.program(), finish, low.tail_start);
     EngineResult er = Engine(*su.topo, tail, ring, engine_options(su)).run();
     for (long long d = 0; d < ring; ++d) compute[d] += er.compute_ns[d] - finish[d];
     finish = std::move(er.finish_ns);
@@ -210,8 +245,10 @@ std::string fast_refusal(const Setup& su, const std::optional<RingLowering>& low
   if (has_interference(su.scn.profile))
     return "transfers slow compute (profile copy/link_compute_share, interference)";
   if (!low) return fmt::format("schedule {} has no exact fast path for this point", su.att.schedule);
+  if (!su.later.empty()) return "a NIC fails during the run (faults.links fail_at): routes change with time";
   *links = ring_links(*su.topo, low->ring_size, low->bytes);
   if (!links->disjoint) return fmt::format("the ring's transfers must use pairwise link-disjoint routes, but {}", links->why);
+  if (low->grad && device_faults(su)) return "faults in a backward ring (its recurrence takes no per-device costs)";
   return {};
 }
 
@@ -250,7 +287,15 @@ void dispatch(Setup& su, PointResult& r) {
       return fill_event(su, r);  // the bound is an over-estimate: the engine checks each sum
     }
     const long long period = low->grad ? fold_period(*low, tx) : fold_period(low->costs, links.tx_ns, low->ring_size);
-    mode = period < low->ring_size ? Mode::kFolded : Mode::kRecurrence;
+    mode = !device_faults(su) && period < low->ring_size ? Mode::kFolded : Mode::kRecurrence;
+  }
+  if (device_faults(su) && mode != Mode::kEvent) {
+    try {
+      return fill_fast(su, *low, links, mode, r);
+    } catch (const TimeOverflow&) {
+      if (asked != Mode::kAuto) throw;
+      return fill_event(su, r);  // the faults' worst-case bound is loose: the engine checks each sum
+    }
   }
   if (low->grad) return fill_grad_fast(su, *low, tx, mode, r);
   fill_fast(su, *low, links, mode, r);
@@ -260,33 +305,49 @@ void dispatch(Setup& su, PointResult& r) {
 
 void check_mode(const Scenario& scn, Mode mode) {
   if (mode != Mode::kWalk) return;
+  for (const Point& pt : scn.points)
+    if (faults_of(scn, pt).any())
+      throw InputError(scn.path, faults_of(scn, pt).line, faults_of(scn, pt).key,
+                     "mode walk assumes every device alike; faults run in modes auto, event and recurrence");
   for (const Point& pt : scn.points) checked_schedule(scn, pt).check_periodic(scn, pt, attention_of(scn, pt), "mode walk");
 }
 
 namespace {
 
 // Builds a point's Setup for one pass (its schedule's plan; the topology
-// unless the point takes the periodic paths) and hands it to `use` while
-// the plan's inputs live.
+// unless the point takes the periodic paths; `faults` realised for `repeat`,
+// empty: none) and hands it to `use` while the plan's inputs live.
 template <class Use>
 void with_setup(const Scenario& scn, const Point& pt, const SimOptions& opt, const Schedule& schedule, Pass pass,
-                Use&& use) {
+                const FaultSpec& faults, int repeat, Use&& use) {
   const bool periodic = needs_periodic_path(pt, opt);
   Setup su{scn, pt, opt, attention_of(scn, pt), std::nullopt, CostContext(scn.profile, scn.shape),
-           std::nullopt, ranks_per_gpu(scn, pt), nullptr};
+           std::nullopt, ranks_per_gpu(scn, pt), nullptr, nullptr, {}, std::nullopt};
   if (opt.mode == Mode::kWalk) schedule.check_periodic(scn, pt, su.att, "mode walk");  // rings above kMaxFullRing: checked
-  if (!periodic) su.topo.emplace(cluster_for(scn, pt));
+  std::optional<FaultModel> model;
+  if (faults.any()) {
+    if (periodic) throw std::invalid_argument("faults need the event engine or the recurrence (not mode walk or folded above 262,144 devices)");
+    const FaultClusters fc = fault_clusters(cluster_for(scn, pt), faults);
+    su.topo.emplace(fc.initial);
+    for (const auto& [at, spec] : fc.later) su.later.emplace_back(at, Topology(spec));
+    model.emplace(faults, pt.ring_size, repeat);
+    su.faults = &*model;
+  } else if (!periodic) {
+    su.topo.emplace(cluster_for(scn, pt));
+  }
   if (su.att.documents) su.docs.emplace(document_lengths(*su.att.documents, pt.tokens));
   const PlanInput in{scn, pt, su.att, su.costs, su.docs ? &*su.docs : nullptr, su.rpg, pass};
   su.plan = schedule.plan(in);
+  if (model && model->compute_faults()) su.faulty.emplace(su.plan->program(), *model);
   use(su, periodic);
 }
 
-// One pass of the point (forward or backward) with its own plan.
+// One pass of the point (forward or backward) with its own plan, with
+// `faults` realised for `repeat` (empty: none).
 PointResult simulate_pass(const Scenario& scn, const Point& pt, const SimOptions& opt, const Schedule& schedule,
-                          Pass pass) {
+                          Pass pass, const FaultSpec& faults, int repeat) {
   PointResult r;
-  with_setup(scn, pt, opt, schedule, pass, [&r, pass](Setup& su, bool periodic) {
+  with_setup(scn, pt, opt, schedule, pass, faults, repeat, [&r, pass](Setup& su, bool periodic) {
     r.point = su.pt;
     r.schedule = su.att.schedule;
     r.schedule_detail = su.plan->detail();
@@ -303,20 +364,21 @@ PointResult simulate_pass(const Scenario& scn, const Point& pt, const SimOptions
 
 }  // namespace
 
-PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOptions& opt) {
+PointResult simulate_realisation(const Scenario& scn, const Point& pt, const SimOptions& opt, const FaultSpec& faults,
+                                 int repeat) {
   const auto t0 = std::chrono::steady_clock::now();
   const Schedule& schedule = checked_schedule(scn, pt);  // InputError if the point cannot run it
   const Pass pass = attention_of(scn, pt).pass;
   PointResult r;
   if (pass != Pass::kTraining) {
-    r = simulate_pass(scn, pt, opt, schedule, pass);
+    r = simulate_pass(scn, pt, opt, schedule, pass, faults, repeat);
     (pass == Pass::kForward ? r.forward_ns : r.backward_ns) = r.makespan_ns;
   } else {
     // The rest of the model runs between the two passes: the backward
     // starts on every device together, after the forward's last device.
     TrainingRun run(opt);
-    const PointResult fwd = simulate_pass(scn, pt, run.forward_options(), schedule, Pass::kForward);
-    const PointResult bwd = simulate_pass(scn, pt, run.backward_options(fwd), schedule, Pass::kBackward);
+    const PointResult fwd = simulate_pass(scn, pt, run.forward_options(), schedule, Pass::kForward, faults, repeat);
+    const PointResult bwd = simulate_pass(scn, pt, run.backward_options(fwd), schedule, Pass::kBackward, faults, repeat);
     r = run.combine(fwd, bwd);
   }
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -334,7 +396,7 @@ void check_mode(const Scenario& scn, const Point& pt, Mode mode) {
   const Pass pass = attention_of(scn, pt).pass;
   for (Pass p : {Pass::kForward, Pass::kBackward}) {  // a training point runs both
     if (pass != Pass::kTraining && pass != p) continue;
-    with_setup(scn, pt, opt, schedule, p, [mode](Setup& su, bool) {
+    with_setup(scn, pt, opt, schedule, p, faults_of(scn, pt), 0, [mode](Setup& su, bool) {
       RingLinks links;
       const std::string refusal = fast_refusal(su, su.plan->lower(), &links);
       if (!refusal.empty())
@@ -342,6 +404,11 @@ void check_mode(const Scenario& scn, const Point& pt, Mode mode) {
                                                 mode_name(mode), refusal));
     });
   }
+}
+
+PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOptions& opt) {
+  if (faults_of(scn, pt).any()) return simulate_faults(scn, pt, opt);
+  return simulate_realisation(scn, pt, opt, FaultSpec{}, 0);
 }
 
 }  // namespace ringsim

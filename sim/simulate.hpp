@@ -33,8 +33,8 @@
 #pragma once
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +49,26 @@ class PointTrace;
 
 enum class Mode { kAuto, kEvent, kRecurrence, kFolded, kWalk };
 const char* mode_name(Mode);
+
+// A point with faults (models/faults.hpp): the distribution over repeats and
+// what the faults cost against the same point without them. Percentiles are
+// nearest-rank (p-th: the ceil(p/100 x n)-th smallest of n repeats); the
+// step time is the makespan over the steps of one device (device_steps /
+// ring_size), so its percentiles are the makespan's divided by that count.
+struct FaultStats {
+  int repeats = 0;
+  std::vector<TimeNs> makespans_ns;    // per repeat, in repeat order
+  TimeNs median_ns = 0, p90_ns = 0, p99_ns = 0, max_ns = 0;
+  double steps = 1;                    // steps of one device
+  TimeNs fault_free_ns = 0;            // the same point without any fault
+  int critical_repeat = 0;             // the slowest repeat
+  long long critical_device = 0;       // finishes last in it
+  // The first straggler alone (no jitter, no other fault), and the faulted
+  // median's slowdown it explains: (one - free) / (median - free); -1: no straggler.
+  TimeNs one_straggler_ns = -1;
+  long long one_straggler_device = -1;
+  int shown_repeat = 0;                // the repeat whose figures fill the PointResult (the median's)
+};
 
 struct PointResult {
   Point point;
@@ -77,6 +97,7 @@ struct PointResult {
   double wall_seconds = 0;
   int threads = 1;                          // threads the mode used
   std::vector<TimeNs> finish_ns;            // per device when asked for (not kWalk, at most 262,144)
+  std::optional<FaultStats> faults;         // the scenario has faults: this is its median repeat
   // With model.layers: the whole step around this attention (sim/model_step.hpp);
   // memory above is then the model's breakdown, and the fields above stay per layer.
   std::optional<ModelStep> model;
@@ -99,7 +120,12 @@ struct SimOptions {
 // in `mode` (mode walk: Schedule::check_periodic); call after
 // check_schedules, before any output. simulate_point checks the same.
 void check_mode(const Scenario&, Mode);
+// Without faults one run; with faults (sim/simulate_faults.cpp) the
+// fault-free run, each repeat, and the first straggler alone.
 PointResult simulate_point(const Scenario&, const Point&, const SimOptions&);
+// One run of the point with `faults` realised for `repeat` (empty: none).
+PointResult simulate_realisation(const Scenario&, const Point&, const SimOptions&, const FaultSpec& faults, int repeat);
+PointResult simulate_faults(const Scenario&, const Point&, const SimOptions&);
 
 // Throws std::invalid_argument, as simulate_point would after its setup,
 // when mode recurrence or folded cannot simulate the point exactly (one rank

@@ -226,7 +226,7 @@ TEST_CASE("ringsim run: every pass runs, and table, CSV and JSON say which, with
   const auto csv = ringsim::test::cli({"run", scenario, "--format", "csv", "--quiet"});
   REQUIRE(csv.rc == 0);
   // The scope and model columns follow (tools/ringsim/output_model.hpp); empty without model.layers.
-  const std::string end = ",layer" + std::string(15, ',') + "\n";  // 16 cells under the 16 model columns
+  const std::string end = ",layer" + std::string(15, ',') + "\n";
   CHECK(contains(csv.out, ",pass,forward_seconds,backward_seconds,scope,"));
   CHECK(contains(csv.out, ",training," + value(0, "forward_seconds") + "," + value(0, "backward_seconds") + end));
   CHECK(contains(csv.out, ",forward," + value(1, "forward_seconds") + "," + end));

@@ -1,6 +1,8 @@
 // Result writers for `ringsim run`; see output.hpp.
 #include "tools/ringsim/output.hpp"
 
+#include "tools/ringsim/fault_columns.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
@@ -200,6 +202,7 @@ class TableWriter : public ResultWriter {
     if (!r.memory.fits)
       fmt::print(out_, "{:>14}   does not fit in {} [estimated]: {}\n", "^", format_bytes(r.memory.capacity_bytes),
                  r.memory.reason);
+    out_ << fault_table_line(r);
     out_.flush();
   }
   void end() override { out_.flush(); }
@@ -228,7 +231,10 @@ class CsvWriter : public ResultWriter {
             "peak_memory_bytes_per_device,memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,"
             "exposed_comm_seconds,exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,"
             "wall_seconds,schedule,schedule_detail,layout,compute_balance,mean_compute_seconds,max_compute_seconds,"
-            "total_flops,bound,pass,forward_seconds,backward_seconds" << kModelCsvColumns << "\n";
+            "total_flops,bound,pass,forward_seconds,backward_seconds" << kModelCsvColumns;
+    if (any_faults(s_))
+      for (const std::string& name : fault_column_names()) out_ << "," << name;
+    out_ << "\n";
     out_.flush();
   }
   void point(const PointResult& r, std::size_t) override {
@@ -240,10 +246,13 @@ class CsvWriter : public ResultWriter {
                r.memory.fits ? "true" : "false", csv_field(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
                f.exposed_comm_fraction, r.slowest_device, csv_field(model_.describe(r.compute_source)), mode_cell(r),
                r.events, r.device_steps, r.wall_seconds);
-    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{}{}\n", csv_field(r.schedule), csv_field(r.schedule_detail),
+    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{}{}", csv_field(r.schedule), csv_field(r.schedule_detail),
                layout_name(r.layout), f.balance, r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns),
                r.total_flops, bound_of(s_, r), pass_name(r.pass), csv_number(pass_seconds(r, Pass::kForward)),
                csv_number(pass_seconds(r, Pass::kBackward)), model_csv_cells(r));
+    if (any_faults(s_))
+      for (const auto& [name, value] : fault_columns(r)) out_ << "," << (value == "null" ? "" : value);
+    out_ << "\n";
     out_.flush();
   }
   void end() override { out_.flush(); }
@@ -301,9 +310,15 @@ class JsonWriter : public ResultWriter {
                json_string(r.schedule), json_string(r.schedule_detail), json_string(layout_name(r.layout)),
                json_number(f.balance), json_number(r.mean_compute_ns / kNsPerSecond),
                json_number(to_seconds(r.max_compute_ns)), json_number(r.total_flops));
-    fmt::print(out_, "\"pass\": {}, \"forward_seconds\": {}, \"backward_seconds\": {}, \"bound\": {}{}}}",
+    fmt::print(out_, "\"pass\": {}, \"forward_seconds\": {}, \"backward_seconds\": {}, \"bound\": {}{}",
                json_string(pass_name(r.pass)), json_number(pass_seconds(r, Pass::kForward)),
                json_number(pass_seconds(r, Pass::kBackward)), json_string(bound_of(s_, r)), model_json(r));
+    if (r.faults) {
+      std::string fields;
+      for (const auto& [name, value] : fault_columns(r)) fields += fmt::format("{}{}: {}", fields.empty() ? "" : ", ", json_string(name), value);
+      fmt::print(out_, ", \"faults\": {{{}}}", fields);
+    }
+    out_ << "}";
     out_.flush();
   }
   void end() override {

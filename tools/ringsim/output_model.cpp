@@ -42,7 +42,7 @@ const char* const kModelCsvColumns =
     "kv_cache_bytes,logits_bytes,attention_bytes,reserved_bytes";
 
 std::string model_csv_cells(const PointResult& r) {
-  if (!r.model) return ",layer" + std::string(15, ',');  // 16 cells, as kModelCsvColumns
+  if (!r.model) return ",layer" + std::string(15, ',');  // scope, then the 15 other columns empty
   const ModelStep& m = *r.model;
   std::string cells = fmt::format(",step,{},{},{},{},{},{},{}", m.layers, m.tensor, m.layer_seconds, m.attention_seconds,
                                   m.gemm_seconds, m.tp_comm_seconds, m.gemm_calibrated ? "simulated" : "estimated");
