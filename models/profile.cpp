@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
@@ -16,8 +17,15 @@
 #include "models/units.hpp"
 #include "models/yaml_reader.hpp"
 
-#ifndef RINGSIM_PROFILE_DIR
-#define RINGSIM_PROFILE_DIR "models/profiles"
+#include "models/input_file.hpp"
+
+// The source tree's models/profiles (a ringsim run from its build tree) and
+// the path from the installed binary to its data (meson's bindir, datadir).
+#ifndef RINGSIM_SOURCE_PROFILE_DIR
+#define RINGSIM_SOURCE_PROFILE_DIR "models/profiles"
+#endif
+#ifndef RINGSIM_DATA_FROM_BINDIR
+#define RINGSIM_DATA_FROM_BINDIR "../share/ringsim"
 #endif
 
 namespace ringsim {
@@ -111,6 +119,7 @@ void read_tflops(const Reader& r, DeviceProfile& p) {
     const std::string k = kv.first.Scalar();
     const auto t = parse_dtype(k);
     if (!t) r.fail(kv.first, "tflops." + k, "unknown dtype; expected bf16, fp16 or fp32");
+    if (p.flops_per_s.count(*t)) r.fail(kv.first, "tflops." + k, "duplicate key");
     p.flops_per_s[*t] = tflops_value(r, kv.second, "tflops." + k);
   }
   if (p.flops_per_s.empty()) r.fail(n, "tflops", "needs at least one dtype");
@@ -122,7 +131,7 @@ void read_calibration(const Reader& r, DeviceProfile& p) {
   for (const auto& kv : n) {
     const std::string k = kv.first.Scalar();
     if (!kv.second.IsScalar()) r.fail(kv.second, "calibration." + k, "expected a string");
-    p.calibration[k] = kv.second.Scalar();
+    if (!p.calibration.emplace(k, kv.second.Scalar()).second) r.fail(kv.first, "calibration." + k, "duplicate key");
   }
 }
 
@@ -138,11 +147,12 @@ AttentionSample read_attention(const Reader& s) {
   a.q_tokens = s.positive_int("q_tokens", kMaxTokens);
   a.kv_tokens = s.positive_int("kv_tokens", kMaxTokens);
   a.seconds = s.quantity("seconds", Dimension::kSeconds, true);
+  if (s.has("tflops")) s.quantity("tflops", Dimension::kCount, true);  // derived, for readers: only checked
   if (s.has("spread")) a.spread = s.quantity("spread", Dimension::kCount, false);
   if (s.has("suspect")) a.suspect = s.boolean("suspect");
   if (s.has("reason")) a.reason = s.scalar("reason");
   if (a.suspect && a.reason.empty()) s.fail(s.get("suspect"), "reason", "a suspect sample needs a reason");
-  return a;  // `tflops` is derived, written for readers; ignored here
+  return a;
 }
 
 GemmSample read_gemm(const Reader& s) {
@@ -259,42 +269,91 @@ DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where
   return p;
 }
 
-std::string shipped_profile_dir() {
+namespace {
+
+std::string& profile_dir_flag() {
+  static std::string dir;
+  return dir;
+}
+
+}  // namespace
+
+std::string executable_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : exe.parent_path().string();
+}
+
+void set_profile_dir_flag(const std::string& dir) { profile_dir_flag() = dir; }
+
+std::vector<ProfileDir> profile_dirs() {
+  std::vector<ProfileDir> dirs;
+  auto add = [&](std::string path, const char* source) {
+    std::error_code ec;
+    const bool exists = !path.empty() && fs::is_directory(path, ec);
+    dirs.push_back({std::move(path), source, exists});
+  };
+  add(profile_dir_flag(), "--profile-dir");
   const char* env = std::getenv("RINGSIM_PROFILE_DIR");
-  return env != nullptr && *env != '\0' ? std::string(env) : std::string(RINGSIM_PROFILE_DIR);
+  add(env ? env : "", "RINGSIM_PROFILE_DIR");
+  const std::string exe_dir = executable_dir();
+  add(exe_dir.empty() ? "" : (fs::path(exe_dir) / RINGSIM_DATA_FROM_BINDIR / "profiles").lexically_normal().string(),
+      "next to the executable");
+  add(RINGSIM_SOURCE_PROFILE_DIR, "source tree");
+  return dirs;
+}
+
+std::vector<std::string> profile_names_in(const std::string& dir) {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".yaml" && e.is_regular_file(ec)) names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 std::vector<std::string> shipped_profile_names() {
   std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(shipped_profile_dir(), ec)) {
-    if (e.path().extension() == ".yaml") names.push_back(e.path().stem().string());
+  for (const ProfileDir& d : profile_dirs()) {
+    if (!d.exists) continue;
+    for (std::string& n : profile_names_in(d.path)) names.push_back(std::move(n));
   }
   std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
   return names;
 }
 
 DeviceProfile load_profile(const std::string& name_or_path, const std::string& base_dir) {
   std::error_code ec;
   std::vector<fs::path> candidates;
-  if (looks_like_name(name_or_path)) candidates.push_back(fs::path(shipped_profile_dir()) / (name_or_path + ".yaml"));
+  const std::vector<ProfileDir> dirs = profile_dirs();
+  if (looks_like_name(name_or_path)) {
+    for (const ProfileDir& d : dirs)
+      if (d.exists) candidates.push_back(fs::path(d.path) / (name_or_path + ".yaml"));
+  }
   const fs::path given(name_or_path);
   if (given.is_relative() && !base_dir.empty()) candidates.push_back(fs::path(base_dir) / given);
   candidates.push_back(given);
   const auto found = std::find_if(candidates.begin(), candidates.end(),
-                                  [&](const fs::path& c) { return fs::is_regular_file(c, ec); });
+                                  [&](const fs::path& c) { return fs::exists(c, ec); });
   if (found == candidates.end()) {
     if (looks_like_name(name_or_path)) {
-      throw InputError(name_or_path, 0, "", fmt::format("unknown device profile \"{}\"; shipped profiles: {} (in {})",
-                                                        name_or_path, fmt::join(shipped_profile_names(), ", "),
-                                                        shipped_profile_dir()));
+      std::vector<std::string> searched;
+      for (const ProfileDir& d : dirs)
+        if (d.exists) searched.push_back(d.path);
+      throw InputError(name_or_path, 0, "", fmt::format("unknown device profile \"{}\"; known profiles: {} (in {}; "
+                                                        "see ringsim profiles)", name_or_path,
+                                                        fmt::join(shipped_profile_names(), ", "),
+                                                        fmt::join(searched, ", ")));
     }
     throw InputError(name_or_path, 0, "", "profile file not found");
   }
   const std::string file = found->string();
+  const std::string text = read_input_file(file, "profile");
   YAML::Node root;
   try {
-    root = YAML::LoadFile(file);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw InputError(file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", e.msg);
   }

@@ -199,16 +199,31 @@ struct DeviceProfile {
 // then only the event engine models the point.
 bool has_interference(const DeviceProfile&);
 
-// A shipped name ("h100-sxm", "gtx-1080"), a path to a YAML file, looked up
-// relative to `base_dir` first. Throws InputError naming file, line and key.
+// A profile name ("h100-sxm", "gtx-1080": see profile_dirs) or a path to a
+// YAML file, looked up relative to `base_dir` first. Throws InputError naming file, line and key.
 DeviceProfile load_profile(const std::string& name_or_path, const std::string& base_dir);
 // From an inline map (a scenario's cluster.device); `where` names the file and
 // `key_prefix` ("cluster.device") is put before every key an error names.
 DeviceProfile profile_from_yaml(const YAML::Node& node, const std::string& where,
                                 const std::string& key_prefix = "");
-// Directory the shipped profiles are read from (set at build time, overridable
-// with RINGSIM_PROFILE_DIR).
-std::string shipped_profile_dir();
-std::vector<std::string> shipped_profile_names();
+// Where profile names ("h100-sxm") are looked up, in this order; a name
+// resolves in the first directory that has NAME.yaml:
+//   1. --profile-dir DIR (the CLI calls set_profile_dir_flag): an explicit flag wins;
+//   2. the environment variable RINGSIM_PROFILE_DIR;
+//   3. ../share/ringsim/profiles next to the running executable (an installed
+//      ringsim; the path follows meson's bindir and datadir);
+//   4. the source tree's models/profiles (a ringsim run from its build tree).
+struct ProfileDir {
+  std::string path;    // empty when the source is not set
+  std::string source;  // "--profile-dir", "RINGSIM_PROFILE_DIR", "next to the executable", "source tree"
+  bool exists = false;
+};
+std::vector<ProfileDir> profile_dirs();
+void set_profile_dir_flag(const std::string& dir);
+std::vector<std::string> profile_names_in(const std::string& dir);  // NAME of every NAME.yaml, sorted
+std::vector<std::string> shipped_profile_names();  // over every existing directory, sorted, unique
+// Directory of the running program (Linux /proc/self/exe); "" if unknown.
+// Profile lookup and `ringsim calibrate`'s hand-over look next to it.
+std::string executable_dir();
 
 }  // namespace ringsim

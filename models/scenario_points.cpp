@@ -188,9 +188,13 @@ void check_point(const Scenario& s, const Point& p, const std::string& where, in
   if (rpg > 1 && s.parallel.tensor > 1)
     throw fail("ranks_per_gpu", fmt::format("ranks sharing a GPU with parallel.tensor {} are not modelled",
                                             s.parallel.tensor));
-  if (p.ring_size % rpg != 0)
-    throw fail("ranks_per_gpu", fmt::format("ring_size {} is not a multiple of ranks_per_gpu {} (every GPU "
-                                            "holds the same number of ranks)", p.ring_size, rpg));
+  if (p.ring_size % rpg != 0) {
+    // A point without its own ranks_per_gpu takes the cluster's: name that key.
+    const std::string owner = p.ranks_per_gpu > 0 ? key("ranks_per_gpu") : "cluster.ranks_per_gpu";
+    throw InputError(s.path, line, owner,
+                     fmt::format("ring_size {}{} is not a multiple of ranks_per_gpu {} (every GPU holds the "
+                                 "same number of ranks)", p.ring_size, where.empty() ? "" : " of " + where, rpg));
+  }
   if (p.ring_size > kMaxFullRing && (rpg > 1 || has_interference(s.profile)))
     throw fail("ring_size", fmt::format("{} devices run only in modes folded and walk (above {} the event engine "
                                         "and recurrence are out of reach), which do not model {}",

@@ -8,11 +8,12 @@
 // errors, not silently ignored, and suggest the closest known key: a typo
 // such as `ring_sise` would otherwise fall back to a default and simulate
 // something the user did not ask for.
+#include <yaml-cpp/depthguard.h>
+
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "models/input_file.hpp"
 #include "models/scenario.hpp"
 #include "models/scenario_points.hpp"
 #include "models/yaml_map.hpp"
@@ -153,16 +154,13 @@ void read_cluster(const Map& root, Scenario& s) {
 }
 
 YAML::Node parse_file(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) throw InputError(path, 0, "", "no such file");
-  if (std::filesystem::is_directory(path, ec)) throw InputError(path, 0, "", "is a directory, not a scenario file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, 0, "", "cannot be read");
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = read_input_file(path, "scenario file");
   YAML::Node root;
   try {
-    root = YAML::Load(text.str());
+    root = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    throw InputError(path, e.mark.line >= 0 ? e.mark.line + 1 : 0, "",
+                     fmt::format("not valid YAML: nested more than {} levels deep", e.depth()));
   } catch (const YAML::Exception& e) {
     throw InputError(path, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", fmt::format("not valid YAML: {}", e.msg));
   }

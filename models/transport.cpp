@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "models/input_file.hpp"
 #include "models/profile.hpp"
 #include "models/yaml_reader.hpp"
 
@@ -98,14 +99,22 @@ TransportProfile transport_from_yaml(const YAML::Node& node, const std::string& 
   return t;
 }
 
-std::string shipped_transport_dir() { return (fs::path(shipped_profile_dir()) / "links").string(); }
+std::vector<std::string> transport_dirs() {
+  std::vector<std::string> dirs;
+  for (const ProfileDir& d : profile_dirs()) {
+    std::error_code ec;
+    const fs::path links = fs::path(d.path) / "links";
+    if (d.exists && fs::is_directory(links, ec)) dirs.push_back(links.string());
+  }
+  return dirs;
+}
 
 std::vector<std::string> shipped_transport_names() {
   std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(shipped_transport_dir(), ec))
-    if (e.path().extension() == ".yaml") names.push_back(e.path().stem().string());
+  for (const std::string& dir : transport_dirs())
+    for (std::string& n : profile_names_in(dir)) names.push_back(std::move(n));
   std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
   return names;
 }
 
@@ -113,20 +122,23 @@ TransportProfile load_transport(const std::string& name_or_path, const std::stri
   const fs::path given(name_or_path);
   const bool bare_name = name_or_path.find('/') == std::string::npos && given.extension() != ".yaml";
   std::vector<fs::path> candidates;
-  if (bare_name) candidates.push_back(fs::path(shipped_transport_dir()) / (name_or_path + ".yaml"));
+  const std::vector<std::string> dirs = transport_dirs();
+  if (bare_name)
+    for (const std::string& dir : dirs) candidates.push_back(fs::path(dir) / (name_or_path + ".yaml"));
   if (given.is_relative() && !base_dir.empty()) candidates.push_back(fs::path(base_dir) / given);
   candidates.push_back(given);
   std::error_code ec;
-  const auto found = std::find_if(candidates.begin(), candidates.end(), [&](const fs::path& c) { return fs::is_regular_file(c, ec); });
+  const auto found = std::find_if(candidates.begin(), candidates.end(), [&](const fs::path& c) { return fs::exists(c, ec); });
   if (found == candidates.end()) {
     throw InputError(name_or_path, 0, "",
                      bare_name ? fmt::format("unknown transport \"{}\"; shipped: {} (in {})", name_or_path,
-                                             fmt::join(shipped_transport_names(), ", "), shipped_transport_dir())
+                                             fmt::join(shipped_transport_names(), ", "), fmt::join(dirs, ", "))
                                : std::string("transport file not found"));
   }
+  const std::string text = read_input_file(found->string(), "transport profile");  // regular, capped, UTF-8
   YAML::Node root;
   try {
-    root = YAML::LoadFile(found->string());
+    root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw InputError(found->string(), e.mark.line >= 0 ? e.mark.line + 1 : 0, "", e.msg);
   }

@@ -63,11 +63,12 @@ double transport_rate_cap(const TransportProfile&, double message_bytes);
 
 // From YAML (format above); errors are InputError naming file, line and key.
 TransportProfile transport_from_yaml(const YAML::Node&, const std::string& file);
-// A shipped name (models/profiles/links/NAME.yaml) or a path, relative to
-// base_dir first.
+// A shipped name (links/NAME.yaml under a profile directory, searched in
+// profile_dirs() order: models/profiles/links in the source tree) or a path,
+// relative to base_dir first.
 TransportProfile load_transport(const std::string& name_or_path, const std::string& base_dir);
-std::string shipped_transport_dir();  // <profile dir>/links
-std::vector<std::string> shipped_transport_names();
+std::vector<std::string> transport_dirs();  // <profile dir>/links of every profile dir that has one
+std::vector<std::string> shipped_transport_names();  // over transport_dirs(), sorted, unique
 
 // The optional `transport` key of a scenario's link map (cluster.intra_node,
 // cluster.inter_node): nullptr when absent; else the loaded profile. `file`

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "models/input_error.hpp"
+#include "models/suggest.hpp"
 #include "models/units.hpp"
 
 namespace ringsim::yaml {
@@ -29,21 +30,6 @@ inline constexpr long long kMaxTokens = 1LL << 40;   // 1.1 trillion; products c
 inline constexpr long long kMaxHeads = 1 << 16;
 inline constexpr long long kMaxHeadDim = 1 << 16;
 inline constexpr double kMaxSimulatedNs = 9.2e18;  // int64 ns: 292 years
-
-inline std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diag = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 inline const char* kind_name(const YAML::Node& n) {
   switch (n.Type()) {
@@ -101,12 +87,9 @@ class Map {
  private:
   struct Entry { std::string key; YAML::Node value; int line; };
   InputError unknown(const std::string& key, int key_line, const std::vector<std::string>& known) const {
-    auto best = std::min_element(known.begin(), known.end(), [&](const auto& a, const auto& b) {
-      return edit_distance(key, a) < edit_distance(key, b);
-    });
-    std::string hint = edit_distance(key, *best) <= std::max<std::size_t>(2, key.size() / 3)
-                           ? fmt::format("; did you mean '{}'?", *best)
-                           : fmt::format("; known keys: {}", fmt::join(known, ", "));
+    const auto best = closest_name(key, known);
+    std::string hint = best ? fmt::format("; did you mean '{}'?", *best)
+                            : fmt::format("; known keys: {}", fmt::join(known, ", "));
     return InputError(file_, key_line, sub(key), fmt::format("unknown key{}", hint));
   }
   std::string path_;

@@ -25,6 +25,7 @@
 #include <stdexcept>
 
 #include "sim/engine_impl.hpp"
+#include "sim/trace.hpp"
 
 namespace ringsim {
 namespace {
@@ -36,17 +37,15 @@ const char* kind_name(std::uint8_t k) {
   return kNames[k];
 }
 
-// Micro-seconds with nanosecond precision, as Chrome's trace format wants.
-std::string us(TimeNs t) { return fmt::format("{}.{:03}", t / 1000, t % 1000); }
-
 }  // namespace
 
-void Engine::Impl::trace(const char* name, int pid, long long tid, TimeNs start, TimeNs end, long long label) {
-  if (!opt.chrome_trace) return;
-  *opt.chrome_trace << (first_trace ? "" : ",\n")
-                    << fmt::format(R"({{"name":"{}","ph":"X","pid":{},"tid":{},"ts":{},"dur":{},"args":{{"step":{}}}}})",
-                                   name, pid, tid, us(start), us(end - start), label);
-  first_trace = false;
+// Chrome/Perfetto trace (sim/trace.hpp): a compute of device `tid`, or a
+// transfer from `tid` to `peer`.
+void Engine::Impl::trace([[maybe_unused]] const char* name, [[maybe_unused]] int pid, long long tid, TimeNs start,
+                         TimeNs end, long long label, long long peer) {
+  if (!opt.trace) return;
+  if (peer < 0) opt.trace->compute(tid, start, end, label);
+  else opt.trace->transfer(tid, peer, start, end, label);
 }
 
 const Route* Engine::Impl::route(long long src, long long dst, TimeNs now) {
@@ -303,7 +302,7 @@ void Engine::Impl::handle(const Event& e) {
       schedule_network();
       for (const std::uint64_t x : flows_done) {
         const Transfer t = transfers[x];  // a copy: the devices run on and may reuse the slot
-        trace("kv", 1, t.src, t.matched_ns, now, t.label);
+        trace("transfer", 1, t.src, t.matched_ns, now, t.label, t.dst);
         transfer_share(now, t, -1);
         free_slots.push_back(static_cast<std::int64_t>(x));
         finish_one(now, t.src);

@@ -29,6 +29,8 @@
 
 namespace ringsim {
 
+class PointTrace;
+
 struct Op {
   enum Kind : std::uint8_t { kCompute, kSend, kRecv, kWaitAll, kAlloc, kFree, kDone };
   Kind kind = kDone;
@@ -69,7 +71,7 @@ class Program {
 
 struct EngineOptions {
   std::vector<std::string>* event_log = nullptr;  // one line per event
-  std::ostream* chrome_trace = nullptr;           // "ph":"X" slices, comma-separated
+  PointTrace* trace = nullptr;                    // Chrome/Perfetto trace of this run (sim/trace.hpp)
   // Called every so many completed WAIT_ALLs with (done, total_waits).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
   std::uint64_t total_waits = 0;

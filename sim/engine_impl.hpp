@@ -85,7 +85,6 @@ struct Engine::Impl {
   Rendezvous rendezvous;
   std::unordered_map<std::uint64_t, Route> routes;            // (src, dst) -> route
   std::vector<std::uint64_t> flows_done;  // scratch: tags the network completed
-  bool first_trace = true;
   std::uint64_t waits_done = 0;  // WAIT_ALLs passed, for progress
   EngineResult result;
 
@@ -116,7 +115,8 @@ struct Engine::Impl {
 
   // sim/engine.cpp (inline: defined and used there only, so the event loop
   // inlines them; measured: +20% instructions when they were out of line)
-  inline void trace(const char* name, int pid, long long tid, TimeNs start, TimeNs end, long long label);
+  inline void trace(const char* name, int pid, long long tid, TimeNs start, TimeNs end, long long label,
+                    long long peer = -1);
   // A device's last destination is looked up first: a ring sends to one peer.
   inline const Route* route(long long src, long long dst, TimeNs now);
   const Route* changed_route(long long src, long long dst, std::size_t epoch, TimeNs now);  // NIC failures

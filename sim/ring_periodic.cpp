@@ -67,25 +67,6 @@ long long periodic_fold(const RingLinkPeriod& links, long long ring) {
   return 0;
 }
 
-void check_modelled(const Scenario& scn, const Point& pt, const SimOptions& opt) {
-  const long long rpg = ranks_per_gpu(scn, pt);
-  const char* needs = rpg > 1 ? "ranks sharing a GPU (ranks_per_gpu > 1)"
-                      : has_interference(scn.profile) ? "transfers slowing compute (profile interference)"
-                                                       : nullptr;
-  const bool large = pt.ring_size > kMaxFullRing;
-  if (needs) {
-    throw std::invalid_argument(fmt::format(
-        "{} needs the event engine, which {}", needs,
-        large ? fmt::format("takes rings of at most {} devices (ring_size {})", kMaxFullRing, pt.ring_size)
-              : std::string("mode walk does not replace: use mode auto or event")));
-  }
-  if (large && (opt.mode == Mode::kEvent || opt.mode == Mode::kRecurrence)) {
-    throw std::invalid_argument(fmt::format("mode {} takes rings of at most {} devices (ring_size {}); "
-                                            "use mode auto, folded or walk",
-                                            mode_name(opt.mode), kMaxFullRing, pt.ring_size));
-  }
-}
-
 void fill_walk(const RingCosts& costs, const RingLinkPeriod& links, long long ring, PointResult& r) {
   RingWalkInput in{ring, costs.diagonal_ns, costs.lower_ns, costs.upper_ns, links.period_ns, links.wrap_ns};
   const RingWalkResult w = ring_walk(in);
@@ -115,6 +96,25 @@ void fill_folded(const RingCosts& costs, const RingLinkPeriod& links, long long 
 }
 
 }  // namespace
+
+void check_modelled(const Scenario& scn, const Point& pt, const SimOptions& opt) {
+  const long long rpg = ranks_per_gpu(scn, pt);
+  const char* needs = rpg > 1 ? "ranks sharing a GPU (ranks_per_gpu > 1)"
+                      : has_interference(scn.profile) ? "transfers slowing compute (profile interference)"
+                                                       : nullptr;
+  const bool large = pt.ring_size > kMaxFullRing;
+  if (needs) {
+    throw std::invalid_argument(fmt::format(
+        "{} needs the event engine, which {}", needs,
+        large ? fmt::format("takes rings of at most {} devices (ring_size {})", kMaxFullRing, pt.ring_size)
+              : std::string("mode walk does not replace: use mode auto or event")));
+  }
+  if (large && (opt.mode == Mode::kEvent || opt.mode == Mode::kRecurrence)) {
+    throw std::invalid_argument(fmt::format("mode {} takes rings of at most {} devices (ring_size {}); "
+                                            "use mode auto, folded or walk",
+                                            mode_name(opt.mode), kMaxFullRing, pt.ring_size));
+  }
+}
 
 RingLinkPeriod ring_link_classes(const ClusterSpec& spec, long long ring, double bytes) {
   const long long g = spec.gpus_per_node;

@@ -45,6 +45,10 @@ RingLinkPeriod ring_link_classes(const ClusterSpec& spec, long long ring_size, d
 // Whether simulate_point hands the point to simulate_periodic: mode kWalk,
 // or a ring above kMaxFullRing.
 bool needs_periodic_path(const Point&, const SimOptions&);
+// Throws std::invalid_argument, as simulate_periodic does first, when the
+// point needs what the periodic paths do not model (ranks sharing a GPU,
+// interference) or asks for mode event or recurrence above kMaxFullRing.
+void check_modelled(const Scenario&, const Point&, const SimOptions&);
 // Fills r's times from the ring `ring` lowers to (no tail): mode, makespan,
 // slowest device and its compute, compute statistics, flops, events,
 // threads (memory and the cost source are the caller's). Throws

@@ -73,7 +73,7 @@ struct Setup {
 EngineOptions engine_options(const Setup& su) {
   EngineOptions eo;
   if (su.opt.record_events) eo.event_log = su.opt.event_log;
-  eo.chrome_trace = su.opt.chrome_trace;
+  eo.trace = su.opt.trace;
   eo.ranks_per_gpu = su.rpg;
   eo.copy_compute_share = su.scn.profile.copy_compute_share;
   eo.link_compute_share = su.scn.profile.link_compute_share;
@@ -314,10 +314,12 @@ void check_mode(const Scenario& scn, Mode mode) {
 
 namespace {
 
-// One pass of the point (forward or backward) with its own plan, with
-// `faults` realised for `repeat` (empty: none).
-PointResult simulate_pass(const Scenario& scn, const Point& pt, const SimOptions& opt, const Schedule& schedule,
-                          Pass pass, const FaultSpec& faults, int repeat) {
+// Builds a point's Setup for one pass (its schedule's plan; the topology
+// unless the point takes the periodic paths; `faults` realised for `repeat`,
+// empty: none) and hands it to `use` while the plan's inputs live.
+template <class Use>
+void with_setup(const Scenario& scn, const Point& pt, const SimOptions& opt, const Schedule& schedule, Pass pass,
+                const FaultSpec& faults, int repeat, Use&& use) {
   const bool periodic = needs_periodic_path(pt, opt);
   Setup su{scn, pt, opt, attention_of(scn, pt), std::nullopt, CostContext(scn.profile, scn.shape),
            std::nullopt, ranks_per_gpu(scn, pt), nullptr, nullptr, {}, std::nullopt};
@@ -337,17 +339,25 @@ PointResult simulate_pass(const Scenario& scn, const Point& pt, const SimOptions
   const PlanInput in{scn, pt, su.att, su.costs, su.docs ? &*su.docs : nullptr, su.rpg, pass};
   su.plan = schedule.plan(in);
   if (model && model->compute_faults()) su.faulty.emplace(su.plan->program(), *model);
+  use(su, periodic);
+}
 
+// One pass of the point (forward or backward) with its own plan, with
+// `faults` realised for `repeat` (empty: none).
+PointResult simulate_pass(const Scenario& scn, const Point& pt, const SimOptions& opt, const Schedule& schedule,
+                          Pass pass, const FaultSpec& faults, int repeat) {
   PointResult r;
-  r.point = pt;
-  r.schedule = su.att.schedule;
-  r.schedule_detail = su.plan->detail();
-  r.layout = su.att.layout;
-  r.pass = pass;
-  r.device_steps = su.plan->waits();
-  if (periodic) fill_periodic(su, r);
-  else dispatch(su, r);
-  r.compute_source = su.costs.source();  // after the run: every block asked for
+  with_setup(scn, pt, opt, schedule, pass, faults, repeat, [&r, pass](Setup& su, bool periodic) {
+    r.point = su.pt;
+    r.schedule = su.att.schedule;
+    r.schedule_detail = su.plan->detail();
+    r.layout = su.att.layout;
+    r.pass = pass;
+    r.device_steps = su.plan->waits();
+    if (periodic) fill_periodic(su, r);
+    else dispatch(su, r);
+    r.compute_source = su.costs.source();  // after the run: every block asked for
+  });
   r.slowest_exposed_comm_ns = r.makespan_ns - r.slowest_compute_ns;
   return r;
 }
@@ -373,6 +383,27 @@ PointResult simulate_realisation(const Scenario& scn, const Point& pt, const Sim
   }
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
+}
+
+// The checks simulate_point makes before it runs recurrence or folded,
+// without simulating (tests/tools: a refused point leaves no output).
+void check_mode(const Scenario& scn, const Point& pt, Mode mode) {
+  if (mode != Mode::kRecurrence && mode != Mode::kFolded) return;  // walk: check_mode(scn, mode)
+  SimOptions opt;
+  opt.mode = mode;
+  if (needs_periodic_path(pt, opt)) return check_modelled(scn, pt, opt);
+  const Schedule& schedule = checked_schedule(scn, pt);
+  const Pass pass = attention_of(scn, pt).pass;
+  for (Pass p : {Pass::kForward, Pass::kBackward}) {  // a training point runs both
+    if (pass != Pass::kTraining && pass != p) continue;
+    with_setup(scn, pt, opt, schedule, p, faults_of(scn, pt), 0, [mode](Setup& su, bool) {
+      RingLinks links;
+      const std::string refusal = fast_refusal(su, su.plan->lower(), &links);
+      if (!refusal.empty())
+        throw std::invalid_argument(fmt::format("mode {} cannot run this point exactly: {}; use mode event",
+                                                mode_name(mode), refusal));
+    });
+  }
 }
 
 PointResult simulate_point(const Scenario& scn, const Point& pt, const SimOptions& opt) {

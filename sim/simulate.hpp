@@ -45,6 +45,8 @@
 
 namespace ringsim {
 
+class PointTrace;
+
 enum class Mode { kAuto, kEvent, kRecurrence, kFolded, kWalk };
 const char* mode_name(Mode);
 
@@ -107,9 +109,9 @@ struct SimOptions {
   bool keep_finish_times = false;  // fill PointResult::finish_ns
   bool record_events = false;      // kEvent: fill event_log (determinism tests)
   std::vector<std::string>* event_log = nullptr;
-  // kEvent: Chrome/Perfetto trace events (JSON objects, comma-separated, no
-  // enclosing brackets) for compute and transfers of every device.
-  std::ostream* chrome_trace = nullptr;
+  // kEvent: the point's Chrome/Perfetto trace (sim/trace.hpp): compute and
+  // transfers of the devices it samples.
+  PointTrace* trace = nullptr;
   // Called now and then with (device-steps done, device-steps total).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
 };
@@ -124,5 +126,12 @@ PointResult simulate_point(const Scenario&, const Point&, const SimOptions&);
 // One run of the point with `faults` realised for `repeat` (empty: none).
 PointResult simulate_realisation(const Scenario&, const Point&, const SimOptions&, const FaultSpec& faults, int repeat);
 PointResult simulate_faults(const Scenario&, const Point&, const SimOptions&);
+
+// Throws std::invalid_argument, as simulate_point would after its setup,
+// when mode recurrence or folded cannot simulate the point exactly (one rank
+// per GPU, no interference, link-disjoint ring routes, a schedule that
+// lowers to a ring). The CLI checks every point before it opens an output.
+// Plans the point and builds its topology for those two modes only.
+void check_mode(const Scenario&, const Point&, Mode);
 
 }  // namespace ringsim

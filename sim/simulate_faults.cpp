@@ -19,7 +19,7 @@ TimeNs percentile(const std::vector<TimeNs>& sorted, double p) {
 // Progress of run k of `runs` as a share of the point's device-steps.
 SimOptions run_options(const SimOptions& opt, int k, int runs) {
   SimOptions o = opt;
-  o.chrome_trace = k == 1 ? opt.chrome_trace : nullptr;  // the trace shows repeat 0
+  o.trace = k == 1 ? opt.trace : nullptr;  // the trace shows repeat 0
   o.event_log = k == 1 ? opt.event_log : nullptr;
   o.record_events = k == 1 && opt.record_events;
   if (opt.progress)
@@ -86,7 +86,7 @@ PointResult simulate_faults(const Scenario& scn, const Point& pt, const SimOptio
   }
   if (opt.keep_finish_times) {  // the shown repeat again, keeping its finish times
     SimOptions o = opt;
-    o.chrome_trace = nullptr;
+    o.trace = nullptr;
     o.progress = nullptr;
     o.record_events = false;
     results[static_cast<std::size_t>(st.shown_repeat)] = simulate_realisation(scn, pt, o, spec, st.shown_repeat);

@@ -4,7 +4,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdlib>
+
+#include "sim/trace.hpp"
 
 namespace ringsim {
 
@@ -17,7 +18,7 @@ SimOptions TrainingRun::backward_options(const PointResult& forward) {
     auto progress = opt_.progress;
     o.progress = [progress, before](std::uint64_t done, std::uint64_t total) { progress(before + done, before + total); };
   }
-  if (opt_.chrome_trace) o.chrome_trace = &backward_trace_;
+  if (opt_.trace) opt_.trace->set_offset_ns(forward.makespan_ns);
   return o;
 }
 
@@ -44,30 +45,8 @@ PointResult TrainingRun::combine(const PointResult& f, const PointResult& b) {
   r.bound_tight = false;
   r.finish_ns.clear();
   for (TimeNs t : b.finish_ns) r.finish_ns.push_back(checked_add_ns(f.makespan_ns, t));
-  if (opt_.chrome_trace) {
-    const std::string shifted = shift_trace(backward_trace_.str(), f.makespan_ns);
-    if (!shifted.empty()) *opt_.chrome_trace << ",\n" << shifted;
-  }
+  if (opt_.trace) opt_.trace->set_offset_ns(0);
   return r;
-}
-
-std::string shift_trace(const std::string& events, TimeNs offset_ns) {
-  static constexpr std::string_view kTs = "\"ts\":";
-  std::string out;
-  std::size_t at = 0;
-  for (std::size_t k = events.find(kTs); k != std::string::npos; k = events.find(kTs, at)) {
-    const std::size_t begin = k + kTs.size();
-    const std::size_t dot = events.find('.', begin);
-    const TimeNs us = std::strtoll(events.c_str() + begin, nullptr, 10);
-    const TimeNs frac = std::strtoll(events.c_str() + dot + 1, nullptr, 10);
-    const TimeNs ns = us * 1000 + frac + offset_ns;
-    out.append(events, at, begin - at);
-    out += fmt::format("{}.{:03}", ns / 1000, ns % 1000);
-    at = dot + 4;  // three decimals
-  }
-  out.append(events, at, std::string::npos);
-  const auto first = out.find_first_not_of(" \t\r\n,");
-  return first == std::string::npos ? std::string() : out.substr(first);
 }
 
 }  // namespace ringsim

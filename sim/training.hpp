@@ -14,10 +14,9 @@
 //   flops, events, device-steps summed; label estimated if either pass is;
 //   finish times (when kept): the forward's makespan + the backward's
 // Progress counts the forward's device-steps then the backward's; a trace
-// holds the forward, then the backward shifted by the forward's makespan.
+// (one process) holds the forward, then the backward drawn the forward's
+// makespan later.
 #pragma once
-#include <sstream>
-
 #include "sim/simulate.hpp"
 
 namespace ringsim {
@@ -31,10 +30,6 @@ class TrainingRun {
 
  private:
   const SimOptions& opt_;
-  std::ostringstream backward_trace_;
 };
-
-// Chrome-trace objects (the engine's "ts":<us with 3 decimals>) moved later by offset_ns.
-std::string shift_trace(const std::string& events, TimeNs offset_ns);
 
 }  // namespace ringsim

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -20,7 +21,9 @@
 
 #include "models/flow_network.hpp"
 #include "sim/simulate.hpp"
+#include "sim/trace.hpp"
 #include "sim_fixtures.hpp"
+#include "trace_reader.hpp"
 
 using namespace ringsim;
 
@@ -39,8 +42,16 @@ PointResult simulate(const Scenario& s, std::ostream* trace = nullptr) {
   SimOptions o;
   o.mode = Mode::kEvent;
   o.keep_finish_times = true;
-  o.chrome_trace = trace;
-  return simulate_point(s, s.points[0], o);
+  std::optional<TraceWriter> writer;
+  std::optional<PointTrace> point_trace;
+  if (trace) {
+    writer.emplace(*trace);
+    point_trace.emplace(*writer, "point", DeviceSample{});
+    o.trace = &*point_trace;
+  }
+  PointResult r = simulate_point(s, s.points[0], o);
+  if (writer) writer->close();
+  return r;
 }
 
 // Fixes a chunk x chunk block's time by hand (a profile sample, see
@@ -56,32 +67,6 @@ BlockTimes fix_block(Scenario& s, MaskKind mask, double attention_s = kAttention
   test::set_block_seconds(s, c, c, mask, attention_s);
   if (s.profile.merge.empty()) test::set_merge_seconds(s, c, kMergeS);
   return {test::oracle_ns(attention_s), test::oracle_ns(attention_s, kMergeS)};
-}
-
-struct TraceSlice {
-  long long device, step;
-  TimeNs start_ns, end_ns;
-};
-
-// Compute slices of a chrome trace written by the engine.
-std::vector<TraceSlice> compute_slices(const std::string& trace) {
-  std::vector<TraceSlice> out;
-  std::istringstream in(trace);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.find("\"name\":\"compute\"") == std::string::npos) continue;
-    TraceSlice sl{};
-    double ts_us = 0, dur_us = 0;
-    const auto at = [&](const char* key) { return line.c_str() + line.find(key) + std::string(key).size(); };
-    std::sscanf(at("\"tid\":"), "%lld", &sl.device);
-    std::sscanf(at("\"ts\":"), "%lf", &ts_us);
-    std::sscanf(at("\"dur\":"), "%lf", &dur_us);
-    std::sscanf(at("\"step\":"), "%lld", &sl.step);
-    sl.start_ns = std::llround(ts_us * 1000);  // the trace has ns precision
-    sl.end_ns = sl.start_ns + std::llround(dur_us * 1000);
-    out.push_back(sl);
-  }
-  return out;
 }
 
 }  // namespace
@@ -164,14 +149,15 @@ TEST_CASE("sim::shared GPU: computes of one card never overlap and start in (ste
     CAPTURE(rpg);
     std::ostringstream trace;
     const PointResult r = simulate(s, &trace);
-    std::map<long long, std::vector<TraceSlice>> by_gpu;
-    for (const TraceSlice& sl : compute_slices(trace.str())) by_gpu[sl.device / rpg].push_back(sl);
+    std::map<long long, std::vector<test::TraceSlice>> by_gpu;
+    for (const test::TraceSlice& sl : test::compute_slices(test::parse_trace(trace.str())))
+      by_gpu[sl.tid / 2 / rpg].push_back(sl);
     for (auto& [gpu, slices] : by_gpu) {
       CAPTURE(gpu);
       // Every (step, rank) of the card; one rank per card skips masked blocks.
       if (rpg > 1) CHECK(slices.size() == static_cast<std::size_t>(ring * rpg));
-      std::sort(slices.begin(), slices.end(), [](const TraceSlice& a, const TraceSlice& b) {
-        return std::tie(a.step, a.device) < std::tie(b.step, b.device);
+      std::sort(slices.begin(), slices.end(), [](const test::TraceSlice& a, const test::TraceSlice& b) {
+        return std::tie(a.step, a.tid) < std::tie(b.step, b.tid);
       });
       for (std::size_t i = 1; i < slices.size(); ++i) CHECK(slices[i].start_ns >= slices[i - 1].end_ns);
     }

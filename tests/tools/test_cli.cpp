@@ -1,10 +1,11 @@
-// ringsim CLI (tools/ringsim) driven through run_cli: exit codes, error
-// lines, no output file on bad input, labelled JSON/CSV/table output.
+// ringsim CLI (tools/ringsim) driven through run_cli: usage errors and their
+// suggestions, help with examples, profile lookup, and the JSON, CSV and
+// table outputs (JSON read back with nlohmann-json).
 #include <doctest/doctest.h>
+#include <stdlib.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <nlohmann/json.hpp>
 
 #include "tests/tools/tool_fixtures.hpp"
 
@@ -12,19 +13,10 @@ using ringsim::test::cli;
 using ringsim::test::contains;
 using ringsim::test::count;
 using ringsim::test::kTiny;
+using ringsim::test::read_file;
 using ringsim::test::replace_line;
 using ringsim::test::TempDir;
-
-namespace {
-
-std::string read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
+using nlohmann::json;
 
 TEST_CASE("ringsim CLI: bad scenarios exit 2 with FILE:LINE: KEY and leave no output file") {
   TempDir dir;
@@ -48,8 +40,7 @@ TEST_CASE("ringsim CLI: bad scenarios exit 2 with FILE:LINE: KEY and leave no ou
       auto r = cli({"run", scenario, "--format", format, "--out", out, "--quiet"});
       CHECK(r.rc == 2);
       CHECK(contains(r.err, "error: " + scenario + c.where));
-      CHECK_FALSE(std::filesystem::exists(out));
-      CHECK_FALSE(std::filesystem::exists(out + ".partial"));
+      CHECK(dir.entries() == std::vector<std::string>{"bad.yaml"});
       CHECK(r.out.empty());
     }
   }
@@ -58,9 +49,10 @@ TEST_CASE("ringsim CLI: bad scenarios exit 2 with FILE:LINE: KEY and leave no ou
   CHECK(contains(missing.err, "error: " + dir.file("missing.yaml") + ": no such file"));
 }
 
-TEST_CASE("ringsim CLI: usage errors exit 2 and print the usage") {
+TEST_CASE("ringsim CLI: usage errors exit 2, print the usage and write nothing") {
   TempDir dir;
   std::string tiny = dir.write("tiny.yaml", kTiny);
+  const std::string t = dir.file("t.json");
   const std::vector<std::vector<std::string>> bad = {
       {},
       {"frobnicate"},
@@ -73,10 +65,15 @@ TEST_CASE("ringsim CLI: usage errors exit 2 and print the usage") {
       {"run", tiny, "--mode", "fast"},
       {"run", tiny, "--threads", "-1"},
       {"run", tiny, "--threads", "many"},
-      {"run", tiny, "--quiet=yes"},
-      {"run", tiny, "--trace", dir.file("t.json"), "--mode", "recurrence"},
+      {"run", tiny, "--threads", "4097"},
+      {"run", tiny, "--csv-header", "none"},
+      {"run", tiny, "--trace", t, "--mode", "recurrence"},
+      {"run", tiny, "--trace-devices", "0-3"},
+      {"run", tiny, "--trace", t, "--trace-devices", "3-1"},
+      {"run", tiny, "--trace", t, "--trace-devices", "a"},
       {"report", tiny, "--bogus"},
       {"profiles", "extra"},
+      {"--profile-dir"},
   };
   for (const auto& args : bad) {
     std::string joined;
@@ -85,79 +82,146 @@ TEST_CASE("ringsim CLI: usage errors exit 2 and print the usage") {
     auto r = cli(args);
     CHECK(r.rc == 2);
     CHECK(contains(r.err, "usage: ringsim"));
+    CHECK(r.out.empty());
   }
-  CHECK_FALSE(std::filesystem::exists(dir.file("t.json")));
+  CHECK(dir.entries() == std::vector<std::string>{"tiny.yaml"});
 }
 
-TEST_CASE("ringsim CLI: --help works on every command") {
+TEST_CASE("ringsim CLI: a misspelled option or command gets the closest name") {
+  TempDir dir;
+  std::string tiny = dir.write("tiny.yaml", kTiny);
+  struct Case { std::vector<std::string> args; const char* hint; };
+  const Case cases[] = {
+      {{"run", tiny, "--thread", "2"}, "(did you mean --threads?)"},
+      {{"run", tiny, "--fromat", "csv"}, "(did you mean --format?)"},
+      {{"run", tiny, "--trace-device=1"}, "(did you mean --trace-devices?)"},
+      {{"report", tiny, "--claim", "x.csv"}, "(did you mean --claims?)"},
+      {{"rnu", tiny}, "unknown command 'rnu' (did you mean run?)"},
+      {{"profile"}, "(did you mean profiles?)"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.hint);
+    auto r = cli(c.args);
+    CHECK(r.rc == 2);
+    CHECK(contains(r.err, c.hint));
+  }
+  CHECK_FALSE(contains(cli({"run", tiny, "--zzzzzzzz"}).err, "did you mean"));
+}
+
+TEST_CASE("ringsim CLI: every command's --help has its usage and examples") {
   for (const char* command : {"run", "report", "profiles"}) {
     CAPTURE(command);
-    auto r = cli({command, "--help"});
-    CHECK(r.rc == 0);
-    CHECK(contains(r.out, std::string("usage: ringsim ") + command));
+    for (const std::vector<std::string>& args : {std::vector<std::string>{command, "--help"},
+                                                 std::vector<std::string>{"help", command}}) {
+      auto r = cli(args);
+      CHECK(r.rc == 0);
+      CHECK(contains(r.out, std::string("usage: ringsim ") + command));
+      CHECK(contains(r.out, std::string("Examples:\n  ringsim ")));
+    }
   }
   auto top = cli({"--help"});
   CHECK(top.rc == 0);
-  CHECK(contains(top.out, "calibrate"));
+  for (const char* part : {"usage: ringsim", "calibrate", "validate", "--profile-dir", "Examples:"})
+    CHECK_MESSAGE(contains(top.out, part), part);
+  auto version = cli({"--version"});
+  CHECK(version.rc == 0);
+  CHECK(contains(version.out, "ringsim "));
 }
 
-TEST_CASE("ringsim CLI: calibrate and validate say when this build has no CUDA") {
+TEST_CASE("ringsim CLI: calibrate and validate are separate programs, looked for beside ringsim and on PATH") {
+  TempDir empty;
+  const char* old_path = std::getenv("PATH");
+  const std::string saved = old_path ? old_path : "";
+  setenv("PATH", empty.file("").c_str(), 1);  // nothing there
   for (const char* command : {"calibrate", "validate"}) {
     CAPTURE(command);
-#if defined(RINGSIM_HAVE_CALIBRATE) || defined(RINGSIM_HAVE_VALIDATE)
-    MESSAGE("built with CUDA tools: forwarding is tested on the GPU machine");
-#else
     auto r = cli({command, "--help"});
     CHECK(r.rc == 2);
-    CHECK(contains(r.err, std::string("ringsim: '") + command + "' needs CUDA and a GPU"));
-#endif
+    CHECK(contains(r.err, std::string("'") + command + "' is the separate program ringsim-" + command));
+    CHECK(contains(r.err, "built only where CUDA (nvcc) is found"));
   }
+  setenv("PATH", saved.c_str(), 1);
 }
 
-TEST_CASE("ringsim CLI: profiles lists the shipped profiles") {
+TEST_CASE("ringsim CLI: profiles says where it looked, in order, and where each profile comes from") {
   auto r = cli({"profiles"});
-  CHECK(r.rc == 0);
-  CHECK(contains(r.out, "h100-sxm"));
-  CHECK(contains(r.out, "gtx-1080"));
-  CHECK(contains(r.out, "datasheet"));
+  REQUIRE(r.rc == 0);
+  for (const char* part : {"1. --profile-dir", "2. RINGSIM_PROFILE_DIR", "3. next to the executable", "4. source tree",
+                           "h100-sxm", "gtx-1080", "datasheet", "models/profiles/gtx-1080.yaml"})
+    CHECK_MESSAGE(contains(r.out, part), part);
+}
+
+TEST_CASE("ringsim CLI: --profile-dir wins over RINGSIM_PROFILE_DIR, which wins over the shipped profiles") {
+  TempDir flag_dir, env_dir, work;
+  const std::string card = "name: gtx-1080\ncard: {}\nsource: datasheet\nmemory: \"8 GiB\"\nhbm_bandwidth: \"320 GB/s\"\n"
+                           "tflops: {fp16: 0.1386, fp32: 8.873}\n";
+  auto with_card = [&](const char* name) { return replace_line(card, 2, std::string("card: ") + name); };
+  flag_dir.write("gtx-1080.yaml", with_card("Card From The Flag"));
+  env_dir.write("gtx-1080.yaml", with_card("Card From The Environment"));
+  env_dir.write("only-in-env.yaml", replace_line(with_card("Env Only"), 1, "name: only-in-env"));
+  const std::string scenario = work.write("s.yaml", replace_line(kTiny, 6, "  device: gtx-1080"));
+  setenv("RINGSIM_PROFILE_DIR", env_dir.file("").c_str(), 1);
+  auto both = cli({"--profile-dir", flag_dir.file(""), "run", scenario, "--format", "json", "--quiet"});
+  auto env = cli({"run", scenario, "--format", "json", "--quiet"});
+  auto listing = cli({"--profile-dir", flag_dir.file(""), "profiles"});
+  unsetenv("RINGSIM_PROFILE_DIR");
+  auto shipped = cli({"run", scenario, "--format", "json", "--quiet"});
+  REQUIRE(both.rc == 0);
+  REQUIRE(env.rc == 0);
+  REQUIRE(shipped.rc == 0);
+  CHECK(json::parse(both.out)["header"]["card"] == "Card From The Flag");
+  CHECK(json::parse(env.out)["header"]["card"] == "Card From The Environment");
+  CHECK(json::parse(shipped.out)["header"]["card"] == "NVIDIA GeForce GTX 1080");
+  CHECK(contains(listing.out, "1. --profile-dir           " + flag_dir.file("")));
+  CHECK(contains(listing.out, "only-in-env"));
+  CHECK(contains(listing.out, flag_dir.file("gtx-1080.yaml")));  // the file the name resolves to
+  auto missing = cli({"--profile-dir", flag_dir.file("nope"), "profiles"});
+  CHECK(missing.rc == 2);
+  CHECK(contains(missing.err, "error: --profile-dir: " + flag_dir.file("nope") + " is not a directory"));
 }
 
 TEST_CASE("ringsim CLI: run --format json gives every required field, labelled") {
   TempDir dir;
   auto r = cli({"run", dir.write("tiny.yaml", kTiny), "--format", "json", "--quiet"});
   REQUIRE(r.rc == 0);
-  const std::string& j = r.out;
-  for (const char* header : {"\"header\"", "\"ringsim_version\"", "\"scenario\": \"tiny\"",
-                             "\"profile\": \"h100-sxm-datasheet\"",
-                             "\"card\"", "\"labels\"", "\"simulated\"", "\"estimated\"", "\"measured\"", "\"points\": ["})
-    CHECK_MESSAGE(contains(j, header), header);
-  for (const char* field : {"\"tokens\"", "\"ring_size\"", "\"ranks_per_gpu\"", "\"gpus\"", "\"chunk_tokens\"",
-                            "\"simulated_seconds\"",
-                            "\"tokens_per_second\"", "\"peak_memory_bytes_per_device\"", "\"fits_in_memory\"",
-                            "\"memory_reason\"", "\"compute_seconds\"", "\"exposed_comm_seconds\"",
-                            "\"exposed_comm_fraction\"", "\"label\"", "\"compute_source\"", "\"mode\"", "\"events\"",
-                            "\"device_steps\"", "\"wall_seconds\"", "\"bound\""}) {
-    CAPTURE(field);
-    CHECK(count(j, field) == 4);  // one per point of kTiny
+  const json j = json::parse(r.out);
+  const json& h = j.at("header");
+  CHECK(h.at("scenario") == "tiny");
+  CHECK(h.at("profile") == "h100-sxm-datasheet");
+  for (const char* key : {"ringsim_version", "card", "profile_source", "profile_file", "network", "requested_mode"})
+    CHECK_MESSAGE(h.contains(key), key);
+  for (const char* label : {"simulated", "estimated", "measured"}) CHECK(h.at("labels").contains(label));
+  REQUIRE(j.at("points").size() == 4);
+  for (const json& p : j.at("points")) {
+    for (const char* field : {"tokens", "ring_size", "ranks_per_gpu", "gpus", "chunk_tokens", "simulated_seconds",
+                              "tokens_per_second", "peak_memory_bytes_per_device", "fits_in_memory", "memory_reason",
+                              "compute_seconds", "exposed_comm_seconds", "exposed_comm_fraction", "compute_source",
+                              "mode", "events", "device_steps", "wall_seconds", "bound"})
+      CHECK_MESSAGE(p.contains(field), field);
+    // h100-sxm-datasheet has no measured samples: nothing may claim "simulated".
+    CHECK(p.at("label") == "estimated");
+    CHECK(p.at("device_steps") == p.at("ring_size").get<long long>() * p.at("ring_size").get<long long>());
   }
-  // h100-sxm-datasheet has no measured samples: nothing may claim "simulated".
-  CHECK(count(j, "\"label\": \"estimated\"") == 4);
-  CHECK(contains(j, "\"ring_size\": 8, \"ranks_per_gpu\": 1, \"gpus\": 8, \"chunk_tokens\": 512"));
-  CHECK(j.substr(j.size() - 4) == "\n]}\n");
+  const json& last = j.at("points")[3];
+  CHECK(last.at("ring_size") == 8);
+  CHECK(last.at("gpus") == 8);
+  CHECK(last.at("chunk_tokens") == 512);
 }
 
-TEST_CASE("ringsim CLI: run --out writes the whole file and no .partial") {
+TEST_CASE("ringsim CLI: CSV with '#' comment lines, or plain for pandas") {
   TempDir dir;
-  std::string out = dir.file("result.csv");
-  auto r = cli({"run", dir.write("tiny.yaml", kTiny), "--format", "csv", "--out", out, "--quiet"});
-  REQUIRE(r.rc == 0);
-  CHECK(r.out.empty());
-  CHECK_FALSE(std::filesystem::exists(out + ".partial"));
-  std::string csv = read(out);
-  CHECK(contains(csv, "tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,label,simulated_seconds,"));
-  CHECK(count(csv, "\n4096,") + count(csv, "\n8192,") == 4);
-  CHECK(count(csv, ",estimated,") == 4);
-  CHECK(contains(csv, "# profile: h100-sxm-datasheet"));
+  const std::string tiny = dir.write("tiny.yaml", kTiny);
+  auto comments = cli({"run", tiny, "--format", "csv", "--quiet"});
+  auto plain = cli({"run", tiny, "--format", "csv", "--csv-header", "plain", "--quiet"});
+  REQUIRE(comments.rc == 0);
+  REQUIRE(plain.rc == 0);
+  const std::string header = "tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,label,simulated_seconds,";
+  CHECK(plain.out.rfind(header, 0) == 0);  // the very first line
+  CHECK(count(plain.out, "\n") == 5);      // header + 4 points
+  CHECK(count(plain.out, "#") == 0);
+  CHECK(comments.out.rfind("# ringsim", 0) == 0);
+  CHECK(contains(comments.out, "# profile: h100-sxm-datasheet"));
+  CHECK(count(comments.out, ",estimated,") == 4);
 }
 
 TEST_CASE("ringsim CLI: the table says what every figure is") {
@@ -178,26 +242,14 @@ TEST_CASE("ringsim CLI: a point that does not fit in memory is a result, not an 
                       "hbm_bandwidth: \"1 TB/s\", tflops: 100}";
   auto r = cli({"run", dir.write("small.yaml", replace_line(kTiny, 6, small)), "--format", "json", "--quiet"});
   REQUIRE(r.rc == 0);
-  CHECK(count(r.out, "\"fits_in_memory\": false") == 4);
-  CHECK(count(r.out, "\"memory_reason\": null") == 0);
+  const json j = json::parse(r.out);
+  for (const json& p : j.at("points")) {
+    CHECK(p.at("fits_in_memory") == false);
+    CHECK(p.at("memory_reason").is_string());
+  }
   auto table = cli({"run", dir.file("small.yaml"), "--quiet"});
   CHECK(table.rc == 0);
   CHECK(contains(table.out, "does not fit"));
-}
-
-TEST_CASE("ringsim CLI: --trace writes one JSON array from the event engine") {
-  TempDir dir;
-  std::string trace = dir.file("trace.json");
-  std::string yaml = replace_line(kTiny, 10, "");
-  for (int l = 11; l <= 14; ++l) yaml = replace_line(yaml, l, "");
-  auto r = cli({"run", dir.write("one.yaml", yaml), "--trace", trace, "--format", "json", "--quiet"});
-  REQUIRE(r.rc == 0);
-  CHECK(contains(r.out, "\"mode\": \"event\""));
-  std::string t = read(trace);
-  REQUIRE(t.size() > 4);
-  CHECK(t.front() == '[');
-  CHECK(t.substr(t.size() - 2) == "]\n");
-  CHECK(contains(t, "\"ts\""));
 }
 
 TEST_CASE("ringsim CLI: rows read simulated only when the profile's samples cover the compute") {
@@ -215,8 +267,8 @@ TEST_CASE("ringsim CLI: rows read simulated only when the profile's samples cove
   std::string yaml = replace_line(replace_line(kTiny, 3, "attention: {causal: false}"), 6, "  device: card.yaml");
   auto r = cli({"run", dir.write("calibrated.yaml", yaml), "--format", "json", "--quiet"});
   REQUIRE(r.rc == 0);
-  CHECK(count(r.out, "\"label\": \"simulated\"") == 4);
-  CHECK(count(r.out, "\"label\": \"estimated\"") == 0);
+  const json j = json::parse(r.out);
+  for (const json& p : j.at("points")) CHECK(p.at("label") == "simulated");
   CHECK(contains(r.out, "calibrated on Test Card 1"));
-  CHECK(contains(r.out, "\"profile_source\": \"measured\""));
+  CHECK(j.at("header").at("profile_source") == "measured");
 }

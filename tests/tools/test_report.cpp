@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <fstream>
 
 #include "tests/tools/tool_fixtures.hpp"
@@ -31,12 +32,28 @@ TEST_CASE("ringsim report: claims join by (tokens, ring_size), with a column per
   SUBCASE("json") {
     auto r = cli({"report", scenario, "--device", "gtx-1080", "--format", "json", "--quiet"});
     REQUIRE(r.rc == 0);
-    CHECK(count(r.out, "\"label\": \"claimed\"") == 2);  // rows 4096/1 and 8192/4
-    CHECK(count(r.out, "\"claimed\": null") == 2);
-    CHECK(count(r.out, "\"profile\": \"h100-sxm-datasheet\"") == 1 + 4);
-    CHECK(count(r.out, "\"profile\": \"gtx-1080\"") == 1 + 4);
-    CHECK(count(r.out, "\"ratio_to_claimed\": null") == 2 * 2);
-    CHECK(count(r.out, "\"label\": \"estimated\"") == 2 * 4 + 2);  // every cell, and each profile in the header
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    const auto& profiles = j.at("header").at("profiles");
+    REQUIRE(profiles.size() == 2);
+    CHECK(profiles[0].at("profile") == "h100-sxm-datasheet");
+    CHECK(profiles[1].at("profile") == "gtx-1080");
+    for (const auto& p : profiles) CHECK(p.at("label") == "estimated");
+    const auto& rows = j.at("rows");
+    REQUIRE(rows.size() == 4);
+    int claimed = 0;
+    for (const auto& row : rows) {
+      const bool has_claim = !row.at("claimed").is_null();  // rows 4096/1 and 8192/4
+      claimed += has_claim;
+      if (has_claim) CHECK(row.at("claimed").at("label") == "claimed");
+      REQUIRE(row.at("results").size() == 2);
+      for (const auto& cell : row.at("results")) {
+        CHECK(cell.at("label") == "estimated");
+        CHECK(cell.at("ratio_to_claimed").is_null() == !has_claim);
+      }
+      CHECK(row.at("results")[0].at("profile") == "h100-sxm-datasheet");
+      CHECK(row.at("results")[1].at("profile") == "gtx-1080");
+    }
+    CHECK(claimed == 2);
   }
   SUBCASE("table") {
     auto r = cli({"report", scenario, "--device", "gtx-1080", "--quiet"});

@@ -1,12 +1,14 @@
 // Scenario loader (models/scenario_yaml.cpp): every bad input names its file,
 // line and key; every shipped scenario loads; the accepted spellings.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <filesystem>
 #include <optional>
 #include <vector>
 
+#include "models/input_file.hpp"
 #include "models/scenario.hpp"
 #include "tests/tools/tool_fixtures.hpp"
 
@@ -19,7 +21,7 @@ namespace {
 
 struct Edit {
   int line;          // line of kTiny replaced
-  const char* text;  // its replacement ("" empties the line)
+  std::string text;  // its replacement ("" empties the line)
 };
 
 struct BadCase {
@@ -29,6 +31,8 @@ struct BadCase {
   const char* key;        // key path the error must name
   const char* message;    // part of the message
 };
+
+const std::string kInlineCard = "  device: {name: c, memory: 8 GiB, hbm_bandwidth: 1 TB/s, tflops: 100";
 
 // One row per kind of bad input the loader must reject.
 const BadCase kBadCases[] = {
@@ -67,7 +71,16 @@ const BadCase kBadCases[] = {
     {"dtype missing from the profile", {{6, "  device: gtx-1080"}, {2, "model: {q_heads: 4, kv_heads: 2, head_dim: 64, dtype: bf16}"}}, 2, "model.dtype", "no bf16"},
     {"ranks_per_gpu not dividing ring_size", {{13, "  - {tokens: 8192, ring_size: 4, ranks_per_gpu: 3}"}}, 13, "sweep[2].ranks_per_gpu", "not a multiple"},
     {"zero ranks_per_gpu", {{13, "  - {tokens: 8192, ring_size: 4, ranks_per_gpu: 0}"}}, 13, "sweep[2].ranks_per_gpu", "positive"},
-    {"cluster ranks_per_gpu a point cannot hold", {{6, "  device: h100-sxm\n  ranks_per_gpu: 2"}}, 12, "sweep[0].ranks_per_gpu", "not a multiple"},
+    {"cluster ranks_per_gpu a point cannot hold", {{6, "  device: h100-sxm\n  ranks_per_gpu: 2"}}, 12, "cluster.ranks_per_gpu", "ring_size 1 of sweep[0] is not a multiple"},
+    {"cluster ranks_per_gpu the sequence cannot hold", {{6, "  device: h100-sxm\n  ranks_per_gpu: 3"}}, 4, "cluster.ranks_per_gpu", "ring_size 4 of sequence is not a multiple"},
+    {"invalid UTF-8 in a name", {{1, "name: tiny\xff"}}, 1, "", "not valid UTF-8"},
+    {"invalid UTF-8 on a later line", {{9, "  inter_node: {bandwidth: \"50 GB/s\", latency: \"5 \xc0\xafus\"}"}}, 9, "", "not valid UTF-8"},
+    {"an inline profile's launch overhead past an hour", {{6, kInlineCard + ", launch_overhead: 1e18}"}}, 6, "cluster.device.launch_overhead", "longer than an hour"},
+    {"an inline profile's negative share", {{6, kInlineCard + ", copy_compute_share: -0.5}"}}, 6, "cluster.device.copy_compute_share", "(negative)"},
+    {"an inline profile's NaN latency", {{6, kInlineCard + ", copy_latency: nan}"}}, 6, "cluster.device.copy_latency", "expected a duration"},
+    {"an inline profile's key twice", {{6, kInlineCard + ", name: again}"}}, 6, "cluster.device.name", "duplicate key"},
+    {"an inline profile's dtype rate twice", {{6, "  device: {name: c, memory: 8 GiB, hbm_bandwidth: 1 TB/s, tflops: {fp16: 1, fp16: 2}}"}}, 6, "cluster.device.tflops.fp16", "duplicate key"},
+    {"nesting deeper than yaml-cpp's guard", {{1, "name: " + std::string(3000, '[') + std::string(3000, ']')}}, 1, "", "levels deep"},
     {"empty sweep", {{10, "sweep: []"}, {11, ""}, {12, ""}, {13, ""}, {14, ""}}, 10, "sweep", "empty"},
     {"sweep not a list", {{10, "sweep: {ring_size: 2}"}, {11, ""}, {12, ""}, {13, ""}, {14, ""}}, 10, "sweep", "expected a list"},
 };
@@ -86,13 +99,15 @@ std::optional<InputError> load_error(const std::string& path) {
 TEST_CASE("scenario: every bad input throws InputError naming its line and key") {
   TempDir dir;
   for (const BadCase& c : kBadCases) {
-    CAPTURE(c.what);
+    const std::string what = c.what;
+    CAPTURE(what);
     std::string yaml = kTiny;
     for (const Edit& e : c.edits) yaml = replace_line(yaml, e.line, e.text);  // single-line edits keep numbering
     std::string path = dir.write("bad.yaml", yaml);
     auto error = load_error(path);
     REQUIRE(error.has_value());
-    CAPTURE(error->what());
+    const std::string message = error->what();
+    CAPTURE(message);
     CHECK(error->file == path);
     CHECK(error->line == c.expect_line);
     CHECK(error->key == c.key);
@@ -134,6 +149,33 @@ TEST_CASE("scenario: unreadable files throw InputError naming the file") {
     auto e = load_error(dir.file(""));
     REQUIRE(e);
     CHECK(std::string(e->what()).find("directory") != std::string::npos);
+  }
+  SUBCASE("a device that never ends: refused before reading") {
+    auto e = load_error("/dev/zero");
+    REQUIRE(e);
+    CHECK(std::string(e->what()) == "/dev/zero: is a device, not a scenario file");
+  }
+  SUBCASE("a FIFO with no writer: refused, not waited on") {
+    const std::string fifo = dir.file("fifo.yaml");
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+    auto e = load_error(fifo);
+    REQUIRE(e);
+    CHECK(std::string(e->what()).find("is a pipe") != std::string::npos);
+  }
+  SUBCASE("a file past the size cap: refused before yaml-cpp sees it") {
+    std::string big = kTiny;
+    big += "# " + std::string(kMaxInputBytes, 'x') + "\n";
+    auto e = load_error(dir.write("big.yaml", big));
+    REQUIRE(e);
+    CHECK(e->line == 0);
+    CHECK(std::string(e->what()).find("more than the 1048576 bytes") != std::string::npos);
+    // A file of exactly the cap still loads.
+    std::string under = kTiny;
+    under += '#';
+    under.append(kMaxInputBytes - under.size() - 1, 'x');
+    under += '\n';
+    REQUIRE(under.size() == kMaxInputBytes);
+    CHECK_NOTHROW(load_scenario(dir.write("under.yaml", under)));
   }
 }
 

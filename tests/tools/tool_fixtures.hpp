@@ -2,6 +2,7 @@
 // a tiny scenario whose lines the tests replace one at a time, and a
 // run_cli wrapper that captures stdout and stderr.
 #pragma once
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -67,6 +68,13 @@ class TempDir {
     return file(name);
   }
   std::string file(const std::string& name) const { return (path_ / name).string(); }
+  // Names in the directory, sorted: what a run left behind.
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
 
  private:
   std::filesystem::path path_;
@@ -84,5 +92,12 @@ inline CliResult cli(std::vector<std::string> args) {
 }
 
 inline std::string scenario_dir() { return RINGSIM_SCENARIO_DIR; }
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 }  // namespace ringsim::test

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -37,6 +38,7 @@
 #include "tools/calibrate/backward_samples.hpp"
 #include "tools/calibrate/calibrate.hpp"
 #include "tools/calibrate/device_rates.hpp"
+#include "tools/common/cli_errors.hpp"
 #if RINGSIM_HAVE_RING
 #include "tools/calibrate/step_costs_grid.hpp"
 #endif
@@ -56,51 +58,34 @@ struct Options {
   std::string check;        // a profile to flag (no GPU work)
 };
 
-const char* const kUsage =
-    "usage: ringsim calibrate [--out FILE] [--name NAME] [--grid full|quick] [--runs N] [--step-costs]\n"
-    "       ringsim calibrate --check FILE\n"
-    "  Times the chunk-attention kernels on GPU 0 and writes a measured device profile.\n"
-    "  --out FILE     profile YAML to write (default: stdout)\n"
-    "  --name NAME    profile name (default: from the card, e.g. h100-sxm)\n"
-    "  --grid G       full: q, kv 512..16384, heads 32 and 8; quick: q, kv 1K/4K/16K, heads 32\n"
-    "  --runs N       timed runs per sample, interleaved over the grid (3..1000; default 10, quick 5)\n"
-    "  --step-costs   also time what a ring step costs beyond its block and merge (copy on GPU 0,\n"
-    "                 NCCL between GPUs 0 and 1 when there are two): step_overhead, link_under_compute\n"
-    "  --check FILE   no timing: flag FILE's samples that break FLOPs monotonicity (suspect: true and a\n"
-    "                 reason; models/sample_check.hpp) and rewrite it, e.g. after tools/calibrate/sdpa_calibrate.py\n"
-    "example: ringsim calibrate --grid full --runs 10 --step-costs --out models/profiles/h100-sxm.yaml\n";
-
 // 0: parsed; 1: --help printed; 2: bad flag (message printed).
 int parse(int argc, char** argv, Options& o) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&](std::string& dst) {
-      if (i + 1 >= argc) return false;
-      dst = argv[++i];
-      return true;
-    };
-    if (a == "--help" || a == "-h") { std::fputs(kUsage, stdout); return 1; }
-    std::string runs;
-    if ((a == "--out" && value(o.out)) || (a == "--name" && value(o.name)) || (a == "--grid" && value(o.grid)) ||
-        (a == "--check" && value(o.check)))
-      continue;
-    if (a == "--step-costs") { o.step_costs = true; continue; }
-    if (a == "--runs" && value(runs)) {
-      char* end = nullptr;
-      const long v = std::strtol(runs.c_str(), &end, 10);
-      if (*end != '\0' || v < 3 || v > 1000) {
-        std::fprintf(stderr, "ringsim calibrate: --runs must be an integer from 3 to 1000, not '%s'\n", runs.c_str());
-        return 2;
-      }
-      o.runs = static_cast<int>(v);
-      continue;
-    }
-    std::fprintf(stderr, "ringsim calibrate: bad argument '%s'\n%s", a.c_str(), kUsage);
-    return 2;
-  }
-  if (o.grid != "full" && o.grid != "quick") {
-    std::fprintf(stderr, "ringsim calibrate: --grid must be full or quick, not '%s'\n", o.grid.c_str());
-    return 2;
+  CLI::App app{"Times the chunk-attention kernels on GPU 0 and writes a measured device profile", "ringsim calibrate"};
+  ringsim::cli::house_style(app);
+  app.add_option("-o,--out", o.out, "Profile YAML to write (-: standard output)")->type_name("FILE")->capture_default_str();
+  app.add_option("--name", o.name, "Profile name (default: from the card, e.g. h100-sxm)");
+  app.add_option("--grid", o.grid, "full: q, kv 512..16384, heads 32 and 8; quick: q, kv 1K/4K/16K, heads 32")
+      ->check(CLI::IsMember({"full", "quick"}).description(""))
+      ->type_name("full|quick")
+      ->capture_default_str();
+  app.add_option("--runs", o.runs, "Timed runs per sample, interleaved over the grid (default 10, quick 5)")
+      ->check(CLI::Range(3, 1000))
+      ->type_name("N");
+  app.add_flag("--step-costs", o.step_costs,
+               "Also time what a ring step costs beyond its block and merge (copy on GPU 0, NCCL between GPUs 0 "
+               "and 1 when there are two): step_overhead, link_under_compute");
+  app.add_option("--check", o.check,
+                 "No timing: flag FILE's samples that break FLOPs monotonicity (suspect: true and a reason; "
+                 "models/sample_check.hpp) and rewrite it, e.g. after tools/calibrate/sdpa_calibrate.py")
+      ->type_name("FILE");
+  app.footer("Examples:\n"
+             "  ringsim calibrate --grid full --runs 10 --step-costs --out models/profiles/h100-sxm.yaml\n"
+             "  ringsim calibrate --grid quick --name my-card -o my-card.yaml\n"
+             "  ringsim calibrate --check my-card.yaml");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli::parse_error(app, "ringsim calibrate", e, std::cout, std::cerr) == 0 ? 1 : 2;
   }
 #if !RINGSIM_HAVE_RING
   if (o.step_costs) {

@@ -4,29 +4,17 @@
 #include <charconv>
 #include <cmath>
 #include <fmt/format.h>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 
 #include "models/input_error.hpp"
+#include "models/input_file.hpp"
+#include "tools/ringsim/csv.hpp"
 
 namespace ringsim::cli {
 
 namespace {
-
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> cells;
-  std::stringstream in(line);
-  std::string cell;
-  while (std::getline(in, cell, ',')) {
-    auto b = cell.find_first_not_of(" \t\r"), e = cell.find_last_not_of(" \t\r");
-    cells.push_back(b == std::string::npos ? "" : cell.substr(b, e - b + 1));
-  }
-  if (!line.empty() && line.back() == ',') cells.emplace_back();
-  return cells;
-}
 
 double parse_number(const std::string& text, const std::string& file, int line, const std::string& column,
                     bool integral) {
@@ -52,23 +40,18 @@ bool Claim::matches(long long point_tokens, long long point_ring_size) const {
 }
 
 std::vector<Claim> load_claims(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path, 0, "", "cannot read the claims file");
-  std::vector<std::string> header;
+  const std::vector<CsvRecord> records = parse_csv(read_input_file(path, "claims file"), path);
+  if (records.empty()) throw InputError(path, 1, "", "empty claims file (expected a header line)");
+  const std::vector<std::string>& header = records.front().cells;
   std::map<std::string, std::size_t> column;
+  for (std::size_t i = 0; i < header.size(); ++i) column[header[i]] = i;
+  for (const char* need : {"tokens", "ring_size", "claimed_seconds"})
+    if (!column.count(need)) throw InputError(path, records.front().line, need, "missing column in the header");
   std::vector<Claim> claims;
   std::set<std::pair<long long, long long>> keys;
-  std::string text;
-  for (int line = 1; std::getline(in, text); ++line) {
-    if (text.find_first_not_of(" \t\r") == std::string::npos || text[0] == '#') continue;
-    std::vector<std::string> cells = split_csv(text);
-    if (header.empty()) {
-      header = cells;
-      for (std::size_t i = 0; i < header.size(); ++i) column[header[i]] = i;
-      for (const char* need : {"tokens", "ring_size", "claimed_seconds"})
-        if (!column.count(need)) throw InputError(path, line, need, "missing column in the header");
-      continue;
-    }
+  for (std::size_t r = 1; r < records.size(); ++r) {
+    const int line = records[r].line;
+    const std::vector<std::string>& cells = records[r].cells;
     if (cells.size() != header.size())
       throw InputError(path, line, "", fmt::format("{} cells, the header has {}", cells.size(), header.size()));
     auto cell = [&](const char* name) -> std::optional<std::string> {
@@ -95,7 +78,6 @@ std::vector<Claim> load_claims(const std::string& path) {
       throw InputError(path, line, "", fmt::format("a second claim for tokens {}, ring_size {}", c.tokens, c.ring_size));
     claims.push_back(c);
   }
-  if (header.empty()) throw InputError(path, 1, "", "empty claims file (expected a header line)");
   return claims;
 }
 

@@ -4,9 +4,9 @@
 // claimed_memory_gb_per_device (GB = 1e9 bytes), chunk_tokens (a positive
 // integer), claimed_as (which of the claimant's tables the row comes from,
 // e.g. "benchmark" or "extrapolation"); other columns
-// (claimed_tokens_per_second, ...) are ignored. Cells are plain (no quoting);
-// optional cells may be empty. Rows are keyed by (tokens, ring_size), which
-// must be unique.
+// (claimed_tokens_per_second, ...) are ignored. RFC 4180 quoting
+// (tools/ringsim/csv.hpp); optional cells may be empty. Rows are keyed by
+// (tokens, ring_size), which must be unique.
 //
 // A claim matches a point with its tokens and ring_size, or, when the
 // claim's tokens are not ring_size x chunk_tokens (a claimant that rounds

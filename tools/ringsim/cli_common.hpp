@@ -1,64 +1,70 @@
-// Pieces the ringsim commands share: argument parsing, output files that
-// appear only when complete, the output format. Internal to tools/ringsim.
+// What the ringsim commands share: their options (filled by the CLI11
+// parser in cli.cpp, the only file that includes CLI11), I/O streams, the
+// output format. Internal to tools/ringsim.
+//
+// Adding an option to a command: a field in its *Options struct here, one
+// add_option/add_flag line in its add_*_command function in cli.cpp (with
+// a line in that command's examples if it is worth one), and its use in the
+// command's file.
 #pragma once
-#include <fstream>
 #include <iosfwd>
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "models/input_error.hpp"
+#include "models/overrides.hpp"
 #include "sim/simulate.hpp"
 
 namespace ringsim::cli {
 
 inline constexpr const char* kVersion = RINGSIM_VERSION;
 
-// A wrong command line: printed with the command's usage, exit 2.
+// A wrong command line found after parsing (conflicting options): printed
+// with the command's usage, exit 2.
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-struct OptionSpec {
-  std::string name;  // "--format"
-  bool takes_value = true;
-};
-
-struct Args {
-  std::vector<std::string> positional;
-  std::vector<std::pair<std::string, std::string>> options;  // in order given
-  std::optional<std::string> last(std::string_view name) const;
-  std::vector<std::string> all(std::string_view name) const;
-  bool has(std::string_view name) const;
-};
-
-// Parses args[first...]: "--opt value", "--opt=value", flags, positionals.
-Args parse_args(const std::vector<std::string>& args, std::size_t first, const std::vector<OptionSpec>& specs);
-bool wants_help(const std::vector<std::string>& args, std::size_t first);
-
 enum class Format { kTable, kCsv, kJson };
-Format parse_format(const std::optional<std::string>& text);
-Mode parse_mode(const std::optional<std::string>& text);
-int parse_threads(const std::optional<std::string>& text);
+// kComments: '#' lines naming scenario, profile, labels before the header
+// row; kPlain: the header row only (pandas.read_csv reads it as is).
+enum class CsvHeader { kComments, kPlain };
 
-// Streams and flushes into FILE.partial; commit() renames it to FILE. A run
-// that stops early leaves FILE.partial holding the points that finished.
-class OutputFile {
- public:
-  explicit OutputFile(const std::string& path);  // throws InputError when it cannot be created
-  ~OutputFile();  // removes FILE.partial unless committed or keep_partial() was called
-  OutputFile(const OutputFile&) = delete;
-  OutputFile& operator=(const OutputFile&) = delete;
-  std::ostream& stream() { return file_; }
-  void keep_partial() { keep_ = true; }  // it holds finished results worth keeping
-  void commit();
-  const std::string& partial_path() const { return partial_; }
+struct RunOptions {
+  std::string scenario;
+  Format format = Format::kTable;
+  std::optional<std::string> out, trace;
+  Mode mode = Mode::kAuto;
+  int threads = 0;                    // 0: all cores (under MPI: the node's cores / its ranks)
+  std::optional<std::string> trace_devices;  // "0-15,1024"; none: every device
+  CsvHeader csv_header = CsvHeader::kComments;
+  std::vector<std::string> sets;      // --set KEY=VALUE, in order
+  bool quiet = false;
+};
 
- private:
-  std::string path_, partial_;
-  std::ofstream file_;
-  bool keep_ = false, committed_ = false;
+struct ReportOptions {
+  std::string scenario;
+  std::optional<std::string> claims;  // default: seed-claims.csv next to the scenario
+  std::vector<std::string> devices;   // extra profiles to simulate on
+  Format format = Format::kTable;
+  std::optional<std::string> out;
+  CsvHeader csv_header = CsvHeader::kComments;
+  std::vector<std::string> sets;
+  bool quiet = false;
+};
+
+// `ringsim plan` (sim/planner.hpp's PlanOptions is what it fills).
+struct PlanCommandOptions {
+  std::string scenario;
+  Format format = Format::kTable;
+  std::optional<std::string> out;
+  Mode mode = Mode::kAuto;
+  int threads = 0;
+  std::vector<std::string> sets;
+  std::vector<std::string> schedules;  // empty: every registered one
+  bool quiet = false;
 };
 
 struct Io {
@@ -83,8 +89,14 @@ void with_sets_named(const Scenario& s, F check) {
   }
 }
 
-int run_command(const std::vector<std::string>& args, Io io);
-int plan_command(const std::vector<std::string>& args, Io io);
-int report_command(const std::vector<std::string>& args, Io io);
+int run_command(const RunOptions& options, Io io);
+int report_command(const ReportOptions& options, Io io);
+int plan_command(const PlanCommandOptions& options, Io io);
+int profiles_command(Io io);
+// `ringsim calibrate|validate ARGS`: runs ringsim-calibrate|-validate ARGS
+// (tools/ringsim/handoff.cpp); returns only when it cannot.
+int hand_over(const std::vector<std::string>& args, Io io);
+// A run started by mpirun, in a ringsim without MPI: runs ringsim-mpi ARGS.
+int hand_over_mpi(const std::vector<std::string>& args, Io io);
 
 }  // namespace ringsim::cli

@@ -9,6 +9,8 @@
 #include <fmt/ostream.h>
 #include <fmt/ranges.h>
 
+#include "models/input_file.hpp"
+#include "tools/ringsim/csv.hpp"
 #include "tools/ringsim/output_model.hpp"
 
 namespace ringsim::cli {
@@ -16,6 +18,16 @@ namespace ringsim::cli {
 const char* const kLabelMeanings =
     "simulated = event model fed by a calibrated profile; estimated = compute from a roofline "
     "(datasheet rates) or a closed form; measured = timed on a real machine";
+
+Scenario load_scenario_with_sets(const std::string& path, const std::vector<std::string>& sets) {
+  std::vector<Override> overrides;
+  for (const std::string& text : sets) overrides.push_back(parse_override(text));
+  return load_scenario(path, overrides);
+}
+
+const char* label_of(CostSource source) {
+  return source == CostSource::kCalibrated ? "simulated" : "estimated";
+}
 
 PointFigures figures_of(const PointResult& r) {
   PointFigures f;
@@ -116,10 +128,16 @@ std::string schedule_cell(const Scenario& s, const PointResult& r) {
 
 std::string json_string(std::string_view text) {
   std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += fmt::format("\\{}", c);
-    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
-    else out += c;
+  while (!text.empty()) {
+    const std::size_t bad = invalid_utf8_at(text);
+    for (char c : text.substr(0, bad)) {
+      if (c == '"' || c == '\\') out += fmt::format("\\{}", c);
+      else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", static_cast<int>(c));
+      else out += c;
+    }
+    if (bad == std::string_view::npos) break;
+    out += "\\ufffd";
+    text.remove_prefix(bad + 1);
   }
   return out + "\"";
 }
@@ -154,9 +172,10 @@ class TableWriter : public ResultWriter {
   TableWriter(std::ostream& out, const Scenario& s) : out_(out), s_(s), model_(s.profile, s.shape) {}
   void begin() override {
     fmt::print(out_, "ringsim {} — {}\n", kVersion, what_line(s_));
-    fmt::print(out_, "scenario: {} ({})\nmodel:    {}\n", s_.name, s_.path, model_line(s_));
-    fmt::print(out_, "profile:  {} — compute {}\n", profile_line(s_), model_.describe(probe_source(s_, model_)));
-    if (const std::string note = backward_note(s_); !note.empty()) fmt::print(out_, "backward: {}\n", note);
+    fmt::print(out_, "scenario: {}\nmodel:    {}\n", one_line(fmt::format("{} ({})", s_.name, s_.path)), model_line(s_));
+    fmt::print(out_, "profile:  {}\n",
+               one_line(fmt::format("{} — compute {}", profile_line(s_), model_.describe(probe_source(s_, model_)))));
+    if (const std::string note = backward_note(s_); !note.empty()) fmt::print(out_, "backward: {}\n", one_line(note));
     fmt::print(out_, "network:  {}\nlabels:   {}\n", network_line(s_), kLabelMeanings);
     fmt::print(out_, "columns:  time, tokens/s, compute and exposed comm (of the slowest device) carry the row's "
                      "label; bound = network (exposed comm >= compute), memory (a chunk's block moves more bytes than it computes at "
@@ -167,7 +186,7 @@ class TableWriter : public ResultWriter {
                "compute", "exposed comm (%)", "bound", "balance", "mode", "events", "wall");
     out_.flush();
   }
-  void point(const PointResult& r) override {
+  void point(const PointResult& r, std::size_t) override {
     PointFigures f = figures_of(r);
     fmt::print(out_, "{:>14} {:>13} {:>11}  {:<34} {:<8} {:<9} {:>11} {:>12} {:>11} {:>4} {:>11} {:>20} {:<8} {:>7} {:<10} {:>12} {:>9}\n",
                r.point.tokens, fmt::format("{}/{}", r.point.ring_size, gpus_of(s_, r)),
@@ -196,13 +215,18 @@ class TableWriter : public ResultWriter {
 
 class CsvWriter : public ResultWriter {
  public:
-  CsvWriter(std::ostream& out, const Scenario& s) : out_(out), s_(s), model_(s.profile, s.shape) {}
+  CsvWriter(std::ostream& out, const Scenario& s, CsvHeader header)
+      : out_(out), s_(s), model_(s.profile, s.shape), header_(header) {}
   void begin() override {
-    fmt::print(out_, "# ringsim {} — {}\n", kVersion, what_line(s_));
-    fmt::print(out_, "# scenario: {} ({}); model: {}\n", s_.name, s_.path, model_line(s_));
-    fmt::print(out_, "# profile: {}; network: {}\n", profile_line(s_), network_line(s_));
-    if (const std::string note = backward_note(s_); !note.empty()) fmt::print(out_, "# backward: {}\n", note);
-    fmt::print(out_, "# labels: {}; memory figures are estimated; wall_seconds is measured\n", kLabelMeanings);
+    if (header_ == CsvHeader::kComments) {
+      std::vector<std::string> lines{
+          fmt::format("ringsim {} — {}", kVersion, what_line(s_)),
+          fmt::format("scenario: {} ({}); model: {}", s_.name, s_.path, model_line(s_)),
+          fmt::format("profile: {}; network: {}", profile_line(s_), network_line(s_))};
+      if (const std::string note = backward_note(s_); !note.empty()) lines.push_back("backward: " + note);
+      lines.push_back(fmt::format("labels: {}; memory figures are estimated; wall_seconds is measured", kLabelMeanings));
+      for (const std::string& line : lines) fmt::print(out_, "# {}\n", one_line(line));
+    }
     out_ << "tokens,ring_size,ranks_per_gpu,gpus,chunk_tokens,label,simulated_seconds,tokens_per_second,"
             "peak_memory_bytes_per_device,memory_capacity_bytes,fits_in_memory,memory_reason,compute_seconds,"
             "exposed_comm_seconds,exposed_comm_fraction,slowest_device,compute_source,mode,events,device_steps,"
@@ -213,18 +237,18 @@ class CsvWriter : public ResultWriter {
     out_ << "\n";
     out_.flush();
   }
-  void point(const PointResult& r) override {
+  void point(const PointResult& r, std::size_t) override {
     PointFigures f = figures_of(r);
     long long rpg = ranks_per_gpu(s_, r.point);
     fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},", r.point.tokens, r.point.ring_size,
                rpg, gpus_of(s_, r), r.point.chunk_tokens(), f.label, f.seconds,
                json_number(f.tokens_per_second), r.memory.peak_bytes, r.memory.capacity_bytes,
-               r.memory.fits ? "true" : "false", quote(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
-               f.exposed_comm_fraction, r.slowest_device, quote(model_.describe(r.compute_source)), mode_cell(r),
+               r.memory.fits ? "true" : "false", csv_field(r.memory.reason), f.compute_seconds, f.exposed_comm_seconds,
+               f.exposed_comm_fraction, r.slowest_device, csv_field(model_.describe(r.compute_source)), mode_cell(r),
                r.events, r.device_steps, r.wall_seconds);
-    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{}{}", r.schedule, quote(r.schedule_detail), layout_name(r.layout),
-               f.balance, r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns), r.total_flops,
-               bound_of(s_, r), pass_name(r.pass), csv_number(pass_seconds(r, Pass::kForward)),
+    fmt::print(out_, "{},{},{},{},{},{},{},{},{},{},{}{}", csv_field(r.schedule), csv_field(r.schedule_detail),
+               layout_name(r.layout), f.balance, r.mean_compute_ns / kNsPerSecond, to_seconds(r.max_compute_ns),
+               r.total_flops, bound_of(s_, r), pass_name(r.pass), csv_number(pass_seconds(r, Pass::kForward)),
                csv_number(pass_seconds(r, Pass::kBackward)), model_csv_cells(r));
     if (any_faults(s_))
       for (const auto& [name, value] : fault_columns(r)) out_ << "," << (value == "null" ? "" : value);
@@ -235,14 +259,10 @@ class CsvWriter : public ResultWriter {
 
  private:
   static std::string csv_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::string(); }
-  static std::string quote(const std::string& text) {
-    std::string out = "\"";
-    for (char c : text) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-  }
   std::ostream& out_;
   const Scenario& s_;
   ComputeModel model_;
+  CsvHeader header_;
 };
 
 // Streams {"header": {...}, "points": [ ... ]}: a run stopped early leaves a
@@ -268,11 +288,11 @@ class JsonWriter : public ResultWriter {
                json_string("time figures carry each point's label; memory figures are estimated (memory model)"));
     out_.flush();
   }
-  void point(const PointResult& r) override {
+  void point(const PointResult& r, std::size_t index) override {
     PointFigures f = figures_of(r);
     long long rpg = ranks_per_gpu(s_, r.point);
     fmt::print(out_, "{}  {{\"tokens\": {}, \"ring_size\": {}, \"ranks_per_gpu\": {}, \"gpus\": {}, "
-                     "\"chunk_tokens\": {}, \"label\": {}, ", first_ ? "" : ",\n", r.point.tokens, r.point.ring_size,
+                     "\"chunk_tokens\": {}, \"label\": {}, ", index == 0 ? "" : ",\n", r.point.tokens, r.point.ring_size,
                rpg, gpus_of(s_, r), r.point.chunk_tokens(), json_string(f.label));
     fmt::print(out_, "\"simulated_seconds\": {}, \"tokens_per_second\": {}, \"peak_memory_bytes_per_device\": {}, ",
                json_number(f.seconds), json_number(f.tokens_per_second), json_number(r.memory.peak_bytes));
@@ -299,7 +319,6 @@ class JsonWriter : public ResultWriter {
       fmt::print(out_, ", \"faults\": {{{}}}", fields);
     }
     out_ << "}";
-    first_ = false;
     out_.flush();
   }
   void end() override {
@@ -312,14 +331,14 @@ class JsonWriter : public ResultWriter {
   const Scenario& s_;
   Mode mode_;
   ComputeModel model_;
-  bool first_ = true;
 };
 
 }  // namespace
 
-std::unique_ptr<ResultWriter> make_writer(Format format, std::ostream& out, const Scenario& s, Mode mode) {
+std::unique_ptr<ResultWriter> make_writer(Format format, std::ostream& out, const Scenario& s, Mode mode,
+                                          CsvHeader csv_header) {
   switch (format) {
-    case Format::kCsv: return std::make_unique<CsvWriter>(out, s);
+    case Format::kCsv: return std::make_unique<CsvWriter>(out, s, csv_header);
     case Format::kJson: return std::make_unique<JsonWriter>(out, s, mode);
     default: return std::make_unique<TableWriter>(out, s);
   }

@@ -43,18 +43,25 @@ std::string backward_note(const Scenario& s);  // "recurrence"; training: "folde
 std::string schedule_cell(const Scenario& s, const PointResult& r);  // "usp (ulysses 8 x ring 2)", layout if not the scenario's
 extern const char* const kLabelMeanings;      // one line: what each label means
 
-// JSON pieces (no JSON library is among the dependencies; output is flat).
+// JSON pieces (the output is flat; nlohmann-json reads it back in the tests).
+// json_string always gives valid UTF-8 JSON: quotes, backslashes and control
+// characters escaped, a byte that is not UTF-8 (a file name, say) as U+FFFD.
 std::string json_string(std::string_view text);
 std::string json_number(double value);  // null for NaN / inf
 
+// Writes the header, then one point at a time, then the end. Each call
+// writes and flushes whole lines; point() depends on nothing but its point
+// and its index in the scenario (0: first), so points simulated elsewhere
+// (MPI ranks) write the same bytes.
 class ResultWriter {
  public:
   virtual ~ResultWriter() = default;
   virtual void begin() = 0;
-  virtual void point(const PointResult& r) = 0;  // writes and flushes
+  virtual void point(const PointResult& r, std::size_t index) = 0;
   virtual void end() = 0;
 };
 
-std::unique_ptr<ResultWriter> make_writer(Format format, std::ostream& out, const Scenario& s, Mode mode);
+std::unique_ptr<ResultWriter> make_writer(Format format, std::ostream& out, const Scenario& s, Mode mode,
+                                          CsvHeader csv_header = CsvHeader::kComments);
 
 }  // namespace ringsim::cli

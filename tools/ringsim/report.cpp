@@ -7,13 +7,15 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fmt/ostream.h>
-#include <memory>
 #include <set>
 
 #include "tools/ringsim/claims.hpp"
 #include "tools/ringsim/cli_common.hpp"
+#include "tools/ringsim/csv.hpp"
 #include "tools/ringsim/output.hpp"
+#include "tools/ringsim/output_file.hpp"
 #include "tools/ringsim/progress.hpp"
+#include "tools/ringsim/run_files.hpp"
 
 namespace ringsim::cli {
 
@@ -61,7 +63,7 @@ const Claim* find_claim(const std::vector<Claim>& claims, const Point& p) {
   return nullptr;
 }
 
-std::string claimed_as(const Claim* c) { return c && !c->claimed_as.empty() ? c->claimed_as : "-"; }
+std::string claimed_as(const Claim* c) { return c && !c->claimed_as.empty() ? one_line(c->claimed_as) : "-"; }
 
 std::string gb(double bytes) { return bytes < 0 ? "-" : fmt::format("{:.3g} GB", bytes / 1e9); }
 
@@ -72,28 +74,32 @@ struct Report {
   std::ostream& out;
   const Scenario& base() const { return variants.front().scenario; }
 
+  // Header lines, each kept on one line whatever a name holds.
   void header(const char* prefix) const {
     const Scenario& s = base();
-    fmt::print(out, "{}ringsim {} — report: simulated ring attention sweep vs claimed results\n", prefix, kVersion);
-    fmt::print(out, "{}scenario: {} ({}); model: {}\n", prefix, s.name, s.path, model_line(s));
-    fmt::print(out, "{}network: {}\n{}claims: {} ({} rows)\n", prefix, network_line(s), prefix, claims_path, claims.size());
+    std::vector<std::string> lines{
+        fmt::format("ringsim {} — report: simulated ring attention sweep vs claimed results", kVersion),
+        fmt::format("scenario: {} ({}); model: {}", s.name, s.path, model_line(s)),
+        fmt::format("network: {}", network_line(s)),
+        fmt::format("claims: {} ({} rows)", claims_path, claims.size())};
     for (const Variant& v : variants) {
       ComputeModel model(v.scenario.profile, v.scenario.shape);
-      fmt::print(out, "{}profile: {} — compute {}\n", prefix, profile_line(v.scenario),
-                 model.describe(v.label == "simulated" ? CostSource::kCalibrated : CostSource::kEstimated));
+      lines.push_back(fmt::format("profile: {} — compute {}", profile_line(v.scenario),
+                                  model.describe(v.label == "simulated" ? CostSource::kCalibrated : CostSource::kEstimated)));
     }
-    fmt::print(out, "{}labels: claimed = stated in the claims file, not reproduced; {}\n", prefix, kLabelMeanings);
-    fmt::print(out, "{}memory: claimed in GB as given (1 GB = 1e9 bytes); simulated peak per device is estimated "
-                    "(memory model)\n", prefix);
+    lines.push_back(fmt::format("labels: claimed = stated in the claims file, not reproduced; {}", kLabelMeanings));
+    lines.push_back("memory: claimed in GB as given (1 GB = 1e9 bytes); simulated peak per device is estimated "
+                    "(memory model)");
+    for (const std::string& line : lines) fmt::print(out, "{}{}\n", prefix, one_line(line));
   }
 
   void table() const {
     header("");
     std::string cols = fmt::format("\n{:>13} {:>9} {:>6} {:>12} {:>13}", "tokens", "ring", "chunk", "claimed s", "claimed as");
     for (const Variant& v : variants)
-      cols += fmt::format(" {:>22} {:>9}", fmt::format("{} [{}]", v.scenario.profile.name, v.label), "ratio");
+      cols += fmt::format(" {:>22} {:>9}", one_line(fmt::format("{} [{}]", v.scenario.profile.name, v.label)), "ratio");
     cols += fmt::format(" {:>11}", "claimed mem");
-    for (const Variant& v : variants) cols += fmt::format(" {:>18} {:>4}", v.scenario.profile.name + " mem", "fits");
+    for (const Variant& v : variants) cols += fmt::format(" {:>18} {:>4}", one_line(v.scenario.profile.name + " mem"), "fits");
     fmt::print(out, "{}\n{:>13} {:>9} {:>6} {:>12} {:>13}", cols, "", "", "", "[claimed]", "");
     for (std::size_t i = 0; i < variants.size(); ++i) fmt::print(out, " {:>22} {:>9}", "", "sim/claim");
     fmt::print(out, " {:>11}", "[claimed]");
@@ -149,14 +155,16 @@ struct Report {
     if (!rows.empty()) fmt::print(out, "{}{}\n", prefix, fmt::join(rows, "; "));
   }
 
-  void csv() const {
-    header("# ");
-    unmatched("# claims with no point in the scenario: ");
-    rounded("# claims in part chunks, matched to whole ones: ");
+  void csv(CsvHeader style) const {
+    if (style == CsvHeader::kComments) {
+      header("# ");
+      unmatched("# claims with no point in the scenario: ");
+      rounded("# claims in part chunks, matched to whole ones: ");
+    }
     out << "tokens,ring_size,chunk_tokens,claimed_seconds,claimed_memory_bytes_per_device,claimed_as,claimed_tokens";
     for (const Variant& v : variants) {
-      const std::string& n = v.scenario.profile.name;
-      fmt::print(out, ",{0}_seconds,{0}_label,{0}_ratio_to_claimed,{0}_peak_memory_bytes_per_device,{0}_fits_in_memory", n);
+      for (const char* column : {"seconds", "label", "ratio_to_claimed", "peak_memory_bytes_per_device", "fits_in_memory"})
+        out << ',' << csv_field(fmt::format("{}_{}", v.scenario.profile.name, column));
     }
     out << '\n';
     const auto& points = base().points;
@@ -164,7 +172,7 @@ struct Report {
       const Claim* c = find_claim(claims, points[i]);
       fmt::print(out, "{},{},{},{},{},{},{}", points[i].tokens, points[i].ring_size, points[i].chunk_tokens(),
                  c ? fmt::format("{}", c->seconds) : "", c && c->memory_bytes >= 0 ? fmt::format("{}", c->memory_bytes) : "",
-                 c ? c->claimed_as : "", c ? fmt::format("{}", c->tokens) : "");
+                 c ? csv_field(c->claimed_as) : "", c ? fmt::format("{}", c->tokens) : "");
       for (const Variant& v : variants) {
         PointFigures f = figures_of(v.results[i]);
         fmt::print(out, ",{},{},{},{},{}", f.seconds, f.label, c ? fmt::format("{}", f.seconds / c->seconds) : "",
@@ -218,31 +226,33 @@ struct Report {
 
 }  // namespace
 
-int report_command(const std::vector<std::string>& args, Io io) {
-  Args a = parse_args(args, 1, {{"--claims"}, {"--device"}, {"--format"}, {"--out"}, {"--set"}, {"--quiet", false}});
-  if (a.positional.size() != 1) throw UsageError("report needs exactly one SCENARIO file");
-  Format format = parse_format(a.last("--format"));
+int report_command(const ReportOptions& o, Io io) {
   std::vector<Variant> variants;
-  variants.push_back({load_scenario_with_sets(a.positional[0], a.all("--set")), {}, ""});
+  variants.push_back({load_scenario_with_sets(o.scenario, o.sets), {}, ""});
   with_sets_named(variants[0].scenario, [&] { check_schedules(variants[0].scenario); });
-  std::string claims_path = a.last("--claims").value_or(
-      (std::filesystem::path(a.positional[0]).parent_path() / "seed-claims.csv").string());
+  const std::string claims_path =
+      o.claims.value_or((std::filesystem::path(o.scenario).parent_path() / "seed-claims.csv").string());
   std::vector<Claim> claims = load_claims(claims_path);
-  for (const std::string& device : a.all("--device")) variants.push_back({with_device(variants[0].scenario, device), {}, ""});
+  for (const std::string& device : o.devices) variants.push_back({with_device(variants[0].scenario, device), {}, ""});
+  if (o.out) {
+    std::vector<InputSpec> inputs{{"the scenario", o.scenario}, {"the claims file", claims_path}};
+    for (const Variant& v : variants)
+      if (v.scenario.profile.origin != "inline") inputs.push_back({"a profile", v.scenario.profile.origin});
+    check_outputs({{"--out", *o.out}}, inputs);
+  }
 
-  std::unique_ptr<OutputFile> out_file;
-  if (auto path = a.last("--out")) out_file = std::make_unique<OutputFile>(*path);
+  RunFiles files(o.out, std::nullopt, io.out);
   std::uint64_t steps = 0;
   for (const Point& p : variants[0].scenario.points) steps += static_cast<std::uint64_t>(p.ring_size) * p.ring_size;
-  Progress progress(io.err, !a.has("--quiet"), io.err_is_tty, steps * variants.size(),
+  Progress progress(io.err, !o.quiet, io.err_is_tty, steps * variants.size(),
                     variants[0].scenario.points.size() * variants.size());
   simulate_all(variants, progress);
   progress.finish();
-  Report report{variants, claims, claims_path, out_file ? out_file->stream() : io.out};
-  if (format == Format::kCsv) report.csv();
-  else if (format == Format::kJson) report.json();
+  Report report{variants, claims, claims_path, files.results()};
+  if (o.format == Format::kCsv) report.csv(o.csv_header);
+  else if (o.format == Format::kJson) report.json();
   else report.table();
-  if (out_file) out_file->commit();
+  files.commit();
   return 0;
 }
 

@@ -17,11 +17,12 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
-#include <cstdlib>
-#include <cstring>
+#include <iostream>
 #include <string>
+#include <vector>
 
 #include "sim/simulate.hpp"
+#include "tools/common/cli_errors.hpp"
 
 using namespace ringsim;
 
@@ -51,29 +52,6 @@ double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux: KiB
-}
-
-int usage(int code) {
-  fmt::print(code ? stderr : stdout,
-             "usage: ringsim-simbench [--max-ring N] [--max-event-ring N] [--max-schedule-ring N] [--threads N]\n"
-             "                        [--event-only | --schedules-only] [--schedule NAME]\n"
-             "  --max-ring N           largest ring to run (default 262144; rings are 1K 4K 16K 64K 262K)\n"
-             "  --max-event-ring N     largest ring of the event engine (default 4096; rings are 1K 2K 4K)\n"
-             "  --max-schedule-ring N  largest ring of the per-schedule table (default 2048; rings are 512 1K 2K)\n"
-             "  --threads N            threads of the recurrence (default 0: hardware concurrency)\n"
-             "  --event-only           only the event engine's table\n"
-             "  --schedules-only       only the per-schedule table of the event engine\n"
-             "  --schedule NAME        only that schedule in it (pass-kv pass-q all-gather ulysses usp double-ring)\n"
-             "examples: ringsim-simbench --event-only --max-event-ring 2048\n"
-             "          ringsim-simbench --schedules-only --max-schedule-ring 1024\n"
-             "          ringsim-simbench --schedules-only --schedule pass-q\n");
-  return code;
-}
-
-bool parse_int(const char* text, long long& out) {
-  char* end = nullptr;
-  out = std::strtoll(text, &end, 10);
-  return end && *end == '\0' && out >= 0;
 }
 
 // The 16 (tokens, ring_size) points of scenarios/seed-billion-token.yaml
@@ -183,13 +161,6 @@ constexpr ScheduleCase kScheduleCases[] = {
     {"pass-kv", {512, 1024, 2048}}, {"pass-q", {512, 1024, 2048}},      {"all-gather", {512, 1024, 2048}},
     {"usp", {512, 1024, 2048}},     {"double-ring", {512, 1024, 2048}}, {"ulysses", {8, 16, 32}}};
 
-bool known_schedule(const std::string& name) {
-  for (const ScheduleCase& c : kScheduleCases) {
-    if (name == c.schedule) return true;
-  }
-  return false;
-}
-
 // The event engine per schedule (issue 10): each schedule of the shipped
 // comparison (scenarios/cp-schedules-8b.yaml) on a Llama-3-8B-like attention
 // (32 q heads, 8 kv heads, head_dim 128, bf16, causal; zigzag for the ring
@@ -222,49 +193,63 @@ void run_schedule_table(long long max_ring, const std::string& only) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  long long max_ring = 262144, max_event_ring = 4096, max_schedule_ring = 2048, threads = 0;
+  long long max_ring = 262144, max_event_ring = 4096, max_schedule_ring = 2048;
+  int threads = 0;
   bool event_only = false, schedules_only = false;
   std::string only_schedule;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") return usage(0);
-    if (a == "--schedule" && i + 1 < argc) {
-      only_schedule = argv[++i];
-      if (!known_schedule(only_schedule)) {
-        fmt::print(stderr, "ringsim-simbench: unknown schedule '{}'\n", only_schedule);
-        return usage(2);
-      }
-      schedules_only = true;  // the peak RSS printed is then this schedule's
-      continue;
-    }
-    if (a == "--event-only" || a == "--schedules-only") {
-      (a == "--event-only" ? event_only : schedules_only) = true;
-      continue;
-    }
-    long long* target = a == "--max-ring"            ? &max_ring
-                        : a == "--max-event-ring"    ? &max_event_ring
-                        : a == "--max-schedule-ring" ? &max_schedule_ring
-                        : a == "--threads"           ? &threads
-                                                     : nullptr;
-    if (!target || i + 1 >= argc || !parse_int(argv[i + 1], *target)) {
-      fmt::print(stderr, "ringsim-simbench: bad argument '{}'\n", a);
-      return usage(2);
-    }
-    ++i;
+  CLI::App app{"How fast the simulator itself runs on this CPU: device-steps per second and peak RSS of its modes "
+               "(rings of 1K to 262K devices), the event engine, and the event engine per schedule",
+               "ringsim-simbench"};
+  ringsim::cli::house_style(app);
+  app.add_option("--max-ring", max_ring, "Largest ring to run (rings are 1K 4K 16K 64K 262K)")
+      ->check(CLI::Range(1LL, 262144LL))
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--max-event-ring", max_event_ring, "Largest ring of the event engine (rings are 1K 2K 4K)")
+      ->check(CLI::Range(1LL, 4096LL))
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("--max-schedule-ring", max_schedule_ring,
+                 "Largest ring of the per-schedule table (rings are 512 1K 2K; ulysses 8 16 32)")
+      ->check(CLI::Range(1LL, 2048LL))
+      ->type_name("N")
+      ->capture_default_str();
+  app.add_option("-j,--threads", threads, "Threads of the recurrence (0: all cores)")
+      ->check(CLI::Range(0, 4096))
+      ->type_name("N")
+      ->capture_default_str();
+  CLI::Option* event = app.add_flag("--event-only", event_only, "Only the event engine's table");
+  CLI::Option* schedules =
+      app.add_flag("--schedules-only", schedules_only, "Only the per-schedule table of the event engine");
+  event->excludes(schedules);
+  std::vector<std::string> names;
+  for (const ScheduleCase& c : kScheduleCases) names.emplace_back(c.schedule);
+  app.add_option("--schedule", only_schedule,
+                 "Only that schedule in the per-schedule table (implies --schedules-only: the peak RSS printed "
+                 "is then this schedule's)")
+      ->check(CLI::IsMember(names))
+      ->type_name("NAME")
+      ->excludes(event);
+  app.footer("Examples:\n  ringsim-simbench\n  ringsim-simbench --max-ring 65536 --threads 1\n"
+             "  ringsim-simbench --event-only --max-event-ring 2048\n"
+             "  ringsim-simbench --schedules-only --max-schedule-ring 1024\n"
+             "  ringsim-simbench --schedule pass-q\n"
+             "  meson benchmark -C build   (runs it with --max-ring 65536)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return ringsim::cli::parse_error(app, "ringsim-simbench", e, std::cout, std::cerr);
   }
+  if (!only_schedule.empty()) schedules_only = true;  // the peak RSS printed is then this schedule's
   fmt::print("ringsim-simbench: measured wall-clock speed of the simulator on this CPU "
              "(setup included); makespans are simulated with estimated compute "
              "(roofline, datasheet profile)\n");
   fmt::print("chunk {} tokens, 8 heads, head_dim 64, fp16, 8 GPUs/node, NVLink 450 GB/s 2 us, "
              "IB 50 GB/s 5 us, threads requested {}\n", kChunkTokens, threads);
-  if (event_only && schedules_only) {
-    fmt::print(stderr, "ringsim-simbench: --event-only and --schedules-only exclude each other\n");
-    return usage(2);
-  }
   // The sweep first, so its peak RSS is its own.
   if (!event_only && !schedules_only) {
-    run_seed_sweep(max_ring, static_cast<int>(threads));
-    run_ring_table(max_ring, static_cast<int>(threads));
+    run_seed_sweep(max_ring, threads);
+    run_ring_table(max_ring, threads);
   }
   if (!schedules_only) run_event_table(max_event_ring);
   if (!event_only) run_schedule_table(max_schedule_ring, only_schedule);

@@ -13,13 +13,16 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "models/overrides.hpp"
 #include "sim/schedule.hpp"
+#include "tools/common/cli_errors.hpp"
 #include "tools/validate/validate.hpp"
 #include "tools/validate/validate_point.hpp"
 #include "tools/validate/validate_report.hpp"
@@ -29,85 +32,66 @@ namespace ringsim {
 
 namespace {
 
-constexpr const char* kUsage =
-    "usage: ringsim validate SCENARIO... [--profile NAME [--transport NAME]] [--repeats N]\n"
-    "                        [--block-repeats N] [--trace-prefix PATH] [--format table|csv|json]\n"
-    "  Runs each scenario point's schedule (pass-kv, pass-q, all-gather, ulysses, usp,\n"
-    "  double-ring) on this machine's GPUs (1-4), checks its output against an fp64\n"
-    "  reference, simulates the same point with a profile calibrated here and the\n"
-    "  measured links, and prints both times. Training points (attention.pass: training)\n"
-    "  run the forward, then the backward with the forward's O and LSE, each timed apart\n"
-    "  (backward blocks calibrated here too), dQ and dK/dV checked against fp64.\n"
-    "  --profile NAME     also simulate with this stored profile (shipped name or path),\n"
-    "                     never recalibrated: out-of-sample errors beside the\n"
-    "                     self-calibrated ones; links from the scenario's cluster figures\n"
-    "  --transport NAME   with --profile: links from this stored transport profile\n"
-    "                     (models/profiles/links, or a path) instead\n"
-    "  --all-to-all NAME  with --transport: the stored all-to-all transport (e.g.\n"
-    "                     nccl-all-to-all-h200) for Ulysses' and pass-q's all-to-alls\n"
-    "  --repeats N        timed runs per point, median reported (default 5)\n"
-    "  --block-repeats N  timed repeats per calibrated block shape (default 10)\n"
-    "  --trace-prefix P   write P<scenario>-<schedule>-P<ring>-r<ranks/gpu>-chunk<tokens>.json\n"
-    "                     per point: measured and simulated timelines (Chrome/Perfetto)\n"
-    "  --format F         table (default), csv or json\n"
-    "  --no-interference  do not measure or model transfers slowing compute\n"
-    "                     (profile copy_compute_share = link_compute_share = 0)\n"
-    "  --no-step-costs    do not measure or model per-step costs (profile step_overhead,\n"
-    "                     link_under_compute: launch gaps and event waits of each ring step,\n"
-    "                     a transfer's rate beside a running kernel)\n"
-    "  --save-profile F   write the run's self-calibrated profile (every block, merge,\n"
-    "                     interference and step-cost sample it measured) to F, for a later\n"
-    "                     run's --profile F (out of sample)\n"
-    "examples:\n"
-    "  ringsim validate scenarios/validate-4gpu-passq.yaml\n"
-    "  ringsim validate scenarios/validate-1gpu-training.yaml --format json\n"
-    "  ringsim validate scenarios/validate-2gpu-*.yaml --profile h200-sxm --transport nccl-send-recv-h200\n";
-
 struct Args {
   std::vector<std::string> scenarios;
+  std::vector<std::string> sets;  // --set KEY=VALUE (models/overrides.hpp), every scenario
   validate::Options opt;
 };
 
-int positive_int(const std::string& flag, const char* text) {
-  char* end = nullptr;
-  const long v = std::strtol(text, &end, 10);
-  if (*text == '\0' || *end != '\0' || v < 1 || v > 1000000)
-    throw InputError("command line", 0, flag, fmt::format("'{}' is not a positive integer", text));
-  return static_cast<int>(v);
-}
-
-Args parse(int argc, char** argv) {
+// Throws CLI::ParseError (help and version included) for validate_main.
+Args parse(CLI::App& app, int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string w = argv[i];
-    const auto value = [&]() -> const char* {
-      if (i + 1 >= argc) throw InputError("command line", 0, w, "needs a value");
-      return argv[++i];
-    };
-    if (w == "--repeats") a.opt.repeats = positive_int(w, value());
-    else if (w == "--block-repeats") a.opt.block_repeats = positive_int(w, value());
-    else if (w == "--trace-prefix") a.opt.trace_prefix = value();
-    else if (w == "--no-interference") a.opt.interference = false;
-    else if (w == "--no-step-costs") a.opt.step_costs = false;
-    else if (w == "--save-profile") a.opt.save_profile = value();
-    else if (w == "--profile") a.opt.profile = value();
-    else if (w == "--transport") a.opt.transport = value();
-    else if (w == "--all-to-all") a.opt.all_to_all = value();
-    else if (w == "--format") {
-      a.opt.format = value();
-      if (a.opt.format != "table" && a.opt.format != "csv" && a.opt.format != "json")
-        throw InputError("command line", 0, w, "expected table, csv or json, got '" + a.opt.format + "'");
-    } else if (!w.empty() && w[0] == '-') {
-      throw InputError("command line", 0, w, "unknown option (see ringsim validate --help)");
-    } else {
-      a.scenarios.push_back(w);
-    }
-  }
-  if (a.scenarios.empty()) throw InputError("command line", 0, "", "no scenario given");
-  if (!a.opt.all_to_all.empty() && a.opt.transport.empty())
-    throw InputError("command line", 0, "--all-to-all", "needs --transport (it sets the out-of-sample links)");
-  if (!a.opt.transport.empty() && a.opt.profile.empty())
-    throw InputError("command line", 0, "--transport", "needs --profile (it sets the out-of-sample links)");
+  ringsim::cli::house_style(app);
+  app.add_option("SCENARIO", a.scenarios, "Scenario YAML files (scenarios/validate-*.yaml)")->required()->type_name("FILE");
+  CLI::Option* profile =
+      app.add_option("--profile", a.opt.profile,
+                     "Also simulate with this stored profile (shipped name or path), never recalibrated: "
+                     "out-of-sample errors beside the self-calibrated ones; links from the scenario's cluster")
+          ->type_name("NAME");
+  CLI::Option* transport =
+      app.add_option("--transport", a.opt.transport,
+                     "With --profile: links from this stored transport profile (models/profiles/links, or a path)")
+          ->type_name("NAME")
+          ->needs(profile);
+  app.add_option("--all-to-all", a.opt.all_to_all,
+                 "With --transport: the stored all-to-all transport (e.g. nccl-all-to-all-h200) for Ulysses' and "
+                 "pass-q's all-to-alls")
+      ->type_name("NAME")
+      ->needs(transport);
+  app.add_option("--repeats", a.opt.repeats, "Timed runs per point, median reported")
+      ->check(CLI::Range(1, 1000000))->type_name("N")->capture_default_str();
+  app.add_option("--block-repeats", a.opt.block_repeats, "Timed repeats per calibrated block shape")
+      ->check(CLI::Range(1, 1000000))->type_name("N")->capture_default_str();
+  app.add_option("--trace-prefix", a.opt.trace_prefix,
+                 "Write P<scenario>-<schedule>-P<ring>-r<ranks/gpu>-chunk<tokens>.json per point: measured and "
+                 "simulated timelines")
+      ->type_name("P");
+  app.add_option("--format", a.opt.format, "Output format")
+      ->check(CLI::IsMember({"table", "csv", "json"}).description(""))->type_name("table|csv|json")->capture_default_str();
+  app.add_flag_callback("--no-interference", [&a] { a.opt.interference = false; },
+                        "Do not measure or model transfers slowing compute (profile shares 0)");
+  app.add_flag_callback("--no-step-costs", [&a] { a.opt.step_costs = false; },
+                        "Do not measure or model per-step costs (profile step_overhead, link_under_compute: launch "
+                        "gaps and event waits of each ring step, a transfer's rate beside a running kernel)");
+  app.add_option("--save-profile", a.opt.save_profile,
+                 "Write the run's self-calibrated profile (every block, merge, interference and step-cost sample "
+                 "it measured) to F, for a later run's --profile F (out of sample)")
+      ->type_name("F");
+  app.add_option("--set", a.sets, "Change a value of every scenario (repeatable), e.g. --set attention.pass=training")
+      ->type_name("KEY=VALUE")
+      ->allow_extra_args(false);
+  app.footer("Runs each scenario point's schedule (pass-kv, pass-q, all-gather, ulysses, usp, double-ring) on this\n"
+             "machine's GPUs (1-4), checks its output against an fp64 reference, simulates the same point with a\n"
+             "profile calibrated here and the measured links, and prints both times. Training points\n"
+             "(attention.pass: training) run the forward, then the backward with the forward's O and LSE, each\n"
+             "timed apart (backward blocks calibrated here too), dQ and dK/dV checked against fp64.\n"
+             "Examples:\n"
+             "  ringsim validate scenarios/validate-4gpu-passq.yaml\n"
+             "  ringsim validate scenarios/validate-2gpu-*.yaml --profile h200-sxm --transport nccl-send-recv-h200\n"
+             "  ringsim validate scenarios/validate-2gpu-*.yaml --repeats 10 --format csv\n"
+             "  ringsim validate scenarios/validate-1gpu-training.yaml --format json --save-profile here.yaml\n"
+             "  ringsim validate scenarios/validate-1gpu-zigzag.yaml --trace-prefix traces/");
+  app.parse(argc, argv);
   return a;
 }
 
@@ -117,8 +101,15 @@ int run(const Args& a) {
   std::vector<std::vector<std::unique_ptr<ring::ExecPlan>>> backward;  // the same, training points (else null)
   int gpus_needed = 1;
   for (const std::string& path : a.scenarios) {
-    scenarios.push_back(load_scenario(path));
-    check_schedules(scenarios.back());
+    std::vector<Override> overrides;
+    for (const std::string& text : a.sets) overrides.push_back(parse_override(text));
+    scenarios.push_back(load_scenario(path, overrides));
+    try {
+      check_schedules(scenarios.back());
+    } catch (const InputError& e) {  // a key set with --set: name the command line
+      if (auto aimed = from_command_line(e, scenarios.back().overrides)) throw *aimed;
+      throw;
+    }
     plans.emplace_back();
     backward.emplace_back();
     for (const Point& pt : scenarios.back().points) {
@@ -193,15 +184,15 @@ int run(const Args& a) {
 }  // namespace
 
 int validate_main(int argc, char** argv) {
+  CLI::App app{"Compares the simulator with real runs of the same ring on this machine's GPUs", "ringsim validate"};
+  Args args;
   try {
-    for (int i = 1; i < argc; ++i) {
-      const std::string w = argv[i];
-      if (w == "--help" || w == "-h") {
-        std::fputs(kUsage, stdout);
-        return 0;
-      }
-    }
-    return run(parse(argc, argv));
+    args = parse(app, argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli::parse_error(app, "ringsim validate", e, std::cout, std::cerr);
+  }
+  try {
+    return run(args);
   } catch (const InputError& e) {
     std::fprintf(stderr, "ringsim validate: %s\n", e.what());
     return 2;

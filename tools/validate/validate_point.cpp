@@ -7,7 +7,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
-#include <sstream>
+#include <optional>
 
 #include "sim/simulate.hpp"
 #include "tools/validate/validate_trace.hpp"
@@ -265,11 +265,11 @@ StoredModel load_stored(const Options& opt) {
 
 namespace {
 
-Simulated simulate(Scenario sim, const Point& pt, int gpus, double measured_s, std::ostream* trace) {
+Simulated simulate(Scenario sim, const Point& pt, int gpus, double measured_s, PointTrace* trace) {
   sim.gpus_per_node = std::max(sim.gpus_per_node, gpus);
   SimOptions so;
   so.mode = Mode::kEvent;
-  so.chrome_trace = trace;
+  so.trace = trace;
   const PointResult r = simulate_point(sim, pt, so);
   Simulated s;
   s.seconds = to_seconds(r.makespan_ns);
@@ -349,8 +349,15 @@ Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPla
     self.intra_node.transport = nullptr;
     self.intra_node.all_to_all = links.all_to_all;
   }
-  std::ostringstream sim_trace;
-  out.self = simulate(self, pt, plan.gpus(), out.measured_s, opt.trace_prefix.empty() ? nullptr : &sim_trace);
+  std::optional<ValidationTrace> trace;
+  if (!opt.trace_prefix.empty()) {
+    // The run whose time is the median, so the trace shows the reported figure.
+    const auto it = std::find(times.begin(), times.end(), median(times));  // the forward's (training: the backward is not traced)
+    out.trace_path = fmt::format("{}{}-{}-P{}-r{}-chunk{}.json", opt.trace_prefix, scn.name, plan.schedule,
+                                 pt.ring_size, plan.ranks_per_gpu, out.chunk_tokens);
+    trace.emplace(out.trace_path, runs[static_cast<std::size_t>(it - times.begin())], card);
+  }
+  out.self = simulate(self, pt, plan.gpus(), out.measured_s, trace ? trace->simulated() : nullptr);
   if (stored) {
     Scenario oos = scn;
     oos.profile = stored->profile;
@@ -361,14 +368,7 @@ Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPla
     }
     out.stored = simulate(oos, pt, plan.gpus(), out.measured_s, nullptr);
   }
-
-  if (!opt.trace_prefix.empty()) {
-    // The run whose time is the median, so the trace shows the reported figure.
-    const auto it = std::find(times.begin(), times.end(), median(times));  // the forward's (training: the backward is not traced)
-    out.trace_path = fmt::format("{}{}-{}-P{}-r{}-chunk{}.json", opt.trace_prefix, scn.name, plan.schedule,
-                                 pt.ring_size, plan.ranks_per_gpu, out.chunk_tokens);
-    write_trace(out.trace_path, runs[static_cast<std::size_t>(it - times.begin())], card, sim_trace.str());
-  }
+  if (trace) trace->close();
   return out;
 }
 

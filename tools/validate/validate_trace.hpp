@@ -1,21 +1,33 @@
-// Chrome/Perfetto trace of one validation point: the real run (CUDA event
-// times per rank) and the simulated run (SimOptions::chrome_trace) in one
-// file, as four processes, so the two timelines sit one above the other:
-//   pid 0  simulated compute   (tid = device)     written by sim/engine
-//   pid 1  simulated transfers (tid = sender)     written by sim/engine
-//   pid 10 measured compute    (tid = rank; casts of outputs too)
-//   pid 11 measured transfers  (tid = sender, timed on its stream)
+// Chrome/Perfetto trace of one validation point, written with the one trace
+// writer (sim/trace.hpp): the real run (CUDA event times per rank) and the
+// simulated run (the engine's PointTrace) as two processes, one above the
+// other, drawn alike (per rank a compute thread, casts of outputs included,
+// and a send thread; transfers with arrows to the receiver's next compute):
+//   pid 1  measured on CARD (rank = device)
+//   pid 2  simulated, profile calibrated on CARD
 // Open in https://ui.perfetto.dev or chrome://tracing.
 #pragma once
+#include <fstream>
+#include <optional>
 #include <string>
 
 #include "kernels/ring/ring_executor.hpp"
+#include "sim/trace.hpp"
 
 namespace ringsim::validate {
 
-// sim_events: the simulator's comma-separated events (may be empty).
-// Throws std::runtime_error when the file cannot be written.
-void write_trace(const std::string& path, const ring::RingTimeline&, const std::string& card,
-                 const std::string& sim_events);
+class ValidationTrace {
+ public:
+  // Creates `path` and writes the measured run; throws std::runtime_error.
+  ValidationTrace(const std::string& path, const ring::RingTimeline& measured, const std::string& card);
+  PointTrace* simulated() { return &*simulated_; }  // for SimOptions::trace
+  void close();  // throws std::runtime_error when the file could not be written
+
+ private:
+  std::string path_;
+  std::ofstream file_;
+  TraceWriter writer_;
+  std::optional<PointTrace> simulated_;
+};
 
 }  // namespace ringsim::validate
