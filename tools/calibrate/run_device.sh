@@ -19,17 +19,11 @@
 # [".stage-NAME"], command `cd .stage-NAME && bash tools/calibrate/run_device.sh all`.
 # Profiles are named by the card: h100-sxm or h200-sxm (NAME overrides).
 set -u
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+. tools/common/device_env.sh  # NCCL_NVLS_ENABLE=0, library path of the staged folder
 OUT=${OUT:-/tmp/calibrate-out}
 WHAT=${1:-all}
 BIN=${BIN:-$PWD/bin/ringsim-calibrate}
 mkdir -p "$OUT/links"
-LIBS=$PWD/devlibs:/usr/local/cuda/lib64
-if ! ldconfig -p | grep -q libnccl.so.2; then
-  NCCL_PIP=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib"))' 2>/dev/null)
-  LIBS=$LIBS:$NCCL_PIP
-fi
-export LD_LIBRARY_PATH=$LIBS:${LD_LIBRARY_PATH:-}
 CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 GPUS=$(nvidia-smi -L | wc -l)
 case "$CARD" in *H200*) NAME=${NAME:-h200-sxm} ;; *H100*) NAME=${NAME:-h100-sxm} ;; *) NAME=${NAME:-gpu} ;; esac

@@ -7,8 +7,9 @@
 set -eu
 DEST=${1:?usage: stage.sh DEST [BUILD_DIR]}
 BUILD=${2:-build-cuda}
-mkdir -p "$DEST"/{bin,devlibs,tools/calibrate}
+mkdir -p "$DEST"/{bin,devlibs,tools/calibrate,tools/common}
 cp "$BUILD/tools/calibrate/ringsim-calibrate" "$DEST/bin/"
 cp -L /lib/x86_64-linux-gnu/libfmt.so.9 /lib/x86_64-linux-gnu/libyaml-cpp.so.0.7 "$DEST/devlibs/"
 cp tools/calibrate/*.py tools/calibrate/run_device.sh "$DEST/tools/calibrate/"
+cp tools/common/device_env.sh "$DEST/tools/common/"
 du -sh "$DEST"

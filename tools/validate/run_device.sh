@@ -27,18 +27,12 @@
 # scenario's cluster figures), A2A (default nccl-all-to-all-h200: its all-to-alls; "none": as
 # TRANSPORT), EXTRA (more ringsim validate options, e.g. --save-profile FILE).
 set -u
-export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+. tools/common/device_env.sh  # NCCL_NVLS_ENABLE=0, library path of the staged folder
 OUT=${OUT:-/tmp/validate-out}
 WHAT=${1:-all}
 BIN=${BIN:-$PWD/bin/ringsim-validate}
 export RINGSIM_PROFILE_DIR=${RINGSIM_PROFILE_DIR:-$PWD/models/profiles}
 mkdir -p "$OUT/traces"
-LIBS=$PWD/devlibs:/usr/local/cuda/lib64
-if ! ldconfig -p | grep -q libnccl.so.2; then
-  NCCL_PIP=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib"))' 2>/dev/null)
-  LIBS=$LIBS:$NCCL_PIP
-fi
-export LD_LIBRARY_PATH=$LIBS:${LD_LIBRARY_PATH:-}
 CARD=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)
 case "$CARD" in *H200*) PROFILE=${PROFILE:-h200-sxm} ;; *) PROFILE=${PROFILE:-h100-sxm} ;; esac
 TRANSPORT=${TRANSPORT:-nccl-send-recv-h200}

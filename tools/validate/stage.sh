@@ -9,11 +9,12 @@
 set -eu
 DEST=${1:?usage: stage.sh DEST [BUILD_DIR]}
 BUILD=${2:-build-cuda}
-mkdir -p "$DEST"/{bin,devlibs,models,scenarios,tools/validate}
+mkdir -p "$DEST"/{bin,devlibs,models,scenarios,tools/validate,tools/common}
 cp "$BUILD/tools/validate/ringsim-validate" "$DEST/bin/"
 cp -L /lib/x86_64-linux-gnu/libfmt.so.9 /lib/x86_64-linux-gnu/libyaml-cpp.so.0.7 "$DEST/devlibs/"
 rm -rf "$DEST/models/profiles" "$DEST/tools/validate/smoke"
 cp -r models/profiles "$DEST/models/"
 cp scenarios/validate-*.yaml "$DEST/scenarios/"
 cp -r tools/validate/smoke tools/validate/run_device.sh "$DEST/tools/validate/"
+cp tools/common/device_env.sh "$DEST/tools/common/"
 du -sh "$DEST"
