@@ -2,8 +2,10 @@
 // feature `mpi`).
 // Rank 0 runs a service thread that answers the other ranks (hands out
 // points, receives rows) while its main thread simulates points too; MPI
-// is initialised with MPI_THREAD_SERIALIZED: on rank 0 the service thread
-// makes every MPI call between MPI_Init_thread and MPI_Finalize.
+// is initialised with MPI_THREAD_MULTIPLE: on rank 0 the service thread
+// makes every MPI call but one, MPI_Abort when rank 0's own point fails,
+// which the main thread makes while the service thread may be blocked in
+// MPI_Probe (under MPI_THREAD_SERIALIZED that overlap is not allowed).
 #include <mpi.h>
 
 #include <algorithm>
@@ -191,13 +193,13 @@ bool mpi_built_in() { return true; }
 
 int run_sharded(const RunOptions& o, const Scenario& s, SimOptions options, MpiWorld world, Io io) {
   int provided = 0, size = 0, rank = 0;
-  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
+  MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (provided < MPI_THREAD_SERIALIZED || size != world.size || rank != world.rank) {
+  if (provided < MPI_THREAD_MULTIPLE || size != world.size || rank != world.rank) {
     if (rank == 0)
       fmt::print(io.err, "error: MPI: thread level {} (need {}), {} ranks of {} expected\n", provided,
-                 MPI_THREAD_SERIALIZED, size, world.size);
+                 MPI_THREAD_MULTIPLE, size, world.size);
     MPI_Finalize();
     return 1;
   }
