@@ -103,6 +103,17 @@ class ExecPlan {
   int ranks_per_gpu = 1;
   int gpus() const { return static_cast<int>(devices / ranks_per_gpu); }
 
+  // Devices slowed on purpose (ringsim validate's real stragglers, from the
+  // scenario's faults.stragglers; empty: none): every compute of `device`
+  // whose label is from_step or later takes `slowdown` (>= 1) times as long
+  // on its card (ring_executor.hpp), as sim/fault_model.hpp charges it.
+  struct SlowDevice {
+    long long device = 0;
+    double slowdown = 1;
+    long long from_step = 0;
+  };
+  std::vector<SlowDevice> slow_devices;
+
   std::vector<ExecBuffer> buffers;  // by BufferId, the same for every device
   std::vector<DeviceProgram> programs;
   std::vector<ExecTransfer> transfers;

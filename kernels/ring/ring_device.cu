@@ -109,14 +109,29 @@ __global__ void count_nonfinite_bf16_kernel(const std::uint16_t* x, long long n,
   if (mine) atomicAdd(count, mine);
 }
 
+__device__ unsigned long long global_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
 // Holds its stream for `ns` so the host enqueues a whole run before it starts.
 __global__ void gate_kernel(unsigned long long ns) {
-  unsigned long long start, now;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
+  const unsigned long long start = global_ns();
   do {
     __nanosleep(10000);
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(now));
-  } while (now - start < ns);
+  } while (global_ns() - start < ns);
+}
+
+__global__ void stamp_kernel(unsigned long long* slot) { *slot = global_ns(); }
+
+// One thread on one SM: the card's other SMs stay free for the transfers'
+// kernels, as on a card whose compute is slow. Sleeps of 0.5 us keep the
+// overshoot well under 1% of a block of 100 us or more.
+__global__ void stretch_kernel(const unsigned long long* slot, double factor) {
+  const unsigned long long start = *slot, now = global_ns();
+  const auto until = start + static_cast<unsigned long long>(static_cast<double>(now - start) * factor);
+  while (global_ns() < until) __nanosleep(500);
 }
 
 template <typename Kernel, typename T>
@@ -182,6 +197,16 @@ void cast_to_bf16(std::uint16_t* dst, const float* src, long long n, cudaStream_
 
 void gate(unsigned long long ns, cudaStream_t stream) {
   gate_kernel<<<1, 1, 0, stream>>>(ns);
+  RING_LAUNCHED();
+}
+
+void stamp(unsigned long long* slot, cudaStream_t stream) {
+  stamp_kernel<<<1, 1, 0, stream>>>(slot);
+  RING_LAUNCHED();
+}
+
+void stretch(const unsigned long long* slot, double factor, cudaStream_t stream) {
+  stretch_kernel<<<1, 1, 0, stream>>>(slot, factor);
   RING_LAUNCHED();
 }
 

@@ -40,6 +40,12 @@ void cast_to_bf16(std::uint16_t* dst, const float* src, long long n, cudaStream_
 
 // Holds `stream` for `ns` nanoseconds of GPU time.
 void gate(unsigned long long ns, cudaStream_t stream);
+// A card slowed on purpose (ExecPlan::slow_devices): stamp() writes the GPU
+// time (%globaltimer, ns) at which `stream` reaches it into *slot; stretch()
+// then holds the stream until `factor` x the time since that stamp has
+// passed, so the work enqueued between the two takes `factor` times as long.
+void stamp(unsigned long long* slot, cudaStream_t stream);
+void stretch(const unsigned long long* slot, double factor, cudaStream_t stream);
 // Non-finite elements of x[0, n); synchronise `stream`.
 long long count_nonfinite(const float* x, long long n, cudaStream_t stream);
 long long count_nonfinite_bf16(const std::uint16_t* x, long long n, cudaStream_t stream);

@@ -51,6 +51,7 @@ RingExecutor::Impl::Impl(const RingContext& c, const ExecPlan& p) : ctx(c), plan
     r.gpu = gpu_of(d);
     DeviceScope scope(r.gpu);
     allocate(d);
+    r.stamp = device_alloc<unsigned long long>(1);
     RING_CUDA(cudaStreamCreateWithPriority(&r.xfer, cudaStreamNonBlocking, greatest));
     r.recv.resize(static_cast<std::size_t>(plan.gpus()));
     for (auto& s : r.recv) RING_CUDA(cudaStreamCreateWithPriority(&s, cudaStreamNonBlocking, greatest));
@@ -84,6 +85,7 @@ RingExecutor::Impl::~Impl() {
     cudaFree(r.scratch_o);
     cudaFree(r.scratch_lse);
     cudaFree(r.scratch_grad);
+    cudaFree(r.stamp);
     cudaStreamDestroy(r.xfer);
     for (auto s : r.recv) cudaStreamDestroy(s);
   }
@@ -101,6 +103,13 @@ RingExecutor::Impl::~Impl() {
   }
 }
 
+double RingExecutor::Impl::slowdown_of(const ExecCompute& c) const {
+  double factor = 1;  // a later entry for the same device overrides (as sim/fault_model.cpp)
+  for (const ExecPlan::SlowDevice& s : plan.slow_devices)
+    if (s.device == c.device) factor = c.label >= s.from_step ? s.slowdown : 1;
+  return c.blocks.empty() ? 1 : factor;
+}
+
 // What the chunk kernels and this executor run; everything else is refused
 // before any GPU work, naming the key.
 void RingExecutor::Impl::check_runnable() const {
@@ -108,6 +117,9 @@ void RingExecutor::Impl::check_runnable() const {
   if (plan.shape.head_dim != 64 && plan.shape.head_dim != 128)
     throw Unsupported("model.head_dim", "the chunk kernels take head_dim 64 or 128");
   check_backward_kernels(plan);
+  for (const ExecPlan::SlowDevice& s : plan.slow_devices)
+    if (!(s.slowdown >= 1) || s.device < 0 || s.device >= plan.devices)
+      throw Unsupported("faults.stragglers", "the real executor slows a device of the ring by a factor >= 1");
   for (const ExecCompute& c : plan.computes)
     for (const ExecBlock& eb : c.blocks) {
       const Block& b = eb.block;

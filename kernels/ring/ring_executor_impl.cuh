@@ -32,6 +32,7 @@ struct RingExecutor::Impl {
     std::vector<std::uint8_t*> saved;      // per input placement: the forward's O or LSE rows (take_saved)
     cudaStream_t xfer = nullptr;     // sends (copies, per-source-card NCCL), casts
     std::vector<cudaStream_t> recv;  // [source card]: per-source-card NCCL receives
+    unsigned long long* stamp = nullptr;  // GPU time a slowed compute started (ExecPlan::slow_devices)
   };
   struct Events {
     cudaEvent_t begin = nullptr, end = nullptr;
@@ -71,6 +72,8 @@ struct RingExecutor::Impl {
     return r.buf[static_cast<std::size_t>(s.buffer)] + plan.row_offset(s);
   }
   void check_runnable() const;
+  // The factor compute `c` is stretched by (ExecPlan::slow_devices; 1: none).
+  double slowdown_of(const ExecCompute& c) const;
   void allocate(long long device);
   void poison(Rank&, cudaStream_t);
   void fill(Rank&, long long device, cudaStream_t);

@@ -1,5 +1,6 @@
 // RingExecutor::Impl::enqueue: one run's steps (exec_order.hpp: the order and
 // what each operation waits on) as CUDA and NCCL calls, behind the gate.
+#include "kernels/ring/ring_device.cuh"
 #include "kernels/ring/ring_executor_impl.cuh"
 
 namespace ringsim::ring {
@@ -40,9 +41,13 @@ void RingExecutor::Impl::enqueue() {
         const Events& e = compute_ev[static_cast<std::size_t>(step.compute)];
         cudaStream_t s = gpus[static_cast<std::size_t>(r.gpu)].compute;
         DeviceScope scope(r.gpu);
+        const ExecCompute& c = plan.computes[static_cast<std::size_t>(step.compute)];
+        const double slow = slowdown_of(c);
         wait(s, step.waits[0]);
         RING_CUDA(cudaEventRecord(e.begin, s));
-        for (const ExecBlock& eb : plan.computes[static_cast<std::size_t>(step.compute)].blocks) run_block(r, eb, s);
+        if (slow > 1) stamp(r.stamp, s);
+        for (const ExecBlock& eb : c.blocks) run_block(r, eb, s);
+        if (slow > 1) stretch(r.stamp, slow, s);
         RING_CUDA(cudaEventRecord(e.end, s));
         break;
       }

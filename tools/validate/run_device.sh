@@ -12,6 +12,9 @@
 #                                             minutes on 4 x H200: the 4-GPU table took
 #                                             34 s on 2026-11-27; hard limit 8.7 min)
 #   bash tools/validate/run_device.sh 1gpu|2gpu|4gpu   one of those tables
+#   bash tools/validate/run_device.sh straggler   scenarios/validate-{2,4}gpu-straggler.yaml:
+#                                             one GPU slowed on purpose, 2 and 4 GPUs
+#                                             (needs 4 GPUs; ~2 min on 4 x H200)
 #   bash tools/validate/run_device.sh smoke   tools/validate/smoke/*.yaml: a few
 #                                             small points of every schedule (~1 min)
 #
@@ -62,10 +65,14 @@ case "$WHAT" in
   smoke) run smoke 200 tools/validate/smoke/*.yaml --repeats 3 --block-repeats 5 --trace-prefix "$OUT/traces/" \
            $OOS ${EXTRA:-} ;;
   1gpu|2gpu|4gpu) group "$WHAT" 540 "" $OOS --trace-prefix "$OUT/traces/" ;;
+  straggler)
+    for g in 2gpu 4gpu; do
+      run "straggler-$g" 200 scenarios/validate-$g-straggler.yaml $OOS --trace-prefix "$OUT/traces/" ${EXTRA:-}
+    done ;;
   all)
     for g in 1gpu 2gpu 4gpu; do group $g 90 "" $OOS --trace-prefix "$OUT/traces/"; done
     for g in 1gpu 2gpu 4gpu; do group $g 80 -scenario-links --profile "$PROFILE"; done ;;
-  *) echo "usage: run_device.sh all|1gpu|2gpu|4gpu|smoke" >&2; exit 2 ;;
+  *) echo "usage: run_device.sh all|1gpu|2gpu|4gpu|straggler|smoke" >&2; exit 2 ;;
 esac
 # $OUT comes back at most 8 files, 2 folders down: the traces as one archive.
 (cd "$OUT" && tar czf traces.tgz traces && rm -rf traces)

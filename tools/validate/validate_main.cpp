@@ -104,18 +104,18 @@ int run(const Args& a) {
     std::vector<Override> overrides;
     for (const std::string& text : a.sets) overrides.push_back(parse_override(text));
     scenarios.push_back(load_scenario(path, overrides));
+    plans.emplace_back();
+    backward.emplace_back();
     try {
       check_schedules(scenarios.back());
+      for (const Point& pt : scenarios.back().points) {
+        plans.back().push_back(validate::exec_plan(scenarios.back(), pt));  // bad input: exit 2 before any GPU work
+        backward.back().push_back(validate::backward_plan(scenarios.back(), pt));
+        gpus_needed = std::max(gpus_needed, plans.back().back()->gpus());
+      }
     } catch (const InputError& e) {  // a key set with --set: name the command line
       if (auto aimed = from_command_line(e, scenarios.back().overrides)) throw *aimed;
       throw;
-    }
-    plans.emplace_back();
-    backward.emplace_back();
-    for (const Point& pt : scenarios.back().points) {
-      plans.back().push_back(validate::exec_plan(scenarios.back(), pt));  // bad input: exit 2 before any GPU work
-      backward.back().push_back(validate::backward_plan(scenarios.back(), pt));
-      gpus_needed = std::max(gpus_needed, plans.back().back()->gpus());
     }
   }
   std::optional<validate::StoredModel> stored;

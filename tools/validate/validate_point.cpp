@@ -151,9 +151,34 @@ PointShares InterferenceCalibration::ensure(const ring::ExecPlan& plan, const ri
 
 namespace {
 
+// The point's faults as the real executor runs them: named stragglers, each
+// device's computes stretched on its card; the other faults have no real
+// counterpart here and are refused, naming their key.
+std::vector<ring::ExecPlan::SlowDevice> slow_devices(const Scenario& scn, const Point& pt) {
+  const FaultSpec& f = faults_of(scn, pt);
+  const auto refuse = [&](int line, const std::string& key, const std::string& what) {
+    throw InputError(scn.path, line, key,
+                     "ringsim validate slows named devices only (faults.stragglers): " + what +
+                         " has no real counterpart in the executor");
+  };
+  if (f.fraction) refuse(f.fraction->line, f.key + ".straggler_fraction", "a seeded fraction of stragglers");
+  if (f.jitter) refuse(f.jitter->line, f.key + ".jitter", "jitter");
+  if (!f.links.empty()) refuse(f.links.front().line, f.links.front().key, "a degraded or failed link");
+  std::vector<ring::ExecPlan::SlowDevice> out;
+  for (std::size_t i = 0; i < f.stragglers.size(); ++i) {
+    const StragglerSpec& s = f.stragglers[i];
+    if (!(s.slowdown >= 1))
+      throw InputError(scn.path, s.line, fmt::format("{}.stragglers[{}].slowdown", f.key, i),
+                       "ringsim validate slows a device on purpose, it cannot speed one up: slowdown must be >= 1");
+    out.push_back({s.device, s.slowdown, s.from_step});
+  }
+  return out;
+}
+
 std::unique_ptr<ring::ExecPlan> plan_of(const Scenario& scn, const Point& pt, const PointAttention& att, Pass pass) {
   try {
     auto plan = std::make_unique<ring::ExecPlan>(scn, pt, pass);
+    plan->slow_devices = slow_devices(scn, pt);
     for (const ring::ExecCompute& c : plan->computes)  // the kernels' masks, before any GPU work
       for (const ring::ExecBlock& b : c.blocks)
         if (b.block.kind == BlockKind::kAttention) ring::kernel_mask(b.block);
@@ -304,6 +329,9 @@ Outcome validate_point(const Scenario& scn, const Point& pt, const ring::ExecPla
   out.scenario = scn.name;
   out.schedule = plan.schedule;
   out.detail = plan.detail;
+  for (const ring::ExecPlan::SlowDevice& s : plan.slow_devices)
+    out.detail += fmt::format("{}device {} slowed x{:g}{}", out.detail.empty() ? "" : "; ", s.device, s.slowdown,
+                              s.from_step > 0 ? fmt::format(" from step {}", s.from_step) : "");
   out.layout = layout_label(plan);
   out.point = pt;
   out.ranks_per_gpu = plan.ranks_per_gpu;
