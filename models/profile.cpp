@@ -2,6 +2,7 @@
 // Every error is an InputError naming file, 1-based line and key path
 // ("cluster.device.tflops", "attention[3].seconds").
 #include "models/profile.hpp"
+#include "models/profile_cache.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -351,13 +352,19 @@ DeviceProfile load_profile(const std::string& name_or_path, const std::string& b
   }
   const std::string file = found->string();
   const std::string text = read_input_file(file, "profile");
+  if (std::optional<DeviceProfile> kept = cached_profile(text)) {  // models/profile_cache.hpp: the same bytes parsed before
+    kept->origin = file;
+    return std::move(*kept);
+  }
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     throw InputError(file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", e.msg);
   }
-  return profile_from_yaml(root, file);
+  DeviceProfile p = profile_from_yaml(root, file);
+  cache_profile(text, p);
+  return p;
 }
 
 }  // namespace ringsim

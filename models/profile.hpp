@@ -90,6 +90,7 @@ struct AttentionSample {  // one measured block
   double spread = 0;         // (max - min) / median over the runs; 0 when not recorded
   bool suspect = false;      // breaks FLOPs monotonicity (models/sample_check.hpp); not used
   std::string reason = {};   // why it is suspect
+  bool operator==(const AttentionSample&) const = default;  // the profile cache's round-trip test
 };
 
 // The attention kernel's CTA tile: a q x kv block with H query heads runs
@@ -97,6 +98,7 @@ struct AttentionSample {  // one measured block
 // ctas_per_sm of them share one SM. 0: unknown.
 struct KernelTile {
   int block_m = 0, block_n = 0, ctas_per_sm = 0;
+  bool operator==(const KernelTile&) const = default;  // the profile cache's round-trip test
 };
 
 // How a ring step's K/V block moves: NCCL send/recv between cards, or a
@@ -119,6 +121,7 @@ struct StepOverheadSample {
   MaskKind mask;
   long long q_tokens, kv_tokens;
   double seconds;            // per step
+  bool operator==(const StepOverheadSample&) const = default;  // the profile cache's round-trip test
 };
 
 // A transfer's rate while a block of this shape runs beside it, as a
@@ -131,6 +134,7 @@ struct LinkUnderComputeSample {
   MaskKind mask;
   long long q_tokens, kv_tokens;
   double factor;
+  bool operator==(const LinkUnderComputeSample&) const = default;  // the profile cache's round-trip test
 };
 
 // The share of a GPU's compute rate one in-flight transfer takes while a block
@@ -147,18 +151,21 @@ struct InterferenceSample {
   long long q_tokens, kv_tokens;
   double bytes;  // message size of the transfers measured
   double share;  // in [0, 1]
+  bool operator==(const InterferenceSample&) const = default;  // the profile cache's round-trip test
 };
 
 struct GemmSample {  // one measured dense GEMM: C[m x n] = A[m x k] B[k x n]
   DType dtype;
   long long m, n, k;
   double seconds;    // median of the runs
+  bool operator==(const GemmSample&) const = default;  // the profile cache's round-trip test
 };
 
 struct MergeSample {  // one measured merge
   long long q_tokens;
   int q_heads, head_dim;
   double seconds;
+  bool operator==(const MergeSample&) const = default;  // the profile cache's round-trip test
 };
 
 struct DeviceProfile {
@@ -192,6 +199,7 @@ struct DeviceProfile {
   std::vector<GemmSample> gemm;        // dense GEMMs (models/gemm_model.hpp)
   double gemm_efficiency = 1;          // without gemm samples: fraction of flops_per_s GEMMs reach
   std::string origin;      // file it came from, or "inline"
+  bool operator==(const DeviceProfile&) const = default;  // the profile cache's round-trip test
 };
 
 // Whether transfers and compute slow each other (a scalar share or an

@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "models/profile.hpp"
+#include "models/profile_cache.hpp"
 #include "tools/ringsim/cli_common.hpp"
 #include "tools/ringsim/csv.hpp"
 
@@ -28,6 +29,9 @@ int profiles_command(Io io) {
   fmt::print(io.out, "profile directories, searched in this order (a name resolves in the first that has NAME.yaml):\n");
   int i = 0;
   for (const ProfileDir& d : profile_dirs()) fmt::print(io.out, "  {}. {:<23} {}\n", ++i, d.source, dir_state(d));
+  const std::string cache = profile_cache_dir();
+  fmt::print(io.out, "parsed profiles kept in: {} (RINGSIM_CACHE_DIR; \"none\": off)\n",
+             cache.empty() ? std::string("nowhere (off)") : one_line(cache));
   fmt::print(io.out, "\n{:<20} {:<30} {:<21} {:>10} {:>12}  {:<34} {}\n", "name", "card", "source", "memory", "hbm",
              "dense TFLOP/s", "file");
   for (const std::string& name : shipped_profile_names()) {

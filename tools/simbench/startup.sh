@@ -4,8 +4,9 @@
 # (tools/simbench/startup-point.yaml, on the measured h100-sxm profile, and
 # the same point on the 14-line datasheet profile), and whether the binary
 # links any CUDA library. Target (issue 14): under 20 ms and 64 MiB each.
-# (98% of the one-point run's instructions are yaml-cpp reading the 40 KB
-# measured profile: valgrind --tool=callgrind, 2026-11-27.)
+# With the parsed-profile cache (models/profile_cache.hpp) and without it
+# (RINGSIM_CACHE_DIR=none): without, 83% of the one-point run's instructions
+# are yaml-cpp reading the 128 KB measured profile (callgrind, 2026-11-27).
 #
 #   tools/simbench/startup.sh [RINGSIM] [N]     (default ./build/tools/ringsim/ringsim, 30)
 set -euo pipefail
@@ -51,9 +52,20 @@ row() {  # label, then the command
   printf '%-34s %12s %12s %14s\n' "$label" "$(median_ms "$@")" "$(cpu_ms "$@")" "$(peak_mib "$@")"
 }
 printf '%-34s %12s %12s %14s\n' "command" "median ms" "median CPU ms" "peak RSS MiB"
+datasheet=$(mktemp --suffix=.yaml)
+cache=$(mktemp -d)
+trap 'rm -rf "$datasheet" "$cache"' EXIT
+sed 's/device: h100-sxm$/device: h100-sxm-datasheet/' "$point" > "$datasheet"
+# Parsed profiles kept (models/profile_cache.hpp): every run after the first
+# that reads a profile; then without the cache, as a first run does.
+export RINGSIM_CACHE_DIR=$cache
+"$ringsim" profiles > /dev/null
+echo "parsed-profile cache on (filled by one run before):"
 row "ringsim profiles" "$ringsim" profiles
 row "ringsim run startup-point.yaml" "$ringsim" run "$point" --quiet
-datasheet=$(mktemp --suffix=.yaml)
-trap 'rm -f "$datasheet"' EXIT
-sed 's/device: h100-sxm$/device: h100-sxm-datasheet/' "$point" > "$datasheet"
+row "  the same on h100-sxm-datasheet" "$ringsim" run "$datasheet" --quiet
+export RINGSIM_CACHE_DIR=none
+echo "parsed-profile cache off (RINGSIM_CACHE_DIR=none; a first run):"
+row "ringsim profiles" "$ringsim" profiles
+row "ringsim run startup-point.yaml" "$ringsim" run "$point" --quiet
 row "  the same on h100-sxm-datasheet" "$ringsim" run "$datasheet" --quiet
