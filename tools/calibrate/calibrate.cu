@@ -15,6 +15,7 @@
 // that break FLOPs monotonicity (models/sample_check.hpp: `suspect`, with the
 // reason), and records the kernel, its CTA tile and the card's SM count.
 // --step-costs adds the per-step costs of the real ring (step_costs_grid.hpp).
+// Then the cuBLAS GEMM grid of model.layers (gemm_grid.hpp).
 // About 4 s of GPU time for the full grid on an H100 (2026-11-26), plus ~10 s
 // with --step-costs.
 #include <cuda_runtime.h>
@@ -40,6 +41,7 @@
 #include "tools/calibrate/device_rates.hpp"
 #include "tools/common/cli_errors.hpp"
 #if RINGSIM_HAVE_RING
+#include "tools/calibrate/gemm_grid.hpp"
 #include "tools/calibrate/step_costs_grid.hpp"
 #endif
 
@@ -268,6 +270,7 @@ struct Measured {
   KernelTileInfo tile;
   std::vector<StepOverheadSample> step_overhead;
   std::vector<LinkUnderComputeSample> link_under_compute;
+  std::vector<GemmSample> gemm;  // tools/calibrate/gemm_grid.hpp
   std::string step_note;
 };
 
@@ -300,6 +303,7 @@ DeviceProfile profile_of(const Options& opt, const Measured& m) {
   flag_suspect_samples(p.backward);  // the same FLOPs check (a constant 2.5x flops factor changes no rate order)
   p.step_overhead = m.step_overhead;
   p.link_under_compute = m.link_under_compute;
+  p.gemm = m.gemm;
   return p;
 }
 
@@ -317,7 +321,9 @@ std::vector<std::string> comments(const Options& opt, const Measured& m) {
       "kernel, tile: the kernel calibrated and its CTA tile (cudaOccupancyMaxActiveBlocksPerMultiprocessor:",
       "  the fewest CTAs per SM over head_dim 64/128 and full/diagonal masks); sm_count: cudaDeviceProp.",
       "backward: fused backward of one block as a ring step runs it (D given, accumulating); tflops counts",
-      "  2.5x the forward's flops, halved on diagonals (tools/calibrate/backward_samples.hpp)."};
+      "  2.5x the forward's flops, halved on diagonals (tools/calibrate/backward_samples.hpp).",
+      "gemm: cuBLAS bf16 row-major C = A B (fp32 accumulation, bf16 out), L2 flushed, median of --runs",
+      "  (tools/calibrate/gemm_grid.hpp; model.layers' GEMMs, models/gemm_model.hpp)."};
   if (!m.step_note.empty())
     c.push_back("step_overhead, link_under_compute: kernels/ring/step_costs.hpp, " + m.step_note + ".");
   return c;
@@ -394,6 +400,10 @@ int calibrate_main(int argc, char** argv) {
     if (error.empty()) measure_merge(buffers, timer, m.merges, error);
     if (error.empty()) calibrate::measure_backward(opt.grid, timer, m.backward, error);
   }
+  if (error.empty()) {  // its own timer and buffers: the attention buffers are freed first
+    GpuTimer timer(nullptr);
+    calibrate::measure_gemm_grid(timer, opt.grid == "quick", opt.runs, m.gemm, error);
+  }
   if (error.empty()) measure_steps(opt, m, error);
   if (!error.empty()) {
     std::fprintf(stderr, "ringsim calibrate: %s\n", error.c_str());
@@ -415,8 +425,8 @@ int calibrate_main(int argc, char** argv) {
     }
   }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(stderr, "ringsim calibrate: %zu attention + %zu merge + %zu step samples in %.1f s -> %s\n",
-               m.attn.size(), m.merges.size(), m.step_overhead.size(), wall, opt.out.c_str());
+  std::fprintf(stderr, "ringsim calibrate: %zu attention + %zu merge + %zu step + %zu GEMM samples in %.1f s -> %s\n",
+               m.attn.size(), m.merges.size(), m.step_overhead.size(), m.gemm.size(), wall, opt.out.c_str());
   return 0;
 }
 
