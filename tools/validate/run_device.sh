@@ -15,6 +15,9 @@
 #   bash tools/validate/run_device.sh straggler   scenarios/validate-{2,4}gpu-straggler.yaml:
 #                                             one GPU slowed on purpose, 2 and 4 GPUs
 #                                             (needs 4 GPUs; ~2 min on 4 x H200)
+#   bash tools/validate/run_device.sh training    scenarios/validate-{2,4}gpu-training-schedules.yaml
+#                                             (pass-q, all-gather, Ulysses training) and
+#                                             validate-4gpu-training.yaml causal zigzag (--set)
 #   bash tools/validate/run_device.sh smoke   tools/validate/smoke/*.yaml: a few
 #                                             small points of every schedule (~1 min)
 #
@@ -65,6 +68,12 @@ case "$WHAT" in
   smoke) run smoke 200 tools/validate/smoke/*.yaml --repeats 3 --block-repeats 5 --trace-prefix "$OUT/traces/" \
            $OOS ${EXTRA:-} ;;
   1gpu|2gpu|4gpu) group "$WHAT" 540 "" $OOS --trace-prefix "$OUT/traces/" ;;
+  training)
+    for g in 2gpu 4gpu; do
+      run "training-schedules-$g" 60 scenarios/validate-$g-training-schedules.yaml $OOS ${EXTRA:-}
+    done
+    run training-4gpu-causal-zigzag 80 scenarios/validate-4gpu-training.yaml --set attention.causal=true \
+      --set attention.layout=zigzag $OOS ${EXTRA:-} ;;
   straggler)
     for g in 2gpu 4gpu; do
       run "straggler-$g" 200 scenarios/validate-$g-straggler.yaml $OOS --trace-prefix "$OUT/traces/" ${EXTRA:-}
@@ -72,7 +81,7 @@ case "$WHAT" in
   all)
     for g in 1gpu 2gpu 4gpu; do group $g 90 "" $OOS --trace-prefix "$OUT/traces/"; done
     for g in 1gpu 2gpu 4gpu; do group $g 80 -scenario-links --profile "$PROFILE"; done ;;
-  *) echo "usage: run_device.sh all|1gpu|2gpu|4gpu|straggler|smoke" >&2; exit 2 ;;
+  *) echo "usage: run_device.sh all|1gpu|2gpu|4gpu|straggler|training|smoke" >&2; exit 2 ;;
 esac
 # $OUT comes back at most 8 files, 2 folders down: the traces as one archive.
 (cd "$OUT" && tar czf traces.tgz traces && rm -rf traces)
