@@ -11,6 +11,7 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "sim/critical_block.hpp"
 #include "sim/engine.hpp"
 #include "sim/recurrence.hpp"
 #include "sim/ring_periodic.hpp"
@@ -210,6 +211,8 @@ void fill_fast(Setup& su, const RingLowering& low, const RingLinks& links, Mode 
     r.slowest_compute_ns = compute[static_cast<std::size_t>(r.slowest_device)];
     set_compute(r, compute);
   }
+  if (faulted && !low.has_tail && ring <= kCriticalBlockMaxDevices)  // the ring's end is the point's
+    r.critical_block = critical_block(low.costs, links, ring, *su.faults, rr.slowest_device);
   r.memory = replayed_memory(su);
 }
 

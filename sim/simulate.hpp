@@ -41,6 +41,7 @@
 #include "models/layer_model.hpp"
 #include "models/memory_model.hpp"
 #include "models/scenario.hpp"
+#include "sim/critical_block.hpp"
 #include "sim/schedule.hpp"
 
 namespace ringsim {
@@ -68,6 +69,7 @@ struct FaultStats {
   TimeNs one_straggler_ns = -1;
   long long one_straggler_device = -1;
   int shown_repeat = 0;                // the repeat whose figures fill the PointResult (the median's)
+  std::optional<CriticalBlock> critical_block;  // of the critical repeat, where computed (PointResult)
 };
 
 struct PointResult {
@@ -98,6 +100,9 @@ struct PointResult {
   int threads = 1;                          // threads the mode used
   std::vector<TimeNs> finish_ns;            // per device when asked for (not kWalk, at most 262,144)
   std::optional<FaultStats> faults;         // the scenario has faults: this is its median repeat
+  // Faulted pass-kv rings in the recurrence, up to kCriticalBlockMaxDevices:
+  // the block on the critical path the faults lengthened most (sim/critical_block.hpp).
+  std::optional<CriticalBlock> critical_block;
   // With model.layers: the whole step around this attention (sim/model_step.hpp);
   // memory above is then the model's breakdown, and the fields above stay per layer.
   std::optional<ModelStep> model;

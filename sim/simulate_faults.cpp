@@ -58,6 +58,7 @@ PointResult simulate_faults(const Scenario& scn, const Point& pt, const SimOptio
   const auto slowest = std::max_element(st.makespans_ns.begin(), st.makespans_ns.end());
   st.critical_repeat = static_cast<int>(slowest - st.makespans_ns.begin());
   st.critical_device = results[static_cast<std::size_t>(st.critical_repeat)].slowest_device;
+  st.critical_block = results[static_cast<std::size_t>(st.critical_repeat)].critical_block;
   st.shown_repeat = static_cast<int>(std::find(st.makespans_ns.begin(), st.makespans_ns.end(), st.median_ns) -
                                      st.makespans_ns.begin());
   st.steps = static_cast<double>(results[0].device_steps) / static_cast<double>(pt.ring_size);

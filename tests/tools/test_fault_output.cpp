@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "tests/tools/tool_fixtures.hpp"
@@ -72,4 +73,18 @@ TEST_CASE("ringsim CLI: JSON with faults carries bound, model and faults") {
   CHECK(bound != std::string::npos);
   CHECK(model != std::string::npos);
   CHECK(faults != std::string::npos);
+}
+
+TEST_CASE("ringsim CLI: a faulted ring in the recurrence names its critical block; elsewhere null") {
+  TempDir dir;
+  auto r = cli({"run", dir.write("strag.yaml", straggler_yaml()), "--format", "json", "--quiet"});
+  REQUIRE(r.rc == 0);
+  const nlohmann::json f = nlohmann::json::parse(r.out)["points"][0]["faults"];
+  CHECK(f["critical_block_device"] == 1);  // the straggler's block: sim/critical_block.hpp (tests/sim/test_critical_block.cpp)
+  CHECK(f["critical_block_step"].is_number_integer());
+  CHECK(f["critical_block_extra_seconds"].get<double>() > 0);
+  // The event engine does not trace the path: null there.
+  auto e = cli({"run", dir.file("strag.yaml"), "--format", "json", "--quiet", "--mode", "event"});
+  REQUIRE(e.rc == 0);
+  CHECK(nlohmann::json::parse(e.out)["points"][0]["faults"]["critical_block_device"].is_null());
 }

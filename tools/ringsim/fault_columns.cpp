@@ -37,6 +37,10 @@ std::vector<std::pair<std::string, std::string>> fault_columns(const PointResult
   add("fault_slowdown", f.fault_free_ns > 0 ? static_cast<double>(f.median_ns) / static_cast<double>(f.fault_free_ns) : NAN);
   add("critical_repeat", f.critical_repeat);
   add("critical_device", static_cast<double>(f.critical_device));
+  const bool block = f.critical_block.has_value();  // sim/critical_block.hpp; null where not computed
+  add("critical_block_device", block ? static_cast<double>(f.critical_block->device) : NAN);
+  add("critical_block_step", block ? static_cast<double>(f.critical_block->step) : NAN);
+  add("critical_block_extra_seconds", block ? seconds(f.critical_block->extra_ns) : NAN);
   add("one_straggler_device", f.one_straggler_device >= 0 ? static_cast<double>(f.one_straggler_device) : NAN);
   add("one_straggler_seconds", f.one_straggler_ns >= 0 ? seconds(f.one_straggler_ns) : NAN);
   add("one_straggler_share", straggler_share(f));
@@ -59,6 +63,9 @@ std::string fault_table_line(const PointResult& r) {
       format_seconds(seconds(f.p99_ns)), format_seconds(seconds(f.max_ns)), format_seconds(seconds(f.fault_free_ns)),
       f.fault_free_ns > 0 ? static_cast<double>(f.median_ns) / static_cast<double>(f.fault_free_ns) : 0.0,
       format_seconds(seconds(f.median_ns) / f.steps), f.critical_device, f.critical_repeat);
+  if (f.critical_block)
+    line += fmt::format("; critical block: device {} step {} (+{})", f.critical_block->device, f.critical_block->step,
+                        format_seconds(seconds(f.critical_block->extra_ns)));
   if (f.one_straggler_ns >= 0)
     line += fmt::format("; straggler {} alone: {} ({:.0f}% of the slowdown)", f.one_straggler_device,
                         format_seconds(seconds(f.one_straggler_ns)), 100 * straggler_share(f));
