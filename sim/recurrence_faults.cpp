@@ -10,6 +10,7 @@
 #include <memory>
 #include <thread>
 
+#include "sim/fault_tables.hpp"
 #include "sim/recurrence.hpp"
 
 namespace ringsim {
@@ -22,13 +23,6 @@ constexpr int kBits = FaultModel::kQuantileBits;
 
 inline TimeNs max2(TimeNs a, TimeNs b) { return a > b ? a : b; }
 
-// One class's step costs: table[(level << shift) | quantile] (shift 0 and
-// mask 0 without compute jitter: one entry per level).
-struct CostTable {
-  const TimeNs* t;
-  int shift;
-  std::uint32_t mask;
-};
 
 // Step costs of d in [lo, hi) into c[d], added to comp[d].
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -68,38 +62,6 @@ void relax_costs(const TimeNs* __restrict s, const TimeNs* __restrict tx, const 
   }
 }
 
-// The class tables of one thread, rebuilt when a straggler level starts.
-class Tables {
- public:
-  Tables(const RingCosts& costs, const FaultModel& f) : costs_(costs), f_(f) {
-    quantiles_ = f.compute_jitter() ? FaultModel::kQuantiles : 1;
-    shift_ = f.compute_jitter() ? kBits : 0;
-    for (auto& t : t_) t.resize(f.levels().size() * quantiles_);
-  }
-  void build(long long step) {
-    const TimeNs cost[3] = {costs_.diagonal_ns, costs_.lower_ns, costs_.upper_ns};
-    for (int c = 0; c < 3; ++c)
-      for (std::size_t l = 0; l < f_.levels().size(); ++l) {
-        const FaultModel::Level& lv = f_.levels()[l];
-        const double slow = step >= lv.from_step ? lv.slowdown : 1.0;
-        for (std::uint32_t k = 0; k < quantiles_; ++k) {
-          const double q = f_.compute_jitter() ? f_.quantiles()[k] : 1.0;
-          t_[c][(l << shift_) | k] = f_.compute_faults() ? FaultModel::scaled(cost[c], slow * q) : cost[c];
-        }
-      }
-  }
-  bool starts_level(long long step) const {
-    return std::any_of(f_.levels().begin(), f_.levels().end(), [&](const auto& l) { return l.from_step == step; });
-  }
-  CostTable get(int cls) const { return {t_[cls].data(), shift_, quantiles_ - 1}; }
-
- private:
-  const RingCosts& costs_;
-  const FaultModel& f_;
-  std::uint32_t quantiles_ = 1;
-  int shift_ = 0;
-  std::vector<TimeNs> t_[3];  // diagonal, lower, upper
-};
 
 // The overflow bound of sim/recurrence.hpp on the ring with every cost and
 // transfer at its largest factor.
@@ -148,7 +110,7 @@ RecurrenceResult run_recurrence_faults(const RingCosts& costs, const RingLinks& 
     long long per = (n + t_count - 1) / t_count;
     per = (per + kAlign - 1) / kAlign * kAlign;
     const long long lo = std::min(n, per * t), hi = std::min(n, lo + per);
-    Tables tables(costs, faults);
+    FaultCostTables tables(costs, faults);
     tables.build(0);
     TimeNs* s = a.data() + 1;
     TimeNs* out = b.data() + 1;
