@@ -3,18 +3,29 @@
 
 Per (GPU count, pass, schedule), over rows with chunk >= 2K: the worst
 self-calibrated and out-of-sample error and how many rows are within 5%.
-The GPU count is the table's folder name (run_device.sh writes
-OUT/<N>gpu/validate-<N>gpu.txt). Prints Markdown.
+The GPU count is the "<N>gpu" in the table's file or folder name
+(run_device.sh writes OUT/<N>gpu/validate-<N>gpu.txt); a path without one is
+refused. Prints Markdown.
 
   python3 tools/validate/summarize.py results/2026-11-27-final2/{2gpu,4gpu}/validate-*.txt
 """
 import collections
 import os
+import re
 import sys
 
 
+def gpus_of(path):
+    """N of the last "<N>gpu" in the file's name, else in its folder's."""
+    for part in (os.path.basename(path), os.path.basename(os.path.dirname(os.path.abspath(path)))):
+        found = re.findall(r"(\d+)gpu", part)
+        if found:
+            return found[-1]
+    sys.exit(f"summarize.py: no <N>gpu in {path}: the GPU count comes from the name")
+
+
 def rows_of(path):
-    gpus = os.path.basename(os.path.dirname(os.path.abspath(path)))[0]
+    gpus = gpus_of(path)
     for line in open(path):
         if "|" not in line or line.startswith(("scenario", "#")):
             continue
