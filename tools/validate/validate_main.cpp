@@ -84,12 +84,15 @@ Args parse(CLI::App& app, int argc, char** argv) {
              "machine's GPUs (1-4), checks its output against an fp64 reference, simulates the same point with a\n"
              "profile calibrated here and the measured links, and prints both times. Training points\n"
              "(attention.pass: training) run the forward, then the backward with the forward's O and LSE, each\n"
-             "timed apart (backward blocks calibrated here too), dQ and dK/dV checked against fp64.\n"
+             "timed apart (backward blocks calibrated here too), dQ and dK/dV checked against fp64. A point's\n"
+             "faults.stragglers slow those devices for real (each compute held to slowdown x its GPU time);\n"
+             "other faults are refused.\n"
              "Examples:\n"
              "  ringsim validate scenarios/validate-4gpu-passq.yaml\n"
              "  ringsim validate scenarios/validate-2gpu-*.yaml --profile h200-sxm --transport nccl-send-recv-h200\n"
              "  ringsim validate scenarios/validate-2gpu-*.yaml --repeats 10 --format csv\n"
              "  ringsim validate scenarios/validate-1gpu-training.yaml --format json --save-profile here.yaml\n"
+             "  ringsim validate scenarios/validate-4gpu-straggler.yaml\n"
              "  ringsim validate scenarios/validate-1gpu-zigzag.yaml --trace-prefix traces/");
   app.parse(argc, argv);
   return a;
