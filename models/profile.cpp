@@ -2,7 +2,6 @@
 // Every error is an InputError naming file, 1-based line and key path
 // ("cluster.device.tflops", "attention[3].seconds").
 #include "models/profile.hpp"
-#include "models/profile_cache.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -19,6 +18,7 @@
 #include "models/yaml_reader.hpp"
 
 #include "models/input_file.hpp"
+#include "models/profile_cache.hpp"
 
 // The source tree's models/profiles (a ringsim run from its build tree) and
 // the path from the installed binary to its data (meson's bindir, datadir).

@@ -10,8 +10,9 @@
 // memory is O(P) and time O(P^2): one more pass over the ring, scalar.
 // A point reports it up to kCriticalBlockMaxDevices devices: about 4 ns per
 // device-step on the development machine (table costs as the recurrence, but
-// scalar), +0.27 s per repeat at 8,192 devices against 0.07 s for the
-// recurrence itself (2026-11-27). No compute fault on the path (link faults
+// scalar): +0.27 s at 8,192 devices against 0.07 s for the recurrence
+// itself (2026-11-27); sim/simulate_faults.cpp runs it once per point, on
+// the slowest repeat run again. No compute fault on the path (link faults
 // alone): none.
 #pragma once
 #include <optional>

@@ -23,7 +23,6 @@ constexpr int kBits = FaultModel::kQuantileBits;
 
 inline TimeNs max2(TimeNs a, TimeNs b) { return a > b ? a : b; }
 
-
 // Step costs of d in [lo, hi) into c[d], added to comp[d].
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
@@ -61,7 +60,6 @@ void relax_costs(const TimeNs* __restrict s, const TimeNs* __restrict tx, const 
     out[d] = max2(max2(a + c[d], send), recv);
   }
 }
-
 
 // The overflow bound of sim/recurrence.hpp on the ring with every cost and
 // transfer at its largest factor.

@@ -211,7 +211,7 @@ void fill_fast(Setup& su, const RingLowering& low, const RingLinks& links, Mode 
     r.slowest_compute_ns = compute[static_cast<std::size_t>(r.slowest_device)];
     set_compute(r, compute);
   }
-  if (faulted && !low.has_tail && ring <= kCriticalBlockMaxDevices)  // the ring's end is the point's
+  if (su.opt.critical_block && faulted && !low.has_tail && ring <= kCriticalBlockMaxDevices)  // the ring's end is the point's
     r.critical_block = critical_block(low.costs, links, ring, *su.faults, rr.slowest_device);
   r.memory = replayed_memory(su);
 }

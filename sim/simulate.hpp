@@ -100,8 +100,9 @@ struct PointResult {
   int threads = 1;                          // threads the mode used
   std::vector<TimeNs> finish_ns;            // per device when asked for (not kWalk, at most 262,144)
   std::optional<FaultStats> faults;         // the scenario has faults: this is its median repeat
-  // Faulted pass-kv rings in the recurrence, up to kCriticalBlockMaxDevices:
-  // the block on the critical path the faults lengthened most (sim/critical_block.hpp).
+  // SimOptions::critical_block on a faulted pass-kv ring in the recurrence, up to
+  // kCriticalBlockMaxDevices: the block on the critical path the faults lengthened most
+  // (sim/critical_block.hpp).
   std::optional<CriticalBlock> critical_block;
   // With model.layers: the whole step around this attention (sim/model_step.hpp);
   // memory above is then the model's breakdown, and the fields above stay per layer.
@@ -119,6 +120,9 @@ struct SimOptions {
   PointTrace* trace = nullptr;
   // Called now and then with (device-steps done, device-steps total).
   std::function<void(std::uint64_t, std::uint64_t)> progress;
+  // Fill PointResult::critical_block (a faulted ring in the recurrence, up to
+  // kCriticalBlockMaxDevices): simulate_faults asks it of the critical repeat only.
+  bool critical_block = false;
 };
 
 // Throws InputError (file, line, key) for a point whose schedule cannot run

@@ -29,6 +29,20 @@ SimOptions run_options(const SimOptions& opt, int k, int runs) {
   return o;
 }
 
+// Repeat `repeat` again, tracing its critical path (sim/critical_block.hpp):
+// one pass more, for that repeat alone.
+std::optional<CriticalBlock> critical_block_of(const Scenario& scn, const Point& pt, const SimOptions& opt,
+                                               const FaultSpec& spec, int repeat) {
+  SimOptions o = opt;
+  o.trace = nullptr;
+  o.progress = nullptr;
+  o.event_log = nullptr;
+  o.record_events = false;
+  o.keep_finish_times = false;
+  o.critical_block = true;
+  return simulate_realisation(scn, pt, o, spec, repeat).critical_block;
+}
+
 }  // namespace
 
 PointResult simulate_faults(const Scenario& scn, const Point& pt, const SimOptions& opt) {
@@ -58,7 +72,9 @@ PointResult simulate_faults(const Scenario& scn, const Point& pt, const SimOptio
   const auto slowest = std::max_element(st.makespans_ns.begin(), st.makespans_ns.end());
   st.critical_repeat = static_cast<int>(slowest - st.makespans_ns.begin());
   st.critical_device = results[static_cast<std::size_t>(st.critical_repeat)].slowest_device;
-  st.critical_block = results[static_cast<std::size_t>(st.critical_repeat)].critical_block;
+  if (results[static_cast<std::size_t>(st.critical_repeat)].mode == Mode::kRecurrence &&
+      pt.ring_size <= kCriticalBlockMaxDevices)
+    st.critical_block = critical_block_of(scn, pt, opt, spec, st.critical_repeat);
   st.shown_repeat = static_cast<int>(std::find(st.makespans_ns.begin(), st.makespans_ns.end(), st.median_ns) -
                                      st.makespans_ns.begin());
   st.steps = static_cast<double>(results[0].device_steps) / static_cast<double>(pt.ring_size);

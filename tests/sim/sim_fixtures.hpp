@@ -31,6 +31,19 @@ class ScriptProgram : public Program {
   std::vector<std::vector<Op>> ops_;
 };
 
+// Jitter of a random distribution (normal or lognormal), sigma 1-30%, seed,
+// on compute, transfers or both (the random fault tests).
+inline JitterSpec random_jitter(std::mt19937_64& rng) {
+  auto pick = [&](long long lo, long long hi) { return std::uniform_int_distribution<long long>(lo, hi)(rng); };
+  JitterSpec j;
+  j.distribution = static_cast<JitterDistribution>(pick(0, 1));
+  j.sigma = static_cast<double>(pick(1, 30)) / 100;
+  j.seed = static_cast<std::uint64_t>(pick(0, 1000));
+  j.compute = pick(0, 3) != 0;
+  j.transfer = !j.compute || pick(0, 1);
+  return j;
+}
+
 inline DeviceProfile datasheet_profile() {
   DeviceProfile p;
   p.name = "test-h100";

@@ -14,6 +14,7 @@
 
 #include "sim/critical_block.hpp"
 #include "sim/recurrence.hpp"
+#include "tests/sim/sim_fixtures.hpp"
 
 using namespace ringsim;
 
@@ -95,15 +96,7 @@ FaultSpec random_spec(std::mt19937_64& rng, long long n) {
   f.line = 1;
   for (int i = pick(0, 2); i > 0; --i)
     f.stragglers.push_back({pick(0, n - 1), 1.0 + static_cast<double>(pick(1, 200)) / 100, pick(0, n - 1), 1});
-  if (pick(0, 1)) {
-    JitterSpec j;
-    j.distribution = static_cast<JitterDistribution>(pick(0, 1));
-    j.sigma = static_cast<double>(pick(1, 30)) / 100;
-    j.seed = static_cast<std::uint64_t>(pick(0, 1000));
-    j.compute = pick(0, 3) != 0;
-    j.transfer = !j.compute || pick(0, 1);
-    f.jitter = j;
-  }
+  if (pick(0, 1)) f.jitter = test::random_jitter(rng);
   if (!f.any()) f.stragglers.push_back({pick(0, n - 1), 2.0, 0, 1});
   return f;
 }

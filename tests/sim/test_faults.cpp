@@ -87,15 +87,7 @@ FaultSpec random_faults(std::mt19937_64& rng, const Scenario& s) {
   f.line = 1;
   if (pick(0, 1)) f.stragglers.push_back({pick(0, ring - 1), 1.0 + static_cast<double>(pick(1, 300)) / 100, pick(0, ring), 1});
   if (pick(0, 2) == 0) f.fraction = StragglerFraction{static_cast<double>(pick(1, 50)) / 100, 1.25, static_cast<std::uint64_t>(pick(0, 99)), 1};
-  if (pick(0, 1)) {
-    JitterSpec j;
-    j.distribution = static_cast<JitterDistribution>(pick(0, 1));
-    j.sigma = static_cast<double>(pick(1, 30)) / 100;
-    j.seed = static_cast<std::uint64_t>(pick(0, 1000));
-    j.compute = pick(0, 3) != 0;
-    j.transfer = !j.compute || pick(0, 1);
-    f.jitter = j;
-  }
+  if (pick(0, 1)) f.jitter = test::random_jitter(rng);
   if (gpus > 1 && pick(0, 1)) {
     const long long from = pick(0, gpus - 1);
     f.links.push_back({LinkFault::kPair, from, (from + 1) % gpus, 0, static_cast<double>(pick(5, 100)) / 100, {}, "l", 1});

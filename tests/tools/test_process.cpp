@@ -145,6 +145,24 @@ TEST_CASE("ringsim process: calibrate and validate hand over to ringsim-calibrat
 #endif
 }
 
+#ifdef RINGSIM_TEST_CUDA_TOOLS
+TEST_CASE("ringsim process: validate runs named stragglers for real and refuses other faults before any GPU work") {
+  TempDir dir;
+  const std::string scenario = scenario_dir() + "/validate-2gpu-straggler.yaml";
+  const ChildResult jitter = run_child({kRingsim, "validate", scenario, "--set",
+                                        "faults={jitter: {distribution: lognormal, sigma: 0.05, seed: 7}}"});
+  CHECK(jitter.exit_code == 2);
+  CHECK(contains(jitter.err, "command line (--set faults="));
+  CHECK(contains(jitter.err, "faults.jitter: ringsim validate slows named devices only"));
+  const std::string faster = dir.write(
+      "faster.yaml", replace_line(read_file(scenario), 25,
+                                  "  - {tokens: 16384, ring_size: 2, faults: {stragglers: [{device: 1, slowdown: 0.5}]}}"));
+  const ChildResult fast = run_child({kRingsim, "validate", faster});
+  CHECK(fast.exit_code == 2);
+  CHECK(contains(fast.err, faster + ":25: sweep[1].faults.stragglers[0].slowdown: ringsim validate slows a device"));
+}
+#endif
+
 TEST_CASE("ringsim process: meson install puts binaries, profiles and scenarios under the prefix, found from there") {
   TempDir dest;
   const ChildResult install = run_child({RINGSIM_MESON, "install", "-C", RINGSIM_BUILD_ROOT, "--no-rebuild",
