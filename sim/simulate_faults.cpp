@@ -29,15 +29,21 @@ SimOptions run_options(const SimOptions& opt, int k, int runs) {
   return o;
 }
 
+// A repeat run again for what its first run did not keep: no trace, no
+// progress, no event log (those came from the first run).
+SimOptions rerun_options(const SimOptions& opt) {
+  SimOptions o = opt;
+  o.trace = nullptr;
+  o.progress = nullptr;
+  o.record_events = false;
+  return o;
+}
+
 // Repeat `repeat` again, tracing its critical path (sim/critical_block.hpp):
 // one pass more, for that repeat alone.
 std::optional<CriticalBlock> critical_block_of(const Scenario& scn, const Point& pt, const SimOptions& opt,
                                                const FaultSpec& spec, int repeat) {
-  SimOptions o = opt;
-  o.trace = nullptr;
-  o.progress = nullptr;
-  o.event_log = nullptr;
-  o.record_events = false;
+  SimOptions o = rerun_options(opt);
   o.keep_finish_times = false;
   o.critical_block = true;
   return simulate_realisation(scn, pt, o, spec, repeat).critical_block;
@@ -101,13 +107,9 @@ PointResult simulate_faults(const Scenario& scn, const Point& pt, const SimOptio
       st.one_straggler_ns = simulate_realisation(scn, pt, o, one, 0).makespan_ns;
     }
   }
-  if (opt.keep_finish_times) {  // the shown repeat again, keeping its finish times
-    SimOptions o = opt;
-    o.trace = nullptr;
-    o.progress = nullptr;
-    o.record_events = false;
-    results[static_cast<std::size_t>(st.shown_repeat)] = simulate_realisation(scn, pt, o, spec, st.shown_repeat);
-  }
+  if (opt.keep_finish_times)  // the shown repeat again, keeping its finish times
+    results[static_cast<std::size_t>(st.shown_repeat)] =
+        simulate_realisation(scn, pt, rerun_options(opt), spec, st.shown_repeat);
   PointResult r = std::move(results[static_cast<std::size_t>(st.shown_repeat)]);
   r.faults = std::move(st);
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
